@@ -1,0 +1,109 @@
+//! The `meshroom` command line: one module per command, each with an `Args`
+//! struct (its `///` docs are the `--help`) and an `exec` function.
+//!
+//! The CLI is the only layer that talks to the terminal: it parses, calls the
+//! library, prints results on stdout (tables, or JSON with `--json`) and
+//! everything else on stderr through `tracing`.
+
+mod context;
+mod logging;
+
+pub use context::Context;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Build and run Cybersecurity Mesh Architectures: describe security products,
+/// plug their instances together, and let sandboxed adapters configure them.
+#[derive(Debug, Parser)]
+#[command(name = "meshroom", disable_version_flag = true, max_term_width = 100)]
+pub struct Cli {
+    /// Path to the meshroom project directory
+    #[arg(short = 'p', long = "path", default_value = ".", env = "MESHROOM_PROJECT")]
+    pub path: PathBuf,
+
+    /// Show the version of meshroom
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    version: (),
+
+    /// Print debug information and the full error chain on error
+    #[arg(short = 'd', long, global = true)]
+    pub debug: bool,
+
+    /// Print only results and errors
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
+
+    /// Print results as JSON (on every listing command)
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every `meshroom` command. Add a variant and a match arm in [`run`] per command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print shell completions (bash, zsh, fish, elvish, powershell)
+    Completions(CompletionsArgs),
+}
+
+/// Arguments of `meshroom completions`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for
+    pub shell: clap_complete::Shell,
+}
+
+/// Entry point of the binary: parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.debug, cli.quiet);
+    let ctx = Context::new(&cli);
+    match run(cli.command, &ctx) {
+        Ok(code) => code,
+        Err(err) => {
+            report(&err, ctx.debug);
+            ExitCode::from(exit_code_of(&err))
+        }
+    }
+}
+
+/// Runs one parsed command.
+pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Completions(args) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut cmd, "meshroom", &mut std::io::stdout());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An error that asks for a specific process exit code (e.g. an adapter's
+/// `unauthorized`), carried inside the `anyhow` chain.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ExitError {
+    pub code: u8,
+    pub message: String,
+}
+
+fn exit_code_of(err: &anyhow::Error) -> u8 {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<ExitError>())
+        .map_or(1, |e| e.code)
+}
+
+/// Prints `error: …` and, with `--debug`, every `caused by: …` of the chain;
+/// without it, only the causes that add information.
+fn report(err: &anyhow::Error, debug: bool) {
+    eprintln!("error: {err}");
+    let causes: Vec<String> = err.chain().skip(1).map(|c| c.to_string()).collect();
+    for cause in causes.iter().filter(|c| debug || !err.to_string().contains(c.as_str())) {
+        eprintln!("  caused by: {cause}");
+    }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs everything meshroom's build, example and tests need on a fresh
+# Debian 12 machine with the Rust toolchain. Idempotent: re-running is cheap.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+
+# Debian packages: real products and tools the example mesh and the tests use.
+APT_PACKAGES=(docker-registry apache2-utils skopeo age rsyslog caddy crowdsec graphviz python3-venv)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  # crowdsec's post-install step registers with the central API unless this file is non-empty.
+  $SUDO mkdir -p /etc/crowdsec
+  [ -s /etc/crowdsec/online_api_credentials.yaml ] ||
+    echo '# central API disabled' | $SUDO tee /etc/crowdsec/online_api_credentials.yaml >/dev/null
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The target adapters are built for.
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  log "adding the wasm32-wasip2 target"
+  rustup target add wasm32-wasip2
+fi
+
+# A venv with the TAXII 2.1 server (medallion) the TIP adapter talks to.
+VENV="${MESHROOM_VENV:-$PWD/target/venv}"
+if [ ! -x "$VENV/bin/medallion" ]; then
+  log "creating $VENV with medallion 3.0.0"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q medallion==3.0.0
+fi
