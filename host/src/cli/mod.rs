@@ -5,8 +5,18 @@
 //! library, prints results on stdout (tables, or JSON with `--json`) and
 //! everything else on stderr through `tracing`.
 
+mod add;
+mod common;
+mod configure;
 mod context;
+mod create;
+pub mod graph;
+mod init;
+mod list;
 mod logging;
+mod plug;
+mod remove;
+mod settings;
 
 pub use context::Context;
 
@@ -18,7 +28,13 @@ use clap::{Parser, Subcommand};
 /// Build and run Cybersecurity Mesh Architectures: describe security products,
 /// plug their instances together, and let sandboxed adapters configure them.
 #[derive(Debug, Parser)]
-#[command(name = "meshroom", disable_version_flag = true, max_term_width = 100)]
+#[allow(clippy::manual_non_exhaustive)]
+#[command(
+    name = "meshroom",
+    version,
+    disable_version_flag = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Path to the meshroom project directory
     #[arg(
@@ -52,6 +68,15 @@ pub struct Cli {
 /// Every `meshroom` command. Add a variant and a match arm in [`run`] per command.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Init(init::InitArgs),
+    List(list::ListArgs),
+    Create(create::CreateArgs),
+    Add(add::AddArgs),
+    Configure(configure::ConfigureArgs),
+    Remove(remove::RemoveArgs),
+    Plug(plug::PlugArgs),
+    Unplug(plug::UnplugArgs),
+    Graph(graph::GraphArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell)
     Completions(CompletionsArgs),
 }
@@ -80,6 +105,15 @@ pub fn main() -> ExitCode {
 /// Runs one parsed command.
 pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Init(args) => init::exec(args, ctx)?,
+        Command::List(args) => list::exec(args, ctx)?,
+        Command::Create(args) => create::exec(args, ctx)?,
+        Command::Add(args) => add::exec(args, ctx)?,
+        Command::Configure(args) => configure::exec(args, ctx)?,
+        Command::Remove(args) => remove::exec(args, ctx)?,
+        Command::Plug(args) => plug::exec_plug(args, ctx)?,
+        Command::Unplug(args) => plug::exec_unplug(args, ctx)?,
+        Command::Graph(args) => graph::exec(args, ctx)?,
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(args.shell, &mut cmd, "meshroom", &mut std::io::stdout());

@@ -57,7 +57,7 @@ pub enum SetupBy {
 #[derive(Debug, Clone)]
 pub enum PlugOutcome {
     /// The plug exists already (whatever its format): nothing to do.
-    Exists(Plug),
+    Exists(Box<Plug>),
     New(Box<Resolution>),
 }
 
@@ -176,7 +176,7 @@ impl Project {
         let src = self.instance(&request.src, None)?;
         let dst = self.instance(&request.dst, None)?;
         if let Some(existing) = self.find_plug(&request.topic, &src.name, &dst.name, request.mode) {
-            return Ok(PlugOutcome::Exists(existing.clone()));
+            return Ok(PlugOutcome::Exists(Box::new(existing.clone())));
         }
         let (sp, dp) = (src.product.as_str(), dst.product.as_str());
         self.product(sp)?;

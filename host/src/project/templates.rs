@@ -85,10 +85,10 @@ pub fn files(template: &str, product: &str) -> Result<Vec<(PathBuf, Vec<u8>)>> {
         )));
     }
     for (_, bytes) in &mut out {
-        if let Ok(text) = std::str::from_utf8(bytes) {
-            if text.contains("{{NAME}}") {
-                *bytes = text.replace("{{NAME}}", product).into_bytes();
-            }
+        if let Ok(text) = std::str::from_utf8(bytes)
+            && text.contains("{{NAME}}")
+        {
+            *bytes = text.replace("{{NAME}}", product).into_bytes();
         }
     }
     Ok(out)
