@@ -215,15 +215,28 @@ impl HookIndex {
         hooks
     }
 
-    /// Who can set `integration` up.
+    /// Who can set `integration` up (same rules as [`Self::for_integration`],
+    /// without allocating: it runs once per listed integration).
     pub fn ownership(&self, integration: &Integration) -> SetupOwnership {
-        let hooks = self.for_integration(HookKind::Setup, integration);
-        if hooks.iter().any(|h| h.owns_both) {
-            SetupOwnership::Both
-        } else if hooks.is_empty() {
-            SetupOwnership::None
-        } else {
+        let applicable = || {
+            self.of_product(&integration.product)
+                .iter()
+                .filter(|h| h.kind == HookKind::Setup && h.applies_to(integration))
+        };
+        let overloaded = applicable().any(|h| h.target_product.is_some());
+        let mut any = false;
+        for h in applicable()
+            .filter(|h| !overloaded || h.target_product.is_some() || h.keep_when_overloaded)
+        {
+            if h.owns_both {
+                return SetupOwnership::Both;
+            }
+            any = true;
+        }
+        if any {
             SetupOwnership::OwnSide
+        } else {
+            SetupOwnership::None
         }
     }
 

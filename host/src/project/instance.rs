@@ -59,11 +59,7 @@ impl Instance {
         let name = file_name(dir);
         let product = dir.parent().map(file_name).unwrap_or_default();
         let path = dir.join("config.yaml");
-        let mut config: InstanceConfig = if path.is_file() {
-            super::yaml::read(&path)?
-        } else {
-            InstanceConfig::default()
-        };
+        let mut config: InstanceConfig = super::yaml::read_optional(&path)?.unwrap_or_default();
         config.name.clone_from(&name);
         config.product.clone_from(&product);
         Ok(Instance {

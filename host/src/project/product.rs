@@ -187,11 +187,8 @@ impl Product {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let path = dir.join("definition.yaml");
-        let mut definition: ProductDefinition = if path.is_file() {
-            super::yaml::read(&path)?
-        } else {
-            ProductDefinition::default()
-        };
+        let mut definition: ProductDefinition =
+            super::yaml::read_optional(&path)?.unwrap_or_default();
         definition.name.clone_from(&name);
         Ok(Product {
             name,

@@ -29,12 +29,44 @@ pub fn is_project(dir: &Path) -> bool {
     dir.join("products").is_dir()
 }
 
-/// Sub-folders of `dir`, sorted, hidden ones skipped; a missing `dir` is empty.
-fn sub_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    entries(dir, |p| p.is_dir())
+/// What an entry of a folder is, without a `stat` call when the file system
+/// tells (links are followed with one).
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Dir,
+    File,
 }
 
-fn entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
+fn kind_of(entry: &std::fs::DirEntry) -> Option<Kind> {
+    let ft = entry.file_type().ok()?;
+    if ft.is_dir() {
+        Some(Kind::Dir)
+    } else if ft.is_file() {
+        Some(Kind::File)
+    } else {
+        let meta = std::fs::metadata(entry.path()).ok()?;
+        if meta.is_dir() {
+            Some(Kind::Dir)
+        } else if meta.is_file() {
+            Some(Kind::File)
+        } else {
+            None
+        }
+    }
+}
+
+/// Sub-folders of `dir`, sorted, hidden ones skipped; a missing `dir` is empty.
+fn sub_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    entries(dir, Kind::Dir, &[])
+}
+
+/// Files of `dir` with one of `exts` (any when empty), sorted, hidden ones
+/// skipped; a missing `dir` is empty.
+fn files(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
+    entries(dir, Kind::File, exts)
+}
+
+fn entries(dir: &Path, want: Kind, exts: &[&str]) -> Result<Vec<PathBuf>> {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -51,18 +83,24 @@ fn entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
             path: dir.to_path_buf(),
             source,
         })?;
-        let path = entry.path();
-        if file_name(&path).starts_with('.') || !keep(&path) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') {
             continue;
         }
-        out.push(path);
+        if !exts.is_empty()
+            && !Path::new(name.as_ref())
+                .extension()
+                .is_some_and(|e| exts.iter().any(|x| e == *x))
+        {
+            continue;
+        }
+        if kind_of(&entry) == Some(want) {
+            out.push(entry.path());
+        }
     }
     out.sort();
     Ok(out)
-}
-
-fn has_ext(p: &Path, exts: &[&str]) -> bool {
-    p.is_file() && p.extension().is_some_and(|e| exts.iter().any(|x| e == *x))
 }
 
 impl Project {
@@ -88,14 +126,12 @@ impl Project {
                 continue;
             }
             let mut product = Product::load(&dir)?;
-            product.python_files = entries(&dir, |p| has_ext(p, &["py"]))?;
+            product.python_files = files(&dir, &["py"])?;
             for target_dir in sub_dirs(&dir.join("integrations"))? {
-                for file in entries(&target_dir, |p| has_ext(p, &["yml", "yaml"]))? {
+                for file in files(&target_dir, &["yml", "yaml"])? {
                     project.integrations.push(Integration::load(&file)?);
                 }
-                product
-                    .python_files
-                    .extend(entries(&target_dir, |p| has_ext(p, &["py"]))?);
+                product.python_files.extend(files(&target_dir, &["py"])?);
             }
             project.products.push(product);
         }
@@ -103,7 +139,7 @@ impl Project {
             for dir in sub_dirs(&product_dir)? {
                 let instance = Instance::load(&dir)?;
                 for dst_dir in sub_dirs(&dir.join("plugs"))? {
-                    for file in entries(&dst_dir, |p| has_ext(p, &["yaml", "yml"]))? {
+                    for file in files(&dst_dir, &["yaml", "yml"])? {
                         let mut plug = Plug::load(&file)?;
                         plug.src_product.clone_from(&instance.product);
                         project.plugs.push(plug);

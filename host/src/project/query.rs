@@ -62,38 +62,53 @@ impl Project {
                     .format
                     .is_none_or(|f| c.format.is_none() || c.format.as_deref() == Some(f))
         };
-        let names = |only: Option<&str>| -> Vec<String> {
+        let selected = |only: Option<&str>| -> Vec<&str> {
             match only {
                 Some(n) => self
                     .find_product(n)
-                    .map(|p| vec![p.name.clone()])
+                    .map(|p| vec![p.name.as_str()])
                     .unwrap_or_default(),
-                None => self.products().iter().map(|p| p.name.clone()).collect(),
+                None => self.products().iter().map(|p| p.name.as_str()).collect(),
             }
         };
-        // Index the targets' capabilities by (topic, role, mode); topic-less
-        // ones (from hooks) are kept apart and match every topic.
-        type Key = (String, Role, Mode);
-        let mut by_key: HashMap<Key, Vec<(usize, Option<String>)>> = HashMap::new();
-        let mut wildcards: Vec<(usize, Capability)> = Vec::new();
-        let targets = names(filter.target);
-        for (ti, target) in targets.iter().enumerate() {
-            for c in self
-                .capabilities(target, hooks)
-                .into_iter()
-                .filter(|c| cap_ok(c))
-            {
+        let sources = selected(filter.product);
+        let targets = selected(filter.target);
+        let source_caps: Vec<Vec<Capability>> = sources
+            .iter()
+            .map(|p| {
+                self.capabilities(p, hooks)
+                    .into_iter()
+                    .filter(|c| cap_ok(c) && filter.role.is_none_or(|r| c.role == r))
+                    .collect()
+            })
+            .collect();
+        let target_caps: Vec<Vec<Capability>> = targets
+            .iter()
+            .map(|p| {
+                self.capabilities(p, hooks)
+                    .into_iter()
+                    .filter(|c| cap_ok(c))
+                    .collect()
+            })
+            .collect();
+
+        // The targets' capabilities by (topic, role, mode); topic-less ones
+        // (from hooks) apart, as they match every topic.
+        let mut by_key: HashMap<(&str, Role, Mode), Vec<(usize, Option<&str>)>> = HashMap::new();
+        let mut wildcards: Vec<(usize, &Capability)> = Vec::new();
+        for (ti, caps) in target_caps.iter().enumerate() {
+            for c in caps {
                 match &c.topic {
                     Some(t) => by_key
-                        .entry((t.clone(), c.role, c.mode))
+                        .entry((t.as_str(), c.role, c.mode))
                         .or_default()
-                        .push((ti, c.format.clone())),
+                        .push((ti, c.format.as_deref())),
                     None => wildcards.push((ti, c)),
                 }
             }
         }
 
-        let mut out: Vec<Integration> = self
+        let explicit: Vec<&Integration> = self
             .explicit_integrations()
             .iter()
             .filter(|i| {
@@ -106,44 +121,58 @@ impl Project {
                         .format
                         .is_none_or(|f| i.format.is_none() || i.format.as_deref() == Some(f))
             })
-            .cloned()
             .collect();
-        let mut seen: HashSet<(String, String, String, Role, Mode)> = out
+        let mut seen: HashSet<(&str, &str, &str, Role, Mode)> = explicit
             .iter()
             .map(|i| {
                 (
-                    i.product.clone(),
-                    i.target_product.clone(),
-                    i.topic.clone(),
+                    i.product.as_str(),
+                    i.target_product.as_str(),
+                    i.topic.as_str(),
                     i.role,
                     i.mode,
                 )
             })
             .collect();
+        let mut out: Vec<Integration> = explicit.into_iter().cloned().collect();
 
-        let mut generic = Vec::new();
-        for product in names(filter.product) {
-            for a in self.capabilities(&product, hooks) {
-                if !cap_ok(&a) || filter.role.is_some_and(|r| a.role != r) {
-                    continue;
+        for (si, caps) in source_caps.iter().enumerate() {
+            let product = sources[si];
+            for a in caps {
+                let complement = a.role.complement();
+                let mut candidates: Vec<(usize, &str, Option<&str>)> = Vec::new();
+                match &a.topic {
+                    Some(topic) => {
+                        if let Some(list) = by_key.get(&(topic.as_str(), complement, a.mode)) {
+                            candidates.extend(list.iter().map(|(ti, f)| (*ti, topic.as_str(), *f)));
+                        }
+                        for (ti, w) in &wildcards {
+                            if w.role == complement && w.mode == a.mode {
+                                candidates.push((*ti, topic.as_str(), w.format.as_deref()));
+                            }
+                        }
+                    }
+                    None => {
+                        for ((topic, role, mode), list) in &by_key {
+                            if *role == complement
+                                && *mode == a.mode
+                                && filter.topic.is_none_or(|t| t == *topic)
+                            {
+                                candidates.extend(list.iter().map(|(ti, f)| (*ti, *topic, *f)));
+                            }
+                        }
+                    }
                 }
-                let mut push = |target: &str, topic: &str, format: Option<&str>| {
+                for (ti, topic, format) in candidates {
                     if !formats_compatible(a.format.as_deref(), format) {
-                        return;
+                        continue;
                     }
-                    let key = (
-                        product.clone(),
-                        target.to_string(),
-                        topic.to_string(),
-                        a.role,
-                        a.mode,
-                    );
-                    if seen.contains(&key) {
-                        return;
+                    let target = targets[ti];
+                    if !seen.insert((product, target, topic, a.role, a.mode)) {
+                        continue;
                     }
-                    seen.insert(key);
-                    generic.push(Integration {
-                        product: product.clone(),
+                    out.push(Integration {
+                        product: product.to_string(),
                         target_product: target.to_string(),
                         topic: topic.to_string(),
                         role: a.role,
@@ -153,37 +182,9 @@ impl Project {
                         path: None,
                         manifest: Default::default(),
                     });
-                };
-                let complement = a.role.complement();
-                match &a.topic {
-                    Some(topic) => {
-                        if let Some(list) = by_key.get(&(topic.clone(), complement, a.mode)) {
-                            for (ti, format) in list {
-                                push(&targets[*ti], topic, format.as_deref());
-                            }
-                        }
-                        for (ti, w) in &wildcards {
-                            if w.role == complement && w.mode == a.mode {
-                                push(&targets[*ti], topic, w.format.as_deref());
-                            }
-                        }
-                    }
-                    None => {
-                        for ((topic, role, mode), list) in &by_key {
-                            if *role == complement
-                                && *mode == a.mode
-                                && filter.topic.is_none_or(|t| t == topic)
-                            {
-                                for (ti, format) in list {
-                                    push(&targets[*ti], topic, format.as_deref());
-                                }
-                            }
-                        }
-                    }
                 }
             }
         }
-        out.extend(generic);
         out.sort_by(|a, b| {
             (
                 &a.product,

@@ -17,6 +17,18 @@ pub fn read<T: DeserializeOwned + Default>(path: &Path) -> Result<T> {
     parse(path, &text)
 }
 
+/// Like [`read`], but a missing file is `None` (one system call, no `stat` first).
+pub fn read_optional<T: DeserializeOwned + Default>(path: &Path) -> Result<Option<T>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(path, &text).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ProjectError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 /// Parses `text` (the contents of `path`); an empty document is the default.
 pub fn parse<T: DeserializeOwned + Default>(path: &Path, text: &str) -> Result<T> {
     if text
