@@ -117,6 +117,18 @@ impl Request {
         for (name, value) in &self.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
+        // CrowdSec's watcher login fails (401) without a `name/version` User-Agent.
+        if !self
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("user-agent"))
+        {
+            head.push_str(concat!(
+                "User-Agent: meshroom-tests/",
+                env!("CARGO_PKG_VERSION"),
+                "\r\n"
+            ));
+        }
         head.push_str("\r\n");
         stream.write_all(head.as_bytes())?;
         stream.write_all(&self.body)?;

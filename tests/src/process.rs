@@ -31,7 +31,8 @@ pub struct ServiceProcess {
 
 impl ServiceProcess {
     /// Spawns `cmd` in a new process group, stdin from /dev/null, stdout and stderr
-    /// to `log` (emptied first). `extra_logs` are other files the service writes,
+    /// to `log` (emptied first), which lies in the instance's temp folder: the
+    /// watchdog deletes that folder if the test process dies. `extra_logs` are other files the service writes,
     /// deleted first (a retried start must not see the failed attempt's errors) and
     /// quoted with `log` when it fails.
     pub fn spawn(name: &str, mut cmd: Command, log: &Path, extra_logs: &[PathBuf]) -> Result<Self> {
@@ -57,7 +58,7 @@ impl ServiceProcess {
                 cmd.get_program().to_string_lossy()
             )
         })?;
-        let watchdog = spawn_watchdog(child.id()).ok();
+        let watchdog = spawn_watchdog(child.id(), log.parent()).ok();
         let mut logs = vec![log.to_path_buf()];
         logs.extend(extra_logs.iter().cloned());
         Ok(Self {
@@ -273,18 +274,24 @@ fn signal_group(pgid: u32, signal: &str) {
 }
 
 /// A shell that waits for the test process to disappear, then stops the service's
-/// process group. Killed by `stop()` when the service is stopped normally.
-fn spawn_watchdog(service_pgid: u32) -> std::io::Result<Child> {
+/// process group and deletes its folder (`dir`). Killed by `stop()` when the
+/// service is stopped normally.
+fn spawn_watchdog(service_pgid: u32, dir: Option<&Path>) -> std::io::Result<Child> {
+    // dash's `kill` takes no `--`; a negative number after the signal is a group.
     let script = r#"while kill -0 "$1" 2>/dev/null; do sleep 1; done
-kill -TERM -- "-$2" 2>/dev/null; sleep 3; kill -KILL -- "-$2" 2>/dev/null"#;
+kill -15 "-$2" 2>/dev/null; sleep 3; kill -9 "-$2" 2>/dev/null
+[ -n "$3" ] && rm -rf -- "$3""#;
+    let dir = match (dir, std::env::var_os("MESHROOM_KEEP_SERVICE_DIRS")) {
+        (Some(dir), None) => dir.as_os_str().to_owned(),
+        _ => std::ffi::OsString::new(),
+    };
     Command::new("sh")
-        .args([
-            "-c",
-            script,
-            "meshroom-test-watchdog",
-            &std::process::id().to_string(),
-            &service_pgid.to_string(),
-        ])
+        .arg("-c")
+        .arg(script)
+        .arg("meshroom-test-watchdog")
+        .arg(std::process::id().to_string())
+        .arg(service_pgid.to_string())
+        .arg(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
