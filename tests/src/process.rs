@@ -147,12 +147,12 @@ impl ServiceProcess {
     pub fn stop(&mut self) -> Result<()> {
         let pgid = self.child.id();
         if self.try_exit_status()?.is_none() {
-            signal_group(pgid, "TERM");
+            signal_group(pgid, "15");
             let deadline = Instant::now() + TERM_GRACE;
             while self.try_exit_status()?.is_none() {
                 if Instant::now() > deadline {
                     note(&format!("{} ignored SIGTERM; killing it", self.name));
-                    signal_group(pgid, "KILL");
+                    signal_group(pgid, "9");
                     let status = self
                         .child
                         .wait()
@@ -164,9 +164,9 @@ impl ServiceProcess {
             }
         }
         // Children the service left in its group go too.
-        signal_group(pgid, "KILL");
+        signal_group(pgid, "9");
         if let Some(mut watchdog) = self.watchdog.take() {
-            signal_group(watchdog.id(), "KILL"); // the shell and its `sleep`
+            signal_group(watchdog.id(), "9"); // the shell and its `sleep`
             let _ = watchdog.wait();
         }
         Ok(())
@@ -264,9 +264,11 @@ pub fn process_alive(pid: u32) -> bool {
     }
 }
 
+/// Signals a whole process group through the shell's `kill` builtin (no `kill`
+/// binary needed; `unsafe` libc calls are denied in this workspace).
 fn signal_group(pgid: u32, signal: &str) {
-    let _ = Command::new("kill")
-        .args([&format!("-{signal}"), "--", &format!("-{pgid}")])
+    let _ = Command::new("sh")
+        .args(["-c", &format!("kill -{signal} -{pgid}")])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
