@@ -37,7 +37,7 @@ pub use crowdsec::CrowdSec;
 pub use line_receiver::TcpLineReceiver;
 pub use port::{free_port, port_is_free};
 pub use process::process_alive;
-pub use registry::DockerRegistry;
+pub use registry::{DockerRegistry, RegistryRequest};
 pub use rsyslog::Rsyslog;
 pub use taxii::Taxii;
 

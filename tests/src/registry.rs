@@ -14,6 +14,32 @@ use tempfile::TempDir;
 use crate::http;
 use crate::process::{ServiceProcess, find_binary, run_to_completion, start_with_retry};
 
+/// One line of the registry's access log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryRequest {
+    pub method: String,
+    /// Path and query, e.g. `/v2/acme/crowdsec/blobs/sha256:…`.
+    pub path: String,
+    pub status: u16,
+}
+
+impl RegistryRequest {
+    /// Parses a combined-log-format line: `IP - - [date] "GET /v2/ HTTP/1.1" 200 2 "" "ua"`.
+    fn parse(line: &str) -> Option<Self> {
+        let (_, rest) = line.split_once("] \"")?;
+        let (request, rest) = rest.split_once('"')?;
+        let mut parts = request.split_whitespace();
+        let method = parts.next()?.to_string();
+        let path = parts.next()?.to_string();
+        let status = rest.split_whitespace().next()?.parse().ok()?;
+        Some(Self {
+            method,
+            path,
+            status,
+        })
+    }
+}
+
 /// A running registry. Dropping it stops the registry and deletes its storage.
 #[derive(Debug)]
 pub struct DockerRegistry {
@@ -111,6 +137,30 @@ impl DockerRegistry {
     /// The folder holding the registry's blobs and manifests.
     pub fn storage_dir(&self) -> PathBuf {
         self.dir.path().join("data")
+    }
+
+    /// Where the registry keeps the blob with this digest (`sha256:<hex>`), e.g. to
+    /// tamper with it in a test.
+    pub fn blob_path(&self, digest: &str) -> Result<PathBuf> {
+        let hex = digest
+            .strip_prefix("sha256:")
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .with_context(|| format!("`{digest}` is not a sha256 digest"))?;
+        Ok(self
+            .storage_dir()
+            .join("docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data"))
+    }
+
+    /// Every request the registry served so far, from its access log, in order:
+    /// to prove that a cached blob was not downloaded again.
+    pub fn requests(&self) -> Result<Vec<RegistryRequest>> {
+        let log = self.dir.path().join("registry.log");
+        let text = std::fs::read_to_string(&log)
+            .with_context(|| format!("failed to read `{}`", log.display()))?;
+        Ok(text.lines().filter_map(RegistryRequest::parse).collect())
     }
 
     /// The user and password when started with auth.

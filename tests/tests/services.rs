@@ -81,12 +81,18 @@ fn docker_registry_serves_the_distribution_api() {
         .send()
         .unwrap();
     assert_eq!(got.body, blob);
+    let stored = registry.blob_path(&digest).unwrap();
+    assert_eq!(std::fs::read(&stored).unwrap(), blob);
+    // The access log shows what was served (e.g. to prove a cache hit).
+    let served = registry.requests().unwrap();
+    let blob_path = format!("/v2/harness/blobs/{digest}");
     assert!(
-        registry
-            .storage_dir()
-            .join("docker/registry/v2/blobs")
-            .is_dir()
+        served
+            .iter()
+            .any(|r| r.method == "GET" && r.path == blob_path && r.status == 200),
+        "{served:?}"
     );
+    assert_eq!(served.iter().filter(|r| r.method == "PUT").count(), 1);
 
     let (pid, port, dir) = (
         registry.pid(),
@@ -179,7 +185,32 @@ fn caddy_is_reconfigured_through_its_admin_api() {
     let home = http::get(&format!("{}/", caddy.http_url())).send().unwrap();
     assert_eq!((home.status, home.text().as_str()), (200, "ok"));
 
-    // Insert a route in front of the catch-all, as the WAF adapter does.
+    // Block one client address, as the WAF adapter does: 127.0.0.2 gets 403,
+    // the test's own 127.0.0.1 still gets through.
+    let deny = json!({"@id": "harness-deny", "match": [{"remote_ip": {"ranges": ["127.0.0.2/32"]}}],
+        "handle": [{"handler": "static_response", "status_code": 403}], "terminal": true});
+    let put = http::put(&format!(
+        "{}/config/apps/http/servers/srv0/routes/0",
+        caddy.admin_url()
+    ))
+    .json(&deny)
+    .send()
+    .unwrap();
+    assert_eq!(put.status, 200, "{}", put.text());
+    let from = |ip: [u8; 4]| {
+        http::get(&format!("{}/", caddy.http_url()))
+            .source_ip(ip.into())
+            .send()
+            .unwrap()
+            .status
+    };
+    assert_eq!((from([127, 0, 0, 2]), from([127, 0, 0, 1])), (403, 200));
+    http::delete(&format!("{}/id/harness-deny", caddy.admin_url()))
+        .send()
+        .unwrap();
+    assert_eq!(from([127, 0, 0, 2]), 200);
+
+    // Insert a route in front of the catch-all.
     let route = json!({"@id": "harness-block", "match": [{"path": ["/blocked"]}],
         "handle": [{"handler": "static_response", "status_code": 403}], "terminal": true});
     let put = http::put(&format!(
