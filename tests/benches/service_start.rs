@@ -17,10 +17,12 @@ fn boxed<T: 'static>(service: T) -> Box<dyn FnOnce()> {
 }
 
 fn main() -> Result<()> {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this once as a smoke test.
+    let benchmarking = std::env::args().any(|a| a == "--bench");
     let runs: usize = std::env::var("MESHROOM_BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(7);
+        .unwrap_or(if benchmarking { 7 } else { 1 });
     let services: [(&str, Starter); 8] = [
         ("docker-registry", || Ok(boxed(DockerRegistry::start()?))),
         ("docker-registry (auth)", || {
