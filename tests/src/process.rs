@@ -321,3 +321,84 @@ fn tail(path: &Path, lines: usize) -> std::io::Result<String> {
 fn note(message: &str) {
     eprintln!("meshroom-tests: {message}");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_start_is_retried_on_a_fresh_port_when_the_port_was_taken() {
+        let mut tried = Vec::new();
+        let port = start_with_retry("probe", 1, |ports| {
+            tried.push(ports[0]);
+            if tried.len() < 3 {
+                bail!(
+                    "listen tcp 127.0.0.1:{}: bind: address already in use",
+                    ports[0]
+                );
+            }
+            Ok(ports[0])
+        })
+        .unwrap();
+        assert_eq!(tried.len(), 3);
+        assert_eq!(Some(&port), tried.last());
+        assert_ne!(tried[0], tried[1], "each attempt gets a fresh port");
+        // Other errors are not retried.
+        let mut attempts = 0;
+        let err = start_with_retry("probe", 1, |_| -> Result<()> {
+            attempts += 1;
+            bail!("config is invalid")
+        })
+        .unwrap_err();
+        assert_eq!(attempts, 1);
+        assert!(format!("{err:#}").contains("config is invalid"));
+    }
+
+    #[test]
+    fn a_port_held_by_another_process_is_not_mistaken_for_the_service() {
+        let foreign = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = foreign.local_addr().unwrap().port();
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        let mut process =
+            ServiceProcess::spawn("sleep", cmd, &dir.path().join("log"), &[]).unwrap();
+        assert!(!process.listens_on(port).unwrap());
+        let err = process
+            .wait_ready(Duration::from_millis(200), |p| p.listens_on(port))
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("was not ready"), "{err:#}");
+        let pid = process.pid();
+        drop(process);
+        assert!(!process_alive(pid));
+    }
+
+    #[test]
+    fn a_service_that_exits_early_fails_with_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo 'fatal: no config' >&2; exit 3"]);
+        let mut process =
+            ServiceProcess::spawn("broken", cmd, &dir.path().join("log"), &[]).unwrap();
+        let err = process
+            .wait_ready(Duration::from_secs(5), |_| Ok(false))
+            .unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("broken exited"), "{text}");
+        assert!(text.contains("fatal: no config"), "{text}");
+    }
+
+    #[test]
+    fn a_service_ignoring_sigterm_is_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "trap '' TERM; while :; do sleep 0.1; done"]);
+        let mut process =
+            ServiceProcess::spawn("stubborn", cmd, &dir.path().join("log"), &[]).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let pid = process.pid();
+        process.stop().unwrap();
+        assert!(!process_alive(pid));
+        assert!(!process.is_running());
+    }
+}
