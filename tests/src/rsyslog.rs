@@ -5,6 +5,8 @@
 //!
 //! Each received message becomes one line:
 //! `<time received, RFC 3339> app=<APP-NAME> msgid=<MSGID> sd=<STRUCTURED-DATA> msg=<MSG>`.
+//! A line that is not syslog (e.g. a JSON access-log line shipped by Caddy) is
+//! kept whole: `app=- msgid=- sd=- msg=<the line>`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -157,13 +157,23 @@ fn rsyslog_writes_received_syslog_lines_to_its_file() {
         .write_all(format!("{} {framed}", framed.len()).as_bytes())
         .unwrap();
     stream.flush().unwrap();
-    let lines = rsyslog.wait_for_lines(2, WAIT).unwrap();
+    // A line that is not syslog at all (Caddy's JSON access log) is kept whole.
+    stream
+        .write_all(b"{\"logger\":\"http.log.access.x\",\"status\":200}\n")
+        .unwrap();
+    stream.flush().unwrap();
+    let lines = rsyslog.wait_for_lines(3, WAIT).unwrap();
     assert!(
         lines[0].ends_with("app=caddy msgid=ACCESS sd=[meta k=\"v\"] msg=GET / 200"),
         "{lines:?}"
     );
     assert!(
         lines[1].ends_with("app=meshroom msgid=TEST sd=- msg=second message"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2]
+            .ends_with("app=- msgid=- sd=- msg={\"logger\":\"http.log.access.x\",\"status\":200}"),
         "{lines:?}"
     );
     let (pid, port, dir) = (rsyslog.pid(), rsyslog.port(), rsyslog.dir().to_path_buf());
