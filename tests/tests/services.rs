@@ -506,6 +506,7 @@ fn a_service_is_stopped_when_the_process_that_started_it_dies() {
         .unwrap();
     assert!(!output.status.success(), "the helper should have aborted");
     let info: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let info = &info["rsyslog"];
     let pid = u32::try_from(info["pid"].as_u64().unwrap()).unwrap();
     let port = u16::try_from(info["ports"][0].as_u64().unwrap()).unwrap();
     // The watchdog polls once a second.
