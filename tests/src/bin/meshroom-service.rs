@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Output: one JSON object `{"caddy": {...}, "crowdsec": {...}}` on one line, or
-//! with `--env` shell assignments (`CADDY_ADMIN_URL=…`) a script can `source`.
+//! with `--env` shell assignments (`CADDY_ADMIN_URL=…`, then
+//! `MESHROOM_SERVICES_READY=1`) a script can `source`.
 //! Services start in parallel. A script keeps them up by holding stdin open, e.g.
 //! `mkfifo ctl; meshroom-service --env caddy <ctl >services.env & exec 3>ctl`, and
 //! stops them with `exec 3>&-`. If this process is killed instead, the harness's
@@ -21,6 +22,14 @@ use anyhow::{Context, Result, bail};
 use meshroom_tests::{Caddy, CrowdSec, DockerRegistry, Rsyslog, Taxii};
 use serde_json::{Map, Value, json};
 
+const SERVICES: [&str; 6] = [
+    "registry",
+    "registry-auth",
+    "rsyslog",
+    "caddy",
+    "crowdsec",
+    "taxii",
+];
 const USAGE: &str = "usage: meshroom-service [--env] [--abort] registry|registry-auth|rsyslog|caddy|crowdsec|taxii…";
 
 /// A started service: what to print about it, and the value keeping it alive.
@@ -83,6 +92,9 @@ fn main() -> Result<()> {
     if names.is_empty() || args.iter().any(|a| a == "--help" || a == "-h") {
         bail!("{USAGE}");
     }
+    if let Some(unknown) = names.iter().find(|n| !SERVICES.contains(n)) {
+        bail!("unknown service `{unknown}`\n{USAGE}");
+    }
     // Start in parallel; every started service stays alive in `guards` until main ends.
     let results: Vec<(&str, Result<Started>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = names
@@ -106,7 +118,8 @@ fn main() -> Result<()> {
         infos.insert(name.to_string(), info);
         guards.push(guard);
     }
-    let mut stdout = std::io::stdout();
+    // One write, so a script polling the output file never sees half of it.
+    let mut out = String::new();
     if env {
         for (name, info) in &infos {
             for (key, value) in info.as_object().into_iter().flatten() {
@@ -115,12 +128,15 @@ fn main() -> Result<()> {
                     other => other.to_string(),
                 };
                 let var = format!("{name}_{key}").to_uppercase().replace('-', "_");
-                writeln!(stdout, "{var}='{}'", value.replace('\'', r"'\''"))?;
+                out.push_str(&format!("{var}='{}'\n", value.replace('\'', r"'\''")));
             }
         }
+        out.push_str("MESHROOM_SERVICES_READY=1\n");
     } else {
-        writeln!(stdout, "{}", Value::Object(infos))?;
+        out.push_str(&format!("{}\n", Value::Object(infos)));
     }
+    let mut stdout = std::io::stdout();
+    stdout.write_all(out.as_bytes())?;
     stdout.flush()?;
     if abort {
         std::process::abort();
