@@ -82,6 +82,44 @@ impl Caddy {
         self.http_port
     }
 
+    /// `GET /config/<path>` on the admin API: the JSON at that path, `null` when the
+    /// last key is absent (e.g. `apps/http/servers/srv0/logs`).
+    pub fn config(&self, path: &str) -> Result<serde_json::Value> {
+        let url = format!(
+            "{}/config/{}",
+            self.admin_url(),
+            path.trim_start_matches('/')
+        );
+        let response = http::get(&url).send()?;
+        anyhow::ensure!(
+            response.status == 200,
+            "caddy answered {} to GET {url}: {}",
+            response.status,
+            response.text()
+        );
+        response.json()
+    }
+
+    /// `GET /id/<id>` on the admin API: the object carrying this `@id`, or None.
+    pub fn object(&self, id: &str) -> Result<Option<serde_json::Value>> {
+        let url = format!("{}/id/{id}", self.admin_url());
+        let response = http::get(&url).send()?;
+        match response.status {
+            200 => response.json().map(Some),
+            404 => Ok(None),
+            status => anyhow::bail!("caddy answered {status} to GET {url}: {}", response.text()),
+        }
+    }
+
+    /// The status `srv0` answers to `GET <path>` sent from `source` (any 127.x.y.z
+    /// address), to check a block on one client address.
+    pub fn status_from(&self, source: std::net::Ipv4Addr, path: &str) -> Result<u16> {
+        Ok(http::get(&format!("{}{path}", self.http_url()))
+            .source_ip(source)
+            .send()?
+            .status)
+    }
+
     /// The temp folder of this instance (config, log, storage).
     pub fn dir(&self) -> &Path {
         self.dir.path()

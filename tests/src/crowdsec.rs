@@ -160,6 +160,55 @@ impl CrowdSec {
             .context("crowdsec watcher login answered without a token")
     }
 
+    /// The active decisions, all or for one IP, as the bouncer sees them
+    /// (`GET /v1/decisions`; the API's `null` becomes an empty list).
+    pub fn decisions(&self, ip: Option<&str>) -> Result<Vec<serde_json::Value>> {
+        let url = match ip {
+            Some(ip) => format!("{}/v1/decisions?ip={ip}", self.url()),
+            None => format!("{}/v1/decisions", self.url()),
+        };
+        let response = http::get(&url)
+            .header("X-Api-Key", &self.bouncer_key)
+            .send()?;
+        anyhow::ensure!(
+            response.status == 200,
+            "crowdsec answered {} to GET {url}: {}",
+            response.status,
+            response.text()
+        );
+        match response.json()? {
+            serde_json::Value::Null => Ok(Vec::new()),
+            serde_json::Value::Array(items) => Ok(items),
+            other => anyhow::bail!("crowdsec answered GET {url} with {other}"),
+        }
+    }
+
+    /// Bans an IP (an alert carrying one `ban` decision, origin `meshroom-tests`),
+    /// e.g. to give a watch or pull hook something to read.
+    pub fn ban(&self, ip: &str, duration: &str) -> Result<()> {
+        let token = self.login()?;
+        let now = crate::utc_now_rfc3339();
+        let scenario = "meshroom-tests/ban";
+        let alert = serde_json::json!([{
+            "scenario": scenario, "scenario_hash": "", "scenario_version": "",
+            "message": format!("test ban of {ip}"), "events_count": 1,
+            "start_at": now, "stop_at": now, "capacity": 0, "leakspeed": "0",
+            "simulated": false, "events": [],
+            "source": {"scope": "Ip", "value": ip},
+            "decisions": [{"type": "ban", "scope": "Ip", "value": ip, "duration": duration,
+                           "origin": "meshroom-tests", "scenario": scenario}],
+        }]);
+        let url = format!("{}/v1/alerts", self.url());
+        let response = http::post(&url).bearer(&token).json(&alert).send()?;
+        anyhow::ensure!(
+            response.status == 201,
+            "crowdsec answered {} to POST {url}: {}",
+            response.status,
+            response.text()
+        );
+        Ok(())
+    }
+
     /// Runs `cscli ARGS` against this instance (e.g. `["decisions", "list", "-o", "json"]`)
     /// and returns its stdout.
     pub fn cscli(&self, args: &[&str]) -> Result<String> {

@@ -108,3 +108,65 @@ pub(crate) fn write_file(path: &Path, contents: &str) -> anyhow::Result<()> {
     use anyhow::Context;
     std::fs::write(path, contents).with_context(|| format!("failed to write `{}`", path.display()))
 }
+
+/// The current UTC time as RFC 3339 with seconds (`2026-11-27T21:00:00Z`), as the
+/// products' APIs expect in timestamps (STIX `created`, CrowdSec `start_at`).
+pub fn utc_now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    rfc3339_from_unix(secs)
+}
+
+/// Formats seconds since the Unix epoch as RFC 3339 UTC (proleptic Gregorian).
+pub fn rfc3339_from_unix(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX);
+    let rem = secs % 86_400;
+    // Days to civil date (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_dates_are_civil_dates() {
+        assert_eq!(super::rfc3339_from_unix(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            super::rfc3339_from_unix(951_782_400),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            super::rfc3339_from_unix(1_795_815_000),
+            "2026-11-27T21:30:00Z"
+        );
+        assert_eq!(
+            super::rfc3339_from_unix(4_107_542_399),
+            "2100-02-28T23:59:59Z"
+        );
+    }
+
+    #[test]
+    fn random_uuids_are_version_4() {
+        let a = super::random_uuid();
+        let b = super::random_uuid();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+        assert!(["8", "9", "a", "b"].contains(&&a[19..20]), "{a}");
+    }
+}

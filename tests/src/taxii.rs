@@ -6,7 +6,8 @@
 //! Every request needs basic auth ([`Taxii::user`], [`Taxii::password`]) and
 //! `Accept: application/taxii+json;version=2.1` ([`ACCEPT`]); POSTs of objects need
 //! `Content-Type: application/taxii+json;version=2.1` and a Content-Length. Paths
-//! end with a slash.
+//! end with a slash. Paging: medallion 3.0.0 answers 500 to `?next=…` unless
+//! `limit=` is sent too (see [`Taxii::objects`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -118,6 +119,62 @@ impl Taxii {
             self.api_root(),
             self.collection_id
         )
+    }
+
+    /// Every object in the collection (all pages), as the server returns them.
+    pub fn objects(&self) -> Result<Vec<serde_json::Value>> {
+        let mut objects = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            // medallion 3.0.0 answers 500 to `next=` without `limit=` (its memory
+            // backend deletes a `limit` it assumes is there): always send both.
+            let url = match &next {
+                Some(token) => format!("{}?limit=100&next={token}", self.objects_url()),
+                None => format!("{}?limit=100", self.objects_url()),
+            };
+            let response = http::get(&url)
+                .basic_auth(&self.user, &self.password)
+                .header("Accept", ACCEPT)
+                .send()?;
+            anyhow::ensure!(
+                response.status == 200,
+                "medallion answered {} to GET {url}: {}",
+                response.status,
+                response.text()
+            );
+            let page = response.json()?;
+            if let Some(items) = page["objects"].as_array() {
+                objects.extend(items.iter().cloned());
+            }
+            match (page["more"].as_bool(), page["next"].as_str()) {
+                (Some(true), Some(token)) => next = Some(token.to_string()),
+                _ => return Ok(objects),
+            }
+        }
+    }
+
+    /// Adds STIX 2.1 objects to the collection (one envelope), failing unless all
+    /// were accepted.
+    pub fn add_objects(&self, objects: &[serde_json::Value]) -> Result<()> {
+        let url = self.objects_url();
+        let envelope = json!({ "objects": objects });
+        let response = http::post(&url)
+            .basic_auth(&self.user, &self.password)
+            .header("Accept", ACCEPT)
+            .body(ACCEPT, envelope.to_string())
+            .send()?;
+        anyhow::ensure!(
+            response.status == 202,
+            "medallion answered {} to POST {url}: {}",
+            response.status,
+            response.text()
+        );
+        let status = response.json()?;
+        anyhow::ensure!(
+            status["success_count"].as_u64() == Some(objects.len() as u64),
+            "medallion did not accept every object: {status}"
+        );
+        Ok(())
     }
 
     /// The basic-auth user.

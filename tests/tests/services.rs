@@ -215,10 +215,21 @@ fn caddy_is_reconfigured_through_its_admin_api() {
             .status
     };
     assert_eq!((from([127, 0, 0, 2]), from([127, 0, 0, 1])), (403, 200));
+    assert_eq!(caddy.status_from([127, 0, 0, 2].into(), "/").unwrap(), 403);
+    assert_eq!(
+        caddy.object("harness-deny").unwrap().unwrap()["handle"][0]["status_code"],
+        403
+    );
     http::delete(&format!("{}/id/harness-deny", caddy.admin_url()))
         .send()
         .unwrap();
     assert_eq!(from([127, 0, 0, 2]), 200);
+    assert_eq!(caddy.object("harness-deny").unwrap(), None);
+    // An absent key reads as null; the server's logs are off until an adapter adds them.
+    assert_eq!(
+        caddy.config("apps/http/servers/srv0/logs").unwrap(),
+        serde_json::Value::Null
+    );
 
     // Insert a route in front of the catch-all.
     let route = json!({"@id": "harness-block", "match": [{"path": ["/blocked"]}],
@@ -282,7 +293,7 @@ fn crowdsec_watcher_bans_and_bouncer_reads_decisions() {
         .unwrap();
     assert_eq!((none.status, none.text().trim()), (200, "null"));
     // A ban is an alert carrying a decision.
-    let now = utc_now_rfc3339();
+    let now = meshroom_tests::utc_now_rfc3339();
     let alert = json!([{"scenario": "meshroom/deny", "scenario_hash": "", "scenario_version": "",
         "message": "harness test ban", "events_count": 1, "start_at": now, "stop_at": now,
         "capacity": 0, "leakspeed": "0", "simulated": false, "events": [],
@@ -303,6 +314,15 @@ fn crowdsec_watcher_bans_and_bouncer_reads_decisions() {
         .unwrap();
     assert_eq!(listed[0]["value"], "203.0.113.7", "{listed}");
     assert_eq!(listed[0]["type"], "ban");
+    assert_eq!(crowdsec.decisions(Some("203.0.113.7")).unwrap().len(), 1);
+    assert!(crowdsec.decisions(Some("198.51.100.9")).unwrap().is_empty());
+    crowdsec.ban("198.51.100.9", "1h").unwrap();
+    let all = crowdsec.decisions(None).unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(
+        all.iter()
+            .any(|d| d["value"] == "198.51.100.9" && d["origin"] == "meshroom-tests")
+    );
     // cscli reads the same database (`-a`: decisions of every origin, not only
     // crowdsec's and cscli's own).
     let cscli = crowdsec
@@ -364,7 +384,7 @@ fn taxii_server_shares_stix_objects_in_its_collection() {
     assert_eq!(wrong.status, 401);
 
     // Post an indicator and read it back.
-    let now = utc_now_rfc3339();
+    let now = meshroom_tests::utc_now_rfc3339();
     let id = format!("indicator--{}", meshroom_tests::random_uuid());
     let envelope = json!({"objects": [{"type": "indicator", "spec_version": "2.1", "id": id,
         "created": now, "modified": now, "name": "harness test indicator",
@@ -384,6 +404,21 @@ fn taxii_server_shares_stix_objects_in_its_collection() {
         .json()
         .unwrap();
     assert_eq!(read["objects"][0]["id"], id, "{read}");
+
+    // More objects than one page (100) holds: `objects()` follows `next`.
+    let many: Vec<serde_json::Value> = (0..150)
+        .map(|i| {
+            json!({"type": "indicator", "spec_version": "2.1",
+                "id": format!("indicator--{}", meshroom_tests::random_uuid()),
+                "created": now, "modified": now, "name": format!("bulk {i}"),
+                "pattern": format!("[ipv4-addr:value = '198.51.100.{}']", i % 250),
+                "pattern_type": "stix", "valid_from": now})
+        })
+        .collect();
+    taxii.add_objects(&many).unwrap();
+    let stored = taxii.objects().unwrap();
+    assert_eq!(stored.len(), 151);
+    assert!(stored.iter().any(|o| o["id"] == id));
 
     let (pid, port, dir) = (taxii.pid(), taxii.port(), taxii.dir().to_path_buf());
     drop(taxii);
@@ -548,21 +583,6 @@ fn http_client_speaks_basic_auth_as_curl_does() {
 }
 
 fn sha256_hex(data: &[u8]) -> String {
-    let mut child = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(data).unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout).unwrap()[..64].to_string()
-}
-
-/// Now as RFC 3339 UTC with seconds, from the system clock.
-fn utc_now_rfc3339() -> String {
-    let out = Command::new("date")
-        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(data))
 }
