@@ -27,6 +27,7 @@ pub struct ServiceProcess {
     watchdog: Option<Child>,
     logs: Vec<PathBuf>,
     exited: Option<ExitStatus>,
+    term_grace: Duration,
 }
 
 impl ServiceProcess {
@@ -67,7 +68,13 @@ impl ServiceProcess {
             watchdog,
             logs,
             exited: None,
+            term_grace: TERM_GRACE,
         })
+    }
+
+    /// How long `stop()` waits after SIGTERM before SIGKILL (default 5 s).
+    pub fn set_term_grace(&mut self, grace: Duration) {
+        self.term_grace = grace;
     }
 
     /// The service's process id (also its process group id).
@@ -148,7 +155,7 @@ impl ServiceProcess {
         let pgid = self.child.id();
         if self.try_exit_status()?.is_none() {
             signal_group(pgid, "15");
-            let deadline = Instant::now() + TERM_GRACE;
+            let deadline = Instant::now() + self.term_grace;
             while self.try_exit_status()?.is_none() {
                 if Instant::now() > deadline {
                     note(&format!("{} ignored SIGTERM; killing it", self.name));
@@ -395,6 +402,7 @@ mod tests {
         cmd.args(["-c", "trap '' TERM; while :; do sleep 0.1; done"]);
         let mut process =
             ServiceProcess::spawn("stubborn", cmd, &dir.path().join("log"), &[]).unwrap();
+        process.set_term_grace(Duration::from_millis(300));
         std::thread::sleep(Duration::from_millis(100));
         let pid = process.pid();
         process.stop().unwrap();
