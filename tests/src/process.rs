@@ -28,14 +28,17 @@ pub struct ServiceProcess {
     logs: Vec<PathBuf>,
     exited: Option<ExitStatus>,
     term_grace: Duration,
+    /// Set once `stop()` completed: its pid may be reused afterwards, so the group
+    /// is never signalled again.
+    stopped: bool,
 }
 
 impl ServiceProcess {
     /// Spawns `cmd` in a new process group, stdin from /dev/null, stdout and stderr
     /// to `log` (emptied first), which lies in the instance's temp folder: the
-    /// watchdog deletes that folder if the test process dies. `extra_logs` are other files the service writes,
-    /// deleted first (a retried start must not see the failed attempt's errors) and
-    /// quoted with `log` when it fails.
+    /// watchdog deletes that folder if the test process dies. `extra_logs` are
+    /// other files the service writes, deleted first (a retried start must not see
+    /// the failed attempt's errors) and quoted with `log` when it fails.
     pub fn spawn(name: &str, mut cmd: Command, log: &Path, extra_logs: &[PathBuf]) -> Result<Self> {
         for extra in extra_logs {
             let _ = std::fs::remove_file(extra);
@@ -69,6 +72,7 @@ impl ServiceProcess {
             logs,
             exited: None,
             term_grace: TERM_GRACE,
+            stopped: false,
         })
     }
 
@@ -152,6 +156,9 @@ impl ServiceProcess {
     /// Stops the service: SIGTERM to its process group, SIGKILL after a grace
     /// period. Idempotent.
     pub fn stop(&mut self) -> Result<()> {
+        if self.stopped {
+            return Ok(());
+        }
         let pgid = self.child.id();
         if self.try_exit_status()?.is_none() {
             signal_group(pgid, "15");
@@ -176,6 +183,7 @@ impl ServiceProcess {
             signal_group(watchdog.id(), "9"); // the shell and its `sleep`
             let _ = watchdog.wait();
         }
+        self.stopped = true;
         Ok(())
     }
 
