@@ -273,6 +273,50 @@ fn caddy_is_reconfigured_through_its_admin_api() {
 }
 
 #[test]
+fn caddy_access_logs_reach_rsyslog_over_tcp() {
+    // The example mesh's `events` plug, done by hand through Caddy's admin API:
+    // a logger writing JSON access logs to rsyslog's TCP input.
+    let caddy = Caddy::start().unwrap();
+    let rsyslog = Rsyslog::start().unwrap();
+    let logger = json!({"@id": "harness-logger",
+        "writer": {"output": "net", "address": format!("tcp/{}", rsyslog.addr()), "dial_timeout": "2s"},
+        "encoder": {"format": "json"}, "include": ["http.log.access.harness"]});
+    let added = http::put(&format!(
+        "{}/config/logging/logs/harness",
+        caddy.admin_url()
+    ))
+    .json(&logger)
+    .send()
+    .unwrap();
+    assert_eq!(added.status, 200, "{}", added.text());
+    let enabled = http::put(&format!(
+        "{}/config/apps/http/servers/srv0/logs",
+        caddy.admin_url()
+    ))
+    .json(&json!({"@id": "harness-server-logs", "default_logger_name": "harness"}))
+    .send()
+    .unwrap();
+    assert_eq!(enabled.status, 200, "{}", enabled.text());
+    for path in ["/one", "/two"] {
+        let response = http::get(&format!("{}{path}", caddy.http_url()))
+            .send()
+            .unwrap();
+        assert_eq!(response.status, 200);
+    }
+    let lines = rsyslog.wait_for_lines(2, WAIT).unwrap();
+    let uris: Vec<String> = lines
+        .iter()
+        .map(|line| {
+            let (_, json_text) = line.split_once(" msg=").unwrap();
+            let entry: serde_json::Value = serde_json::from_str(json_text).unwrap();
+            assert_eq!(entry["logger"], "http.log.access.harness");
+            entry["request"]["uri"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(uris, ["/one", "/two"]);
+}
+
+#[test]
 fn crowdsec_watcher_bans_and_bouncer_reads_decisions() {
     let crowdsec = CrowdSec::start().unwrap();
     let url = crowdsec.url();
