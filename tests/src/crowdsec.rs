@@ -3,7 +3,8 @@
 //! starts, `cscli` registers a watcher machine (with a password) and a bouncer
 //! (with an API key), the two identities the API knows:
 //! watchers log in (`POST /v1/watchers/login` → JWT) to create alerts and delete
-//! decisions; bouncers read decisions with `X-Api-Key`.
+//! decisions; bouncers read decisions with `X-Api-Key`. The database survives a
+//! `restart()`, so do the credentials and decisions.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,7 +14,7 @@ use anyhow::{Context, Result};
 use tempfile::TempDir;
 
 use crate::http;
-use crate::process::{ServiceProcess, find_binary, run_to_completion, start_with_retry};
+use crate::process::{Launch, ServiceProcess, find_binary, launch_with_retry, run_to_completion};
 
 /// Debian's default profile: a 4 h ban for every alert on an IP that asks for remediation.
 const PROFILES: &str = r#"name: default_ip_remediation
@@ -29,6 +30,7 @@ on_success: break
 #[derive(Debug)]
 pub struct CrowdSec {
     process: ServiceProcess,
+    launch: Launch,
     port: u16,
     machine_id: String,
     password: String,
@@ -56,7 +58,7 @@ impl CrowdSec {
         let bouncer_key = crate::random_hex(16);
 
         let mut bouncer_added = false;
-        let (process, port) = start_with_retry("crowdsec", 1, |ports| {
+        let (launch, process, ports) = launch_with_retry("crowdsec", 1, |ports| {
             let port = ports[0];
             crate::write_file(&config, &config_text(d, port))?;
             // cscli writes the sqlite database directly: the API need not run yet.
@@ -91,25 +93,31 @@ impl CrowdSec {
                 )?;
                 bouncer_added = true;
             }
-            let mut cmd = Command::new(&crowdsec);
-            cmd.arg("-c").arg(&config).arg("-no-cs");
-            let mut process = ServiceProcess::spawn(
-                "crowdsec",
-                cmd,
-                &d.join("crowdsec.out"),
-                &[d.join("crowdsec_api.log"), d.join("crowdsec.log")],
-            )?;
-            let decisions = format!("http://127.0.0.1:{port}/v1/decisions");
-            // Without credentials the API answers 403: it is up and checking auth.
-            process.wait_ready(Duration::from_secs(15), |p| {
-                Ok(p.listens_on(port)?
-                    && http::status_of(http::get(&decisions).timeout(Duration::from_millis(500)))
-                        == Some(403))
-            })?;
-            Ok((process, port))
+            let (crowdsec, config, d) = (crowdsec.clone(), config.clone(), d.to_path_buf());
+            Ok(Launch::new(move || {
+                let mut cmd = Command::new(&crowdsec);
+                cmd.arg("-c").arg(&config).arg("-no-cs");
+                let mut process = ServiceProcess::spawn(
+                    "crowdsec",
+                    cmd,
+                    &d.join("crowdsec.out"),
+                    &[d.join("crowdsec_api.log"), d.join("crowdsec.log")],
+                )?;
+                let decisions = format!("http://127.0.0.1:{port}/v1/decisions");
+                // Without credentials the API answers 403: it is up and checking auth.
+                process.wait_ready(Duration::from_secs(15), |p| {
+                    Ok(p.listens_on(port)?
+                        && http::status_of(
+                            http::get(&decisions).timeout(Duration::from_millis(500)),
+                        ) == Some(403))
+                })?;
+                Ok(process)
+            }))
         })?;
+        let port = ports[0];
         Ok(Self {
             process,
+            launch,
             port,
             machine_id,
             password,
@@ -231,20 +239,7 @@ impl CrowdSec {
         self.dir.path()
     }
 
-    /// crowdsec's process id.
-    pub fn pid(&self) -> u32 {
-        self.process.pid()
-    }
-
-    /// crowdsec's logs.
-    pub fn log_tail(&self) -> String {
-        self.process.log_tail()
-    }
-
-    /// Stops crowdsec now (dropping does it too).
-    pub fn stop(&mut self) -> Result<()> {
-        self.process.stop().context("failed to stop crowdsec")
-    }
+    lifecycle_methods!("crowdsec");
 }
 
 fn config_text(d: &Path, port: u16) -> String {

@@ -19,6 +19,53 @@
 //! Only 127.0.0.1 is ever used. The API is blocking (std only) so it works the same
 //! from plain `#[test]`s and from `#[tokio::test]`s. It must not be used outside tests.
 
+/// The lifecycle methods every process-backed service has; the struct needs the
+/// fields `process: ServiceProcess` and `launch: Launch`.
+macro_rules! lifecycle_methods {
+    ($name:literal) => {
+        /// The service's main process id (also its process group id).
+        pub fn pid(&self) -> u32 {
+            self.process.pid()
+        }
+
+        /// The last lines of the service's logs, for assertions and failure messages.
+        pub fn log_tail(&self) -> String {
+            self.process.log_tail()
+        }
+
+        /// Whether the service's process still runs.
+        pub fn is_running(&mut self) -> bool {
+            self.process.is_running()
+        }
+
+        /// Stops the service now (dropping does it too); `restart()` brings it back.
+        pub fn stop(&mut self) -> anyhow::Result<()> {
+            anyhow::Context::context(self.process.stop(), concat!("failed to stop ", $name))
+        }
+
+        /// Starts the service again on the same ports with the same folder (after
+        /// `stop()`, a crash, or to restart a running one), and waits until it is
+        /// ready: to test what happens while a product is down and after it is back.
+        pub fn restart(&mut self) -> anyhow::Result<()> {
+            self.stop()?;
+            self.process =
+                anyhow::Context::context(self.launch.run(), concat!("failed to restart ", $name))?;
+            Ok(())
+        }
+
+        /// Freezes the service (SIGSTOP): connections are accepted by the kernel but
+        /// never answered, as with a hung product. `resume()` undoes it.
+        pub fn pause(&mut self) {
+            self.process.pause();
+        }
+
+        /// Lets a paused service answer again.
+        pub fn resume(&mut self) {
+            self.process.resume();
+        }
+    };
+}
+
 pub mod caddy;
 pub mod collector;
 pub mod crowdsec;

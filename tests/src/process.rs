@@ -26,6 +26,8 @@ pub struct ServiceProcess {
     child: Child,
     watchdog: Option<Child>,
     logs: Vec<PathBuf>,
+    /// Sizes of the logs when this run started.
+    log_offsets: Vec<u64>,
     exited: Option<ExitStatus>,
     term_grace: Duration,
     /// Set once `stop()` completed: its pid may be reused afterwards, so the group
@@ -35,18 +37,21 @@ pub struct ServiceProcess {
 
 impl ServiceProcess {
     /// Spawns `cmd` in a new process group, stdin from /dev/null, stdout and stderr
-    /// to `log` (emptied first), which lies in the instance's temp folder: the
-    /// watchdog deletes that folder if the test process dies. `extra_logs` are
-    /// other files the service writes, deleted first (a retried start must not see
-    /// the failed attempt's errors) and quoted with `log` when it fails.
+    /// appended to `log`, which lies in the instance's temp folder: the watchdog
+    /// deletes that folder if the test process dies. `extra_logs` are other files
+    /// the service writes, quoted with `log` when it fails.
     pub fn spawn(name: &str, mut cmd: Command, log: &Path, extra_logs: &[PathBuf]) -> Result<Self> {
-        for extra in extra_logs {
-            let _ = std::fs::remove_file(extra);
-        }
+        let mut logs = vec![log.to_path_buf()];
+        logs.extend(extra_logs.iter().cloned());
+        // Only what this run writes counts in ready-checks (a restart or a retried
+        // start appends to the same files).
+        let log_offsets = logs
+            .iter()
+            .map(|path| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0))
+            .collect();
         let out = File::options()
             .create(true)
-            .write(true)
-            .truncate(true)
+            .append(true)
             .open(log)
             .with_context(|| format!("failed to open the log file `{}`", log.display()))?;
         let err = out
@@ -63,13 +68,12 @@ impl ServiceProcess {
             )
         })?;
         let watchdog = spawn_watchdog(child.id(), log.parent()).ok();
-        let mut logs = vec![log.to_path_buf()];
-        logs.extend(extra_logs.iter().cloned());
         Ok(Self {
             name: name.to_string(),
             child,
             watchdog,
             logs,
+            log_offsets,
             exited: None,
             term_grace: TERM_GRACE,
             stopped: false,
@@ -125,13 +129,28 @@ impl ServiceProcess {
         if crate::port::listened_by_group(self.pid(), port) {
             return Ok(true);
         }
-        for log in &self.logs {
-            let text = std::fs::read_to_string(log).unwrap_or_default();
+        for (log, &offset) in self.logs.iter().zip(&self.log_offsets) {
+            let text = read_from(log, offset).unwrap_or_default();
             if text.contains("Address already in use") || text.contains("address already in use") {
                 bail!("127.0.0.1:{port}: address already in use");
             }
         }
         Ok(false)
+    }
+
+    /// Freezes the service's processes (SIGSTOP): the kernel still accepts
+    /// connections but nothing answers, as with a hung product.
+    pub fn pause(&mut self) {
+        if !self.stopped {
+            signal_group(self.pid(), "STOP");
+        }
+    }
+
+    /// Lets a paused service run again (SIGCONT).
+    pub fn resume(&mut self) {
+        if !self.stopped {
+            signal_group(self.pid(), "CONT");
+        }
     }
 
     /// Whether the process is still running.
@@ -162,6 +181,7 @@ impl ServiceProcess {
         let pgid = self.child.id();
         if self.try_exit_status()?.is_none() {
             signal_group(pgid, "15");
+            signal_group(pgid, "CONT"); // a paused service must run to exit
             let deadline = Instant::now() + self.term_grace;
             while self.try_exit_status()?.is_none() {
                 if Instant::now() > deadline {
@@ -204,6 +224,41 @@ impl Drop for ServiceProcess {
             note(&format!("failed to stop {}: {e:#}", self.name));
         }
     }
+}
+
+/// Spawns a service on its fixed ports and waits until it is ready; kept by each
+/// service so `restart()` brings it back on the same ports.
+pub struct Launch(Box<dyn Fn() -> Result<ServiceProcess> + Send + Sync>);
+
+impl Launch {
+    pub fn new(launch: impl Fn() -> Result<ServiceProcess> + Send + Sync + 'static) -> Self {
+        Self(Box::new(launch))
+    }
+
+    /// Spawns the service and waits until it is ready.
+    pub fn run(&self) -> Result<ServiceProcess> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Launch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Launch")
+    }
+}
+
+/// Starts a service on fresh ports, retrying on a taken port: `prepare` gets the
+/// ports, writes what depends on them and returns the launcher for them.
+pub fn launch_with_retry(
+    name: &str,
+    ports: usize,
+    mut prepare: impl FnMut(&[u16]) -> Result<Launch>,
+) -> Result<(Launch, ServiceProcess, Vec<u16>)> {
+    start_with_retry(name, ports, |chosen| {
+        let launch = prepare(chosen)?;
+        let process = launch.run()?;
+        Ok((launch, process, chosen.to_vec()))
+    })
 }
 
 /// Starts a service on fresh ports, retrying (up to 5 times) when the attempt fails
@@ -314,6 +369,14 @@ kill -15 "-$2" 2>/dev/null; sleep 3; kill -9 "-$2" 2>/dev/null
         .stderr(Stdio::null())
         .process_group(0)
         .spawn()
+}
+
+fn read_from(path: &Path, offset: u64) -> std::io::Result<String> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut buf = Vec::new();
+    file.read_to_end(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 fn tail(path: &Path, lines: usize) -> std::io::Result<String> {

@@ -470,6 +470,57 @@ fn taxii_server_shares_stix_objects_in_its_collection() {
 }
 
 #[test]
+fn a_product_can_go_down_and_come_back_on_the_same_port() {
+    // CrowdSec keeps its database: credentials and decisions survive a restart.
+    let mut crowdsec = CrowdSec::start().unwrap();
+    crowdsec.ban("192.0.2.10", "4h").unwrap();
+    let (port, first_pid) = (crowdsec.port(), crowdsec.pid());
+    crowdsec.stop().unwrap();
+    assert!(!crowdsec.is_running());
+    let down = crowdsec.decisions(None).unwrap_err();
+    assert!(format!("{down:#}").contains("refused"), "{down:#}");
+    crowdsec.restart().unwrap();
+    assert_eq!(crowdsec.port(), port);
+    assert_ne!(crowdsec.pid(), first_pid);
+    assert!(!process_alive(first_pid));
+    assert_eq!(crowdsec.decisions(Some("192.0.2.10")).unwrap().len(), 1);
+    crowdsec.login().unwrap();
+
+    // rsyslog appends to the same file after a restart.
+    let mut rsyslog = Rsyslog::start().unwrap();
+    let send = |addr: &str, line: &[u8]| {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.write_all(line).unwrap();
+    };
+    send(&rsyslog.addr(), b"<14>1 - h app - - - before\n");
+    rsyslog.wait_for_lines(1, WAIT).unwrap();
+    rsyslog.restart().unwrap();
+    send(&rsyslog.addr(), b"<14>1 - h app - - - after\n");
+    let lines = rsyslog.wait_for_lines(2, WAIT).unwrap();
+    assert!(
+        lines[0].ends_with("msg=before") && lines[1].ends_with("msg=after"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_paused_product_accepts_connections_but_never_answers() {
+    let mut caddy = Caddy::start().unwrap();
+    let home = format!("{}/", caddy.http_url());
+    caddy.pause();
+    let hung = http::get(&home).timeout(Duration::from_millis(300)).send();
+    assert!(hung.is_err(), "a paused caddy answered");
+    caddy.resume();
+    assert_eq!(http::get(&home).send().unwrap().status, 200);
+    // Stopping a paused service works too.
+    caddy.pause();
+    let (pid, dir) = (caddy.pid(), caddy.dir().to_path_buf());
+    let ports = [caddy.admin_port(), caddy.http_port()];
+    drop(caddy);
+    assert_stopped("caddy", pid, &ports, dir);
+}
+
+#[test]
 fn http_collector_records_requests_and_answers_as_told() {
     let collector = HttpCollector::start().unwrap();
     let first = http::post(&format!("{}/hooks/alerts?x=1", collector.url()))
