@@ -576,6 +576,25 @@ fn http_collector_records_requests_and_answers_as_told() {
     let all = collector.wait_for_requests(7, WAIT).unwrap();
     assert_eq!(all[6].path, "/timeout");
 
+    // Replies computed per request, for an API with several endpoints.
+    collector.respond_with(|r| match r.path.as_str() {
+        "/login" => Reply::status(200).json(&json!({"token": "t"})),
+        _ if r.header("authorization") == Some("Bearer t") => Reply::status(204),
+        _ => Reply::status(401),
+    });
+    let login = http::post(&format!("{}/login", collector.url()))
+        .send()
+        .unwrap();
+    assert_eq!(login.json().unwrap()["token"], "t");
+    let with = http::get(&format!("{}/data", collector.url()))
+        .bearer("t")
+        .send()
+        .unwrap();
+    let without = http::get(&format!("{}/data", collector.url()))
+        .send()
+        .unwrap();
+    assert_eq!((with.status, without.status), (204, 401));
+
     let port = collector.port();
     drop(stream);
     drop(collector);
