@@ -7,6 +7,7 @@
 
 mod context;
 mod logging;
+pub mod secrets;
 
 pub use context::Context;
 
@@ -21,7 +22,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "meshroom", disable_version_flag = true, max_term_width = 100)]
 pub struct Cli {
     /// Path to the meshroom project directory
-    #[arg(short = 'p', long = "path", default_value = ".", env = "MESHROOM_PROJECT")]
+    #[arg(
+        short = 'p',
+        long = "path",
+        default_value = ".",
+        env = "MESHROOM_PROJECT"
+    )]
     pub path: PathBuf,
 
     /// Show the version of meshroom
@@ -49,6 +55,8 @@ pub struct Cli {
 pub enum Command {
     /// Print shell completions (bash, zsh, fish, elvish, powershell)
     Completions(CompletionsArgs),
+    /// Manage the encrypted secrets store (secrets.age) and its recipients
+    Secrets(secrets::SecretsArgs),
 }
 
 /// Arguments of `meshroom completions`.
@@ -79,6 +87,7 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(args.shell, &mut cmd, "meshroom", &mut std::io::stdout());
         }
+        Command::Secrets(args) => secrets::exec(args, ctx)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -103,7 +112,10 @@ fn exit_code_of(err: &anyhow::Error) -> u8 {
 fn report(err: &anyhow::Error, debug: bool) {
     eprintln!("error: {err}");
     let causes: Vec<String> = err.chain().skip(1).map(|c| c.to_string()).collect();
-    for cause in causes.iter().filter(|c| debug || !err.to_string().contains(c.as_str())) {
+    for cause in causes
+        .iter()
+        .filter(|c| debug || !err.to_string().contains(c.as_str()))
+    {
         eprintln!("  caused by: {cause}");
     }
 }
