@@ -290,7 +290,9 @@ mod tests {
 
     #[test]
     fn bad_identity_text_names_the_line_not_the_content() {
-        let err = parse_identities("# c\nAGE-SECRET-KEY-1HUNTER2\n", "X").unwrap_err();
+        let err = parse_identities("# c\nAGE-SECRET-KEY-1HUNTER2\n", "X")
+            .err()
+            .unwrap();
         let msg = err.to_string();
         assert!(msg.contains("line 2"), "{msg}");
         assert!(!msg.contains("HUNTER2"), "{msg}");

@@ -207,9 +207,10 @@ impl SecretStore {
             return Ok(());
         }
         let recipients = Recipients::load(&self.project_dir)?;
-        self.write(&recipients)?;
+        let written = self.write(&recipients)?;
         if let Some(l) = self.loaded.get_mut() {
             l.dirty = false;
+            l.fingerprint = Some(written);
         }
         Ok(())
     }
@@ -254,15 +255,17 @@ impl SecretStore {
     /// Encrypts the store to `recipients`, then saves `recipients`.
     fn rekey(&mut self, recipients: &Recipients) -> Result<(), SecretsError> {
         if self.path.exists() || self.loaded.get().is_some_and(|l| l.dirty) {
-            self.write(recipients)?;
+            let written = self.write(recipients)?;
             if let Some(l) = self.loaded.get_mut() {
                 l.dirty = false;
+                l.fingerprint = Some(written);
             }
         }
         recipients.save()
     }
 
-    fn write(&self, recipients: &Recipients) -> Result<(), SecretsError> {
+    /// Encrypts and writes the file; returns the fingerprint of what was written.
+    fn write(&self, recipients: &Recipients) -> Result<[u8; 32], SecretsError> {
         let loaded = self.loaded()?;
         let current = read_optional(&self.path)?;
         if current.as_deref().map(fingerprint) != loaded.fingerprint {
@@ -309,7 +312,7 @@ impl SecretStore {
             recipients = keys.len(),
             "secrets store written"
         );
-        Ok(())
+        Ok(fingerprint(&ciphertext))
     }
 
     fn loaded(&self) -> Result<&Loaded, SecretsError> {
@@ -465,4 +468,193 @@ pub fn group_names(entries: &[(SecretScope, String)]) -> BTreeMap<String, Vec<St
         out.entry(scope.to_string()).or_default().push(name.clone());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use age::secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn key_config(id: &x25519::Identity) -> IdentityConfig {
+        IdentityConfig {
+            identity: Some(SecretString::from(
+                id.to_string().expose_secret().to_owned(),
+            )),
+            ..Default::default()
+        }
+    }
+
+    fn project_with(ids: &[&x25519::Identity]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Recipients::load(dir.path()).unwrap();
+        for id in ids {
+            r.add(id.to_public(), None);
+        }
+        r.save().unwrap();
+        dir
+    }
+
+    #[test]
+    fn lazy_empty_store_needs_no_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SecretStore::open_with(dir.path(), IdentityConfig::default());
+        let scope = SecretScope::instance("p", "i");
+        assert!(store.get(&scope, "x").unwrap().is_none());
+        assert!(store.entries().unwrap().is_empty());
+        assert!(!store.path().exists());
+    }
+
+    #[test]
+    fn round_trip_one_recipient() {
+        let alice = x25519::Identity::generate();
+        let dir = project_with(&[&alice]);
+        let scope = SecretScope::instance("sekoia", "siem1");
+        let plug = SecretScope::plug("edr1", "siem1", "events", "push");
+        let mut store = SecretStore::open_with(dir.path(), key_config(&alice));
+        store.set(&scope, "api_key", "s3cr3t-value".into()).unwrap();
+        store.set(&plug, "intake_key", "ik-123".into()).unwrap();
+        store.save().unwrap();
+
+        let text = std::fs::read_to_string(store.path()).unwrap();
+        assert!(text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
+        assert!(!text.contains("s3cr3t-value"));
+
+        let mut again = SecretStore::open_with(dir.path(), key_config(&alice));
+        assert_eq!(
+            again.get(&scope, "api_key").unwrap().unwrap().expose(),
+            "s3cr3t-value"
+        );
+        assert_eq!(again.names(&plug).unwrap(), vec!["intake_key".to_string()]);
+        assert_eq!(again.remove_instance("sekoia", "siem1").unwrap(), 2);
+        again.save().unwrap();
+        let last = SecretStore::open_with(dir.path(), key_config(&alice));
+        assert!(last.entries().unwrap().is_empty());
+    }
+
+    #[test]
+    fn second_recipient_reads_after_add_not_after_remove() {
+        let alice = x25519::Identity::generate();
+        let bob = x25519::Identity::generate();
+        let dir = project_with(&[&alice]);
+        let scope = SecretScope::instance("p", "i");
+        let mut store = SecretStore::open_with(dir.path(), key_config(&alice));
+        store.set(&scope, "token", "tok".into()).unwrap();
+        store.save().unwrap();
+
+        let bob_store = SecretStore::open_with(dir.path(), key_config(&bob));
+        let err = bob_store.get(&scope, "token").unwrap_err();
+        assert!(matches!(err, SecretsError::NotARecipient { .. }), "{err}");
+        assert!(err.to_string().contains(&bob.to_public().to_string()));
+
+        let mut store = SecretStore::open_with(dir.path(), key_config(&alice));
+        assert!(store.add_recipient(bob.to_public(), Some("bob")).unwrap());
+        let bob_store = SecretStore::open_with(dir.path(), key_config(&bob));
+        assert_eq!(
+            bob_store.get(&scope, "token").unwrap().unwrap().expose(),
+            "tok"
+        );
+
+        let mut store = SecretStore::open_with(dir.path(), key_config(&alice));
+        assert!(store.remove_recipient(&bob.to_public()).unwrap());
+        let bob_store = SecretStore::open_with(dir.path(), key_config(&bob));
+        assert!(bob_store.get(&scope, "token").is_err());
+        let mut store = SecretStore::open_with(dir.path(), key_config(&alice));
+        assert_eq!(store.get(&scope, "token").unwrap().unwrap().expose(), "tok");
+        let err = store.remove_recipient(&alice.to_public()).unwrap_err();
+        assert!(err.to_string().contains("last recipient"), "{err}");
+    }
+
+    #[test]
+    fn damaged_or_foreign_files_are_refused_and_left_untouched() {
+        let alice = x25519::Identity::generate();
+        let dir = project_with(&[&alice]);
+        let scope = SecretScope::instance("p", "i");
+        let mut store = SecretStore::open_with(dir.path(), key_config(&alice));
+        store.set(&scope, "password", "pw".into()).unwrap();
+        store.save().unwrap();
+        let path = store.path().to_owned();
+        let good = std::fs::read(&path).unwrap();
+
+        let text = String::from_utf8(good.clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let truncated = format!("{}\n", lines[..lines.len() - 2].join("\n"));
+        let mut flipped = good.clone();
+        let mid = flipped.len() / 2;
+        flipped[mid] = if flipped[mid] == b'A' { b'B' } else { b'A' };
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("truncated", truncated.into_bytes()),
+            ("half", good[..good.len() / 2].to_vec()),
+            ("flipped", flipped),
+            ("garbage", b"not an age file at all\n".to_vec()),
+            ("empty", Vec::new()),
+        ];
+        for (what, bytes) in cases {
+            std::fs::write(&path, &bytes).unwrap();
+            let mut s = SecretStore::open_with(dir.path(), key_config(&alice));
+            let err = s.set(&scope, "other", "x".into()).unwrap_err();
+            assert!(
+                matches!(err, SecretsError::Corrupted { .. }),
+                "{what}: {err}"
+            );
+            assert!(s.save().is_ok(), "nothing loaded, nothing to write");
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                bytes,
+                "{what}: file untouched"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_to_overwrite_a_file_changed_meanwhile() {
+        let alice = x25519::Identity::generate();
+        let dir = project_with(&[&alice]);
+        let scope = SecretScope::instance("p", "i");
+        let mut a = SecretStore::open_with(dir.path(), key_config(&alice));
+        a.set(&scope, "token", "one".into()).unwrap();
+        a.save().unwrap();
+        let mut b = SecretStore::open_with(dir.path(), key_config(&alice));
+        b.set(&scope, "token", "two".into()).unwrap();
+        a.set(&scope, "token", "three".into()).unwrap();
+        a.save().unwrap();
+        let err = b.save().unwrap_err();
+        assert!(matches!(err, SecretsError::ChangedOnDisk { .. }), "{err}");
+        let c = SecretStore::open_with(dir.path(), key_config(&alice));
+        assert_eq!(c.get(&scope, "token").unwrap().unwrap().expose(), "three");
+    }
+
+    #[test]
+    fn no_recipient_and_no_passphrase_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SecretStore::open_with(dir.path(), IdentityConfig::default());
+        let err = store.check_writable().unwrap_err();
+        assert!(matches!(err, SecretsError::NoRecipients { .. }), "{err}");
+        store
+            .set(&SecretScope::instance("p", "i"), "token", "t".into())
+            .unwrap();
+        assert!(store.save().is_err());
+        assert!(!store.path().exists());
+    }
+
+    #[test]
+    fn passphrase_store_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = |p: &str| IdentityConfig {
+            passphrase: Some(SecretString::from(p.to_owned())),
+            ..Default::default()
+        };
+        let scope = SecretScope::instance("p", "i");
+        let mut store = SecretStore::open_with(dir.path(), config("correct horse"));
+        store.set(&scope, "token", "tok".into()).unwrap();
+        store.save().unwrap();
+        let wrong = SecretStore::open_with(dir.path(), config("wrong"));
+        let err = wrong.get(&scope, "token").unwrap_err();
+        assert!(matches!(err, SecretsError::WrongPassphrase { .. }), "{err}");
+        let none = SecretStore::open_with(dir.path(), IdentityConfig::default());
+        let err = none.get(&scope, "token").unwrap_err();
+        assert!(matches!(err, SecretsError::NoPassphrase { .. }), "{err}");
+        let right = SecretStore::open_with(dir.path(), config("correct horse"));
+        assert_eq!(right.get(&scope, "token").unwrap().unwrap().expose(), "tok");
+    }
 }
