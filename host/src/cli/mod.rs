@@ -19,7 +19,12 @@ use clap::{Parser, Subcommand};
 /// Build and run Cybersecurity Mesh Architectures: describe security products,
 /// plug their instances together, and let sandboxed adapters configure them.
 #[derive(Debug, Parser)]
-#[command(name = "meshroom", disable_version_flag = true, max_term_width = 100)]
+#[command(
+    name = "meshroom",
+    version,
+    disable_version_flag = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Path to the meshroom project directory
     #[arg(

@@ -160,7 +160,7 @@ mod tests {
             .or_default()
             .insert("token".into(), SecretValue::from("t"));
         let bytes = to_plaintext(&s);
-        assert_eq!(bytes.capacity() >= bytes.len(), true);
+        assert!(bytes.capacity() >= bytes.len());
         let back = from_plaintext(&bytes).ok().unwrap();
         assert_eq!(back.len(), 2);
         let v = &back[&SecretScope::instance("p", "i")]["api_key"];
