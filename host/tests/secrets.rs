@@ -642,3 +642,141 @@ fn debug_logs_errors_and_json_never_contain_a_secret() {
     assert!(!seen.contains(key), "identity leaked:\n{seen}");
     assert_no_plaintext_under(p.path(), SECRET);
 }
+
+/// Runs `meshroom -p PROJECT ARGS…` on a pseudo-terminal (util-linux
+/// `script`), answering each prompt once it appears; returns the exit
+/// status and the terminal transcript.
+fn run_on_pty(
+    user: &User,
+    project: &Path,
+    args: &[&str],
+    answers: &[(&str, &str)],
+) -> (bool, String) {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let mut line = format!(
+        "{} -p {}",
+        quote(env!("CARGO_BIN_EXE_meshroom")),
+        quote(project.to_str().unwrap())
+    );
+    for a in args {
+        line.push(' ');
+        line.push_str(&quote(a));
+    }
+    let mut cmd = Command::new("script");
+    cmd.args(["-q", "-e", "-c", &line, "/dev/null"]);
+    for var in [
+        "MESHROOM_AGE_IDENTITY_FILE",
+        "MESHROOM_AGE_IDENTITY",
+        "MESHROOM_SECRETS_PASSPHRASE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", user.home.path())
+        .env("XDG_CONFIG_HOME", user.config_dir());
+    for (k, v) in &user.env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let transcript = Arc::new(Mutex::new(Vec::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let sink = transcript.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = 0;
+    for (prompt, answer) in answers {
+        loop {
+            let text = String::from_utf8_lossy(&transcript.lock().unwrap()).into_owned();
+            if let Some(at) = text[seen..].find(prompt) {
+                seen += at + prompt.len();
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no prompt {prompt:?}; got:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+    }
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("meshroom {args:?} on a terminal did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(stdin);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let text = String::from_utf8_lossy(&transcript.lock().unwrap()).into_owned();
+    (status.success(), text)
+}
+
+#[test]
+fn on_a_terminal_values_and_passphrases_are_prompted_without_echo() {
+    let p = project();
+    let alice = User::new();
+    alice.ok(p.path(), &["secrets", "init"], None);
+    let (ok, transcript) = run_on_pty(
+        &alice,
+        p.path(),
+        &["secrets", "set", "sekoia/siem1", "api_key"],
+        &[("api_key (secret, hidden): ", SECRET)],
+    );
+    assert!(ok, "{transcript}");
+    assert!(
+        !transcript.contains(SECRET),
+        "the value was echoed:\n{transcript}"
+    );
+    let got = alice.ok(
+        p.path(),
+        &["secrets", "get", "sekoia/siem1", "api_key", "--reveal"],
+        None,
+    );
+    assert_eq!(got.trim(), SECRET);
+
+    // A passphrase-protected store: the passphrase is prompted for on a terminal…
+    let q = project();
+    let ci = User::new().with("MESHROOM_SECRETS_PASSPHRASE", "tty pass");
+    ci.ok(
+        q.path(),
+        &["secrets", "set", "a/b", "token"],
+        Some(&format!("{SECRET}\n")),
+    );
+    let human = User::new();
+    let (ok, transcript) = run_on_pty(
+        &human,
+        q.path(),
+        &["secrets", "get", "a/b", "token", "--reveal"],
+        &[("Passphrase for ", "tty pass")],
+    );
+    assert!(ok, "{transcript}");
+    assert!(transcript.contains(SECRET), "{transcript}");
+    assert!(
+        !transcript.contains("tty pass"),
+        "the passphrase was echoed:\n{transcript}"
+    );
+    // …and never without one.
+    let err = human.fails(
+        q.path(),
+        &["secrets", "get", "a/b", "token", "--reveal"],
+        None,
+    );
+    assert!(err.contains("MESHROOM_SECRETS_PASSPHRASE"), "{err}");
+}

@@ -470,6 +470,12 @@ pub fn group_names(entries: &[(SecretScope, String)]) -> BTreeMap<String, Vec<St
     out
 }
 
+/// The engine shares one store between concurrent hooks.
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<SecretStore>();
+};
+
 #[cfg(test)]
 mod tests {
     use age::secrecy::ExposeSecret;
