@@ -196,6 +196,13 @@ fn init_creates_a_private_identity_outside_the_project_and_adds_it_as_recipient(
     let listed = alice.ok(p.path(), &["secrets", "recipients", "list"], None);
     assert_eq!(listed.trim(), public);
     assert_no_plaintext_under(p.path(), "AGE-SECRET-KEY-1");
+
+    // An identity file inside the project would end up committed: refused.
+    let inside = p.path().join("keys/id.txt");
+    let careless = User::new().with("MESHROOM_AGE_IDENTITY_FILE", inside.to_str().unwrap());
+    let err = careless.fails(p.path(), &["secrets", "init"], None);
+    assert!(err.contains("inside the project"), "{err}");
+    assert!(!p.path().join("keys").exists());
 }
 
 #[test]

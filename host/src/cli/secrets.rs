@@ -260,6 +260,11 @@ fn is_project(dir: &Path) -> bool {
         .any(|p| dir.join(p).exists())
 }
 
+/// The canonical path of the closest existing ancestor of `path`.
+fn nearest_existing(path: &Path) -> Option<std::path::PathBuf> {
+    path.ancestors().skip(1).find_map(|a| a.canonicalize().ok())
+}
+
 fn init(ctx: &Context, label: Option<String>) -> anyhow::Result<()> {
     let config = IdentityConfig::from_env();
     let Some(path) = config.identity_file_to_create().map(Path::to_path_buf) else {
@@ -277,10 +282,9 @@ fn init(ctx: &Context, label: Option<String>) -> anyhow::Result<()> {
         };
         (first.to_public(), false)
     } else {
-        if let (Ok(project), Some(parent)) = (dir.canonicalize(), path.parent())
-            && is_project(dir)
-            && std::fs::create_dir_all(parent).is_ok()
-            && parent.canonicalize().is_ok_and(|p| p.starts_with(&project))
+        if is_project(dir)
+            && let Ok(project) = dir.canonicalize()
+            && nearest_existing(&path).is_some_and(|p| p.starts_with(&project))
         {
             bail!(
                 "refusing to create the identity file `{}` inside the project: a private key \

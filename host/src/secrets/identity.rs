@@ -168,6 +168,7 @@ pub fn parse_identity_file(
     path: &Path,
     source: &str,
 ) -> Result<Vec<x25519::Identity>, SecretsError> {
+    warn_if_shared(path);
     let text = std::fs::read_to_string(path)
         .map(Zeroizing::new)
         .map_err(|e| SecretsError::InvalidIdentity {
@@ -175,6 +176,25 @@ pub fn parse_identity_file(
             reason: format!("cannot read the identity file: {e}"),
         })?;
     parse_identities(&text, source)
+}
+
+/// Warns when other users can read an identity file (as ssh does for keys).
+fn warn_if_shared(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                "identity file `{}` is readable by other users: run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Parses identity text. Errors name the line, never its content.
