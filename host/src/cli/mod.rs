@@ -7,6 +7,7 @@
 
 mod context;
 mod logging;
+pub mod secrets;
 
 pub use context::Context;
 
@@ -18,7 +19,12 @@ use clap::{Parser, Subcommand};
 /// Build and run Cybersecurity Mesh Architectures: describe security products,
 /// plug their instances together, and let sandboxed adapters configure them.
 #[derive(Debug, Parser)]
-#[command(name = "meshroom", disable_version_flag = true, max_term_width = 100)]
+#[command(
+    name = "meshroom",
+    version,
+    disable_version_flag = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Path to the meshroom project directory
     #[arg(
@@ -54,6 +60,8 @@ pub struct Cli {
 pub enum Command {
     /// Print shell completions (bash, zsh, fish, elvish, powershell)
     Completions(CompletionsArgs),
+    /// Manage the encrypted secrets store (secrets.age) and its recipients
+    Secrets(secrets::SecretsArgs),
 }
 
 /// Arguments of `meshroom completions`.
@@ -84,6 +92,7 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(args.shell, &mut cmd, "meshroom", &mut std::io::stdout());
         }
+        Command::Secrets(args) => secrets::exec(args, ctx)?,
     }
     Ok(ExitCode::SUCCESS)
 }
