@@ -123,7 +123,7 @@ impl AuthConfig {
             .into_iter()
             .flatten()
         {
-            if let Some(found) = self.from_config_file(file, registry)? {
+            if let Some(found) = self.lookup_config_file(file, registry)? {
                 return Ok(found);
             }
         }
@@ -133,7 +133,7 @@ impl AuthConfig {
         })
     }
 
-    fn from_config_file(&self, file: &Path, registry: &str) -> Result<Option<ResolvedAuth>> {
+    fn lookup_config_file(&self, file: &Path, registry: &str) -> Result<Option<ResolvedAuth>> {
         let Some(config) = read_config(file, registry)? else {
             return Ok(None);
         };

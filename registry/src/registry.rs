@@ -369,7 +369,6 @@ impl Registry {
                 bytes: fetch(descriptor, path).await?,
             });
         }
-        drop(fetch);
 
         let component_digest = Digest::parse(&parsed.component.digest)?;
         let product = parsed
