@@ -21,6 +21,7 @@ mod progress;
 mod reference;
 mod registry;
 mod remote;
+mod versions;
 
 pub use artifact::{
     BuiltArtifact, Created, DEFINITION_MEDIA_TYPE, FILE_MEDIA_TYPE, Metadata, PackageFile,
@@ -36,4 +37,5 @@ pub use progress::{NoProgress, Progress, ProgressEvent};
 pub use reference::{ArtifactRef, LAYOUT_PREFIX, LayoutDir};
 pub use registry::{LAYOUT_DIR_ENV, Published, PulledArtifact, Registry};
 pub use remote::is_loopback;
+pub use versions::newer_tags;
 pub use zeroize::Zeroizing;

@@ -14,7 +14,7 @@ use crate::cache::BlobCache;
 use crate::digest::Digest;
 use crate::error::{RegistryError, Result};
 use crate::layout::Layout;
-use crate::lockfile::LockedProduct;
+use crate::lockfile::{LockedProduct, Lockfile};
 use crate::progress::{NoProgress, Progress, ProgressEvent};
 use crate::reference::{ArtifactRef, LayoutDir};
 use crate::remote::Remote;
@@ -411,6 +411,16 @@ impl Registry {
             });
         }
         pulled.reference = entry.reference.clone();
+        Ok(pulled)
+    }
+
+    /// Fetches every product `lock` names (what `up` needs before running adapters),
+    /// downloading only what the cache lacks and verifying everything.
+    pub async fn fetch_all_locked(&self, lock: &Lockfile) -> Result<Vec<PulledArtifact>> {
+        let mut pulled = Vec::with_capacity(lock.products.len());
+        for entry in &lock.products {
+            pulled.push(self.fetch_locked(entry).await?);
+        }
         Ok(pulled)
     }
 
