@@ -17,6 +17,11 @@ mod logging;
 mod plug;
 mod remove;
 mod settings;
+pub mod secrets;
+mod oci;
+pub mod publish;
+pub mod pull;
+pub mod registry;
 
 pub use context::Context;
 
@@ -79,6 +84,14 @@ pub enum Command {
     Graph(graph::GraphArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell)
     Completions(CompletionsArgs),
+    /// Manage the encrypted secrets store (secrets.age) and its recipients
+    Secrets(secrets::SecretsArgs),
+    /// Publish a product as an OCI artifact (`--to REF`), or run its catalog publish hooks
+    Publish(publish::PublishArgs),
+    /// Pull a published product into `products/` and lock its digest, or run a product's pull hooks
+    Pull(pull::PullArgs),
+    /// Manage credentials for OCI registries (login, logout)
+    Registry(registry::RegistryArgs),
 }
 
 /// Arguments of `meshroom completions`.
@@ -114,10 +127,14 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Plug(args) => plug::exec_plug(args, ctx)?,
         Command::Unplug(args) => plug::exec_unplug(args, ctx)?,
         Command::Graph(args) => graph::exec(args, ctx)?,
+        Command::Publish(args) => publish::exec(args, ctx)?,
+        Command::Pull(args) => pull::exec(args, ctx)?,
+        Command::Registry(args) => registry::exec(args, ctx)?,
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(args.shell, &mut cmd, "meshroom", &mut std::io::stdout());
         }
+        Command::Secrets(args) => secrets::exec(args, ctx)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -118,24 +118,10 @@ pub fn is_secret_setting(setting: &Setting) -> bool {
     setting.secret || looks_secret(&setting.name)
 }
 
-/// Whether a setting name looks like a credential.
+/// Whether a setting name looks like a credential (one rule for the whole
+/// tool: [`crate::secrets::looks_secret`]).
 pub fn looks_secret(name: &str) -> bool {
-    let n: String = name
-        .to_lowercase()
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .collect();
-    [
-        "password",
-        "passwd",
-        "token",
-        "secret",
-        "apikey",
-        "privatekey",
-        "credential",
-    ]
-    .iter()
-    .any(|w| n.contains(w))
+    crate::secrets::looks_secret(name)
 }
 
 /// Parses a user-given value (`-c key=value` or a prompt answer) by the
