@@ -192,13 +192,17 @@ impl Project {
                     mode: request.mode,
                     format: request.format.as_deref(),
                 };
-                self.integrations(hooks, &filter)
+                let mut found: Vec<(Integration, SetupOwnership)> = self
+                    .integrations(hooks, &filter)
                     .into_iter()
                     .map(|i| {
                         let own = hooks.ownership(&i);
                         (i, own)
                     })
-                    .collect()
+                    .collect();
+                // The most specific first: integrations with a format before any-format ones.
+                found.sort_by_key(|(i, _)| i.format.is_none());
+                found
             };
         let producers = side(sp, dp, Role::Producer);
         let consumers = side(dp, sp, Role::Consumer);
