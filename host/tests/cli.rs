@@ -1,6 +1,8 @@
 //! Black-box tests of the `meshroom` binary on temporary projects: its
 //! output (snapshots), exit codes, and the files it writes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

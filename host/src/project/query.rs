@@ -95,7 +95,8 @@ impl Project {
 
         // The targets' capabilities by (topic, role, mode); topic-less ones
         // (from hooks) apart, as they match every topic.
-        let mut by_key: HashMap<(&str, Role, Mode), Vec<(usize, Option<&str>)>> = HashMap::new();
+        type Targets<'t> = Vec<(usize, Option<&'t str>)>;
+        let mut by_key: HashMap<(&str, Role, Mode), Targets<'_>> = HashMap::new();
         let mut wildcards: Vec<(usize, &Capability)> = Vec::new();
         for (ti, caps) in target_caps.iter().enumerate() {
             for c in caps {
