@@ -275,7 +275,18 @@ fn init(ctx: &Context, label: Option<String>) -> anyhow::Result<()> {
         );
     };
     let dir = &ctx.project_dir;
-    let (public, created) = if path.exists() {
+    let from_env_key = config.identity_file.is_none() && config.identity.is_some();
+    let (public, created) = if let (true, Some(key)) = (from_env_key, &config.identity) {
+        // MESHROOM_AGE_IDENTITY is the identity: nothing to create.
+        let ids = secrets::identity::parse_identities(
+            age::secrecy::ExposeSecret::expose_secret(key),
+            secrets::identity::ENV_IDENTITY,
+        )?;
+        let Some(first) = ids.first() else {
+            bail!("no identity in {}", secrets::identity::ENV_IDENTITY);
+        };
+        (first.to_public(), false)
+    } else if path.exists() {
         let ids = secrets::identity::parse_identity_file(&path, &path.display().to_string())?;
         let Some(first) = ids.first() else {
             bail!("no identity in `{}`", path.display());
@@ -342,7 +353,7 @@ fn init(ctx: &Context, label: Option<String>) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if ctx.json {
         let doc = json!({
-            "identity_file": path.display().to_string(),
+            "identity_file": (!from_env_key).then(|| path.display().to_string()),
             "public_key": public.to_string(),
             "created": created,
             "recipient_added": added,
