@@ -15,16 +15,22 @@ use crate::secrets::{
 
 /// Arguments of `meshroom secrets`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Files: secrets.age (age-encrypted, ASCII-armored; `age -d -i KEY secrets.age` shows it) and
+secrets.recipients (the age public keys it is encrypted to), both at the project root, both
+meant to be committed. With no recipient listed, MESHROOM_SECRETS_PASSPHRASE encrypts it with
+a passphrase instead.
+
+Identity (to decrypt), without a terminal: MESHROOM_AGE_IDENTITY_FILE (an age identity file),
+MESHROOM_AGE_IDENTITY (the AGE-SECRET-KEY-1… key), MESHROOM_SECRETS_PASSPHRASE, else your
+identity file from `meshroom secrets init` ($XDG_CONFIG_HOME/meshroom/identity.txt). A
+passphrase is prompted for only on a terminal; otherwise a missing identity is an error.")]
 pub struct SecretsArgs {
     #[command(subcommand)]
     pub command: SecretsCommand,
 }
 
-/// Manage the encrypted secrets store.
-///
-/// Identities (to decrypt) come from MESHROOM_AGE_IDENTITY_FILE, MESHROOM_AGE_IDENTITY,
-/// MESHROOM_SECRETS_PASSPHRASE or your identity file created by `meshroom secrets init`;
-/// a passphrase is prompted for only on a terminal.
+/// The `meshroom secrets` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum SecretsCommand {
     /// Create your age key pair (outside the project, mode 0600) if you have none, print its
