@@ -96,6 +96,20 @@ impl SecretStore {
         Ok(self.loaded()?.secrets.get(scope).and_then(|m| m.get(name)))
     }
 
+    /// The secret `name` of the first of `scopes` that has it: for a hook
+    /// running on a plug, `[plug scope, instance scope]` lets the plug's own
+    /// secret override the instance's.
+    pub fn lookup(
+        &self,
+        scopes: &[SecretScope],
+        name: &str,
+    ) -> Result<Option<&SecretValue>, SecretsError> {
+        let secrets = &self.loaded()?.secrets;
+        Ok(scopes
+            .iter()
+            .find_map(|s| secrets.get(s).and_then(|m| m.get(name))))
+    }
+
     /// Names of the secrets of `scope`, sorted.
     pub fn names(&self, scope: &SecretScope) -> Result<Vec<String>, SecretsError> {
         Ok(self
@@ -540,6 +554,16 @@ mod tests {
         assert!(!text.contains("s3cr3t-value"));
 
         let mut again = SecretStore::open_with(dir.path(), key_config(&alice));
+        let both = [plug.clone(), scope.clone()];
+        assert_eq!(
+            again.lookup(&both, "api_key").unwrap().unwrap().expose(),
+            "s3cr3t-value"
+        );
+        assert_eq!(
+            again.lookup(&both, "intake_key").unwrap().unwrap().expose(),
+            "ik-123"
+        );
+        assert!(again.lookup(&both, "nothing").unwrap().is_none());
         assert_eq!(
             again.get(&scope, "api_key").unwrap().unwrap().expose(),
             "s3cr3t-value"
