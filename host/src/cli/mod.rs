@@ -8,6 +8,10 @@
 mod context;
 mod logging;
 pub mod secrets;
+mod oci;
+pub mod publish;
+pub mod pull;
+pub mod registry;
 
 pub use context::Context;
 
@@ -62,6 +66,12 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Manage the encrypted secrets store (secrets.age) and its recipients
     Secrets(secrets::SecretsArgs),
+    /// Publish a product as an OCI artifact (`--to REF`), or run its catalog publish hooks
+    Publish(publish::PublishArgs),
+    /// Pull a published product into `products/` and lock its digest, or run a product's pull hooks
+    Pull(pull::PullArgs),
+    /// Manage credentials for OCI registries (login, logout)
+    Registry(registry::RegistryArgs),
 }
 
 /// Arguments of `meshroom completions`.
@@ -88,6 +98,9 @@ pub fn main() -> ExitCode {
 /// Runs one parsed command.
 pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Publish(args) => publish::exec(args, ctx)?,
+        Command::Pull(args) => pull::exec(args, ctx)?,
+        Command::Registry(args) => registry::exec(args, ctx)?,
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(args.shell, &mut cmd, "meshroom", &mut std::io::stdout());
