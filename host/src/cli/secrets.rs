@@ -15,16 +15,22 @@ use crate::secrets::{
 
 /// Arguments of `meshroom secrets`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Files: secrets.age (age-encrypted, ASCII-armored; `age -d -i KEY secrets.age` shows it) and
+secrets.recipients (the age public keys it is encrypted to), both at the project root, both
+meant to be committed. With no recipient listed, MESHROOM_SECRETS_PASSPHRASE encrypts it with
+a passphrase instead.
+
+Identity (to decrypt), without a terminal: MESHROOM_AGE_IDENTITY_FILE (an age identity file),
+MESHROOM_AGE_IDENTITY (the AGE-SECRET-KEY-1… key), MESHROOM_SECRETS_PASSPHRASE, else your
+identity file from `meshroom secrets init` ($XDG_CONFIG_HOME/meshroom/identity.txt). A
+passphrase is prompted for only on a terminal; otherwise a missing identity is an error.")]
 pub struct SecretsArgs {
     #[command(subcommand)]
     pub command: SecretsCommand,
 }
 
-/// Manage the encrypted secrets store.
-///
-/// Identities (to decrypt) come from MESHROOM_AGE_IDENTITY_FILE, MESHROOM_AGE_IDENTITY,
-/// MESHROOM_SECRETS_PASSPHRASE or your identity file created by `meshroom secrets init`;
-/// a passphrase is prompted for only on a terminal.
+/// The `meshroom secrets` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum SecretsCommand {
     /// Create your age key pair (outside the project, mode 0600) if you have none, print its
@@ -275,7 +281,18 @@ fn init(ctx: &Context, label: Option<String>) -> anyhow::Result<()> {
         );
     };
     let dir = &ctx.project_dir;
-    let (public, created) = if path.exists() {
+    let from_env_key = config.identity_file.is_none() && config.identity.is_some();
+    let (public, created) = if let (true, Some(key)) = (from_env_key, &config.identity) {
+        // MESHROOM_AGE_IDENTITY is the identity: nothing to create.
+        let ids = secrets::identity::parse_identities(
+            age::secrecy::ExposeSecret::expose_secret(key),
+            secrets::identity::ENV_IDENTITY,
+        )?;
+        let Some(first) = ids.first() else {
+            bail!("no identity in {}", secrets::identity::ENV_IDENTITY);
+        };
+        (first.to_public(), false)
+    } else if path.exists() {
         let ids = secrets::identity::parse_identity_file(&path, &path.display().to_string())?;
         let Some(first) = ids.first() else {
             bail!("no identity in `{}`", path.display());
@@ -342,7 +359,7 @@ fn init(ctx: &Context, label: Option<String>) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if ctx.json {
         let doc = json!({
-            "identity_file": path.display().to_string(),
+            "identity_file": (!from_env_key).then(|| path.display().to_string()),
             "public_key": public.to_string(),
             "created": created,
             "recipient_added": added,

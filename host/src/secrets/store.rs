@@ -17,6 +17,11 @@ use super::identity::{IdentityConfig, Keyring};
 use super::recipients::Recipients;
 use super::{SecretScope, SecretValue, SecretsError};
 
+/// scrypt work factor (`N = 2^18`) of a passphrase-encrypted store.
+const SCRYPT_LOG_N: u8 = 18;
+/// Highest scrypt work factor accepted when decrypting.
+const SCRYPT_MAX_LOG_N: u8 = 20;
+
 /// File name of the encrypted store, at the project root.
 pub const STORE_FILE: &str = "secrets.age";
 
@@ -89,6 +94,20 @@ impl SecretStore {
         name: &str,
     ) -> Result<Option<&SecretValue>, SecretsError> {
         Ok(self.loaded()?.secrets.get(scope).and_then(|m| m.get(name)))
+    }
+
+    /// The secret `name` of the first of `scopes` that has it: for a hook
+    /// running on a plug, `[plug scope, instance scope]` lets the plug's own
+    /// secret override the instance's.
+    pub fn lookup(
+        &self,
+        scopes: &[SecretScope],
+        name: &str,
+    ) -> Result<Option<&SecretValue>, SecretsError> {
+        let secrets = &self.loaded()?.secrets;
+        Ok(scopes
+            .iter()
+            .find_map(|s| secrets.get(s).and_then(|m| m.get(name))))
     }
 
     /// Names of the secrets of `scope`, sorted.
@@ -295,7 +314,12 @@ impl SecretStore {
             .clone()
             .or_else(|| self.config.passphrase.clone())
         {
-            age::Encryptor::with_user_passphrase(p)
+            let mut recipient = age::scrypt::Recipient::new(p);
+            // The reference age CLI's fixed work factor, rather than one
+            // calibrated on a machine that may be busy right now.
+            recipient.set_work_factor(SCRYPT_LOG_N);
+            age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+                .map_err(|e| SecretsError::Encrypt(e.to_string()))?
         } else {
             return Err(SecretsError::NoRecipients {
                 path: recipients.path().to_owned(),
@@ -356,7 +380,10 @@ impl SecretStore {
         let mut own_keys = Vec::new();
         let reader = if decryptor.is_scrypt() {
             let (pass, source) = self.config.passphrase_for(&self.path)?;
-            let identity = age::scrypt::Identity::new(pass.clone());
+            let mut identity = age::scrypt::Identity::new(pass.clone());
+            // Accept what age/rage write (2^18…2^20) even when a busy machine
+            // calibrates low; 2^20 is 1 GiB of scrypt memory, the cap.
+            identity.set_max_work_factor(SCRYPT_MAX_LOG_N);
             let reader = decryptor
                 .decrypt(std::iter::once(&identity as &dyn age::Identity))
                 .map_err(|e| match e {
@@ -527,6 +554,16 @@ mod tests {
         assert!(!text.contains("s3cr3t-value"));
 
         let mut again = SecretStore::open_with(dir.path(), key_config(&alice));
+        let both = [plug.clone(), scope.clone()];
+        assert_eq!(
+            again.lookup(&both, "api_key").unwrap().unwrap().expose(),
+            "s3cr3t-value"
+        );
+        assert_eq!(
+            again.lookup(&both, "intake_key").unwrap().unwrap().expose(),
+            "ik-123"
+        );
+        assert!(again.lookup(&both, "nothing").unwrap().is_none());
         assert_eq!(
             again.get(&scope, "api_key").unwrap().unwrap().expose(),
             "s3cr3t-value"
