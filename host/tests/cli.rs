@@ -3,6 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[allow(dead_code)]
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -846,4 +849,59 @@ fn add_prompts_on_a_terminal() {
         text,
         "name: soc1\nproduct: siem\nsettings:\n  url: https://siem.example\n  port: 6514\n  verify_tls: true\n  indexes:\n  - a\n  - b\n"
     );
+}
+
+/// Hooks come from the products' adapters (`describe()`): the example
+/// adapter sets up its events consumer side only, so a plug between two of
+/// its instances is refused, saying so.
+#[test]
+fn setup_hooks_come_from_the_adapters() {
+    let dir = tempfile::tempdir().unwrap();
+    meshroom(dir.path(), &["init", "-q"]).ok();
+    let product = dir.path().join("products/example_http");
+    std::fs::create_dir_all(&product).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::copy(
+        root.join("adapters/example-http/definition.yaml"),
+        product.join("definition.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        support::adapter_wasm("example_http"),
+        product.join("example_http.wasm"),
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("-p")
+            .arg(dir.path())
+            .args(args)
+            .env("MESHROOM_CACHE", cache.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        Run { out }
+    };
+    run(&["add", "example_http", "a", "-c", "url=http://127.0.0.1:9"]).ok();
+    run(&["add", "example_http", "b", "-c", "url=http://127.0.0.1:9"]).ok();
+    let listed = run(&["--json", "list", "integrations", "-t", "events"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&listed.stdout()).unwrap();
+    let setup: Vec<(&str, &str)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["role"].as_str().unwrap(), i["setup"].as_str().unwrap()))
+        .collect();
+    assert_eq!(setup, [("producer", "none"), ("consumer", "own_side")]);
+    let refused = run(&["plug", "events", "a", "b"]).fails();
+    let err = refused.stderr();
+    assert!(err.contains("(consumer) [can set up self]"), "{err}");
+    assert!(
+        err.contains("no pair of integrations has a setup hook on each side"),
+        "{err}"
+    );
+    // The second listing reads describe() from the cache: no recompilation.
+    let again = run(&["--json", "list", "integrations", "-t", "events"]).ok();
+    assert_eq!(again.stdout(), listed.stdout());
 }

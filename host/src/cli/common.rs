@@ -38,12 +38,8 @@ pub fn load_project(ctx: &Context) -> anyhow::Result<Project> {
 }
 
 /// Who can set each integration up: the hooks the products' adapters declare.
-///
-/// This is the one place where adapters' `describe()` output enters the
-/// model; until the engine loads adapters here, no product declares hooks
-/// (so `plug` lists what exists and how to fix it rather than guessing).
-pub fn hook_index(_ctx: &Context, _project: &Project) -> anyhow::Result<HookIndex> {
-    Ok(HookIndex::new())
+pub fn hook_index(ctx: &Context, project: &Project) -> anyhow::Result<HookIndex> {
+    super::adapters::hook_index(ctx, project)
 }
 
 /// Parser for a `push|pull` argument.
