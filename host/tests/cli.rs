@@ -312,6 +312,23 @@ fn create_product_from_a_template_folder_and_embedded_templates() {
         text,
         "name: acme\ndescription: A acme SIEM\ntags: [siem]\nconsumes:\n  events:\n    - format: ecs\n"
     );
+    let cargo =
+        std::fs::read_to_string(dir.path().join("products/acme/adapter/Cargo.toml")).unwrap();
+    assert!(
+        cargo.contains("meshroom-sdk"),
+        "an adapter crate is scaffolded: {cargo}"
+    );
+    assert!(
+        dir.path()
+            .join("products/acme/adapter/src/lib.rs")
+            .is_file()
+    );
+    meshroom(dir.path(), &["create", "product", "bare", "--no-adapter"]).ok();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("products/bare/definition.yaml")).unwrap(),
+        "name: bare\ntags: []\n"
+    );
+    assert!(!dir.path().join("products/bare/adapter").exists());
     // Creating it again is a no-op.
     let run = meshroom(dir.path(), &["create", "product", "acme"]).ok();
     assert!(run.stderr().contains("already exists"), "{}", run.stderr());
