@@ -3,6 +3,8 @@
 //! example adapter's calls really happen; each hostile attempt ends as a
 //! clear error while other calls in the same runtime still succeed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::net::TcpListener;

@@ -221,10 +221,14 @@ impl Runtime {
     /// The cached `describe()` answer of a component digest, without
     /// loading or compiling anything (for listings).
     pub fn describe_cached(&self, digest: &str) -> Option<AdapterInfo> {
-        if let Ok(loaded) = self.inner.loaded.lock() {
-            if let Some(a) = loaded.get(digest) {
-                return Some(a.info().clone());
-            }
+        if let Some(info) = self
+            .inner
+            .loaded
+            .lock()
+            .ok()
+            .and_then(|l| l.get(digest).map(|a| a.info().clone()))
+        {
+            return Some(info);
         }
         self.inner.cache.as_ref()?.describe(digest)
     }

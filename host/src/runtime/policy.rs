@@ -130,11 +130,12 @@ pub fn authority_of(authority_or_url: &str) -> String {
 
 /// Splits `host:port`, `[v6]:port`, `host`.
 pub(crate) fn split_host_port(authority: &str) -> (String, Option<u16>) {
-    if let Some(rest) = authority.strip_prefix('[') {
-        if let Some((h, tail)) = rest.split_once(']') {
-            let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
-            return (h.to_string(), port);
-        }
+    if let Some((h, tail)) = authority
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+    {
+        let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
+        return (h.to_string(), port);
     }
     match authority.rsplit_once(':') {
         Some((h, p)) if !h.contains(':') => match p.parse() {
