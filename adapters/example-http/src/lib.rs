@@ -8,6 +8,8 @@
 //!   already-deleted webhook is fine (teardown is idempotent).
 //! - check: `GET {url}/webhooks/{webhook_id}`.
 //! - produce (producer, `events`): `POST {url}/events`, records one per line.
+//! - produce (producer, `lines`): newline-delimited records over TCP to
+//!   the consumer's `tcp` setting (`host:port`), e.g. a syslog receiver.
 //! - watch (consumer, `events`): pages through `GET {url}/events?after=N`.
 //! - trigger (`block_ip`): `POST {url}/commands`.
 //! - execute (`block_ip`): answers locally with what it would run.
@@ -16,6 +18,7 @@
 //! Secrets: `api_key` (instance secret setting) authenticates every call.
 
 use meshroom_sdk::http::Request;
+use meshroom_sdk::tcp::TcpLineSender;
 use meshroom_sdk::{
     Adapter, CheckReport, Context, Error, File, Hook, Order, Outcome, PlugState, ProduceReport,
     ProductDefinition, Result, Value, Watch, json, log,
@@ -46,6 +49,10 @@ impl Adapter for ExampleHttp {
                 .producer()
                 .topic("events")
                 .title("Send events to the collector"),
+            Hook::produce("send_lines", send_lines)
+                .producer()
+                .topic("lines")
+                .title("Send records as lines over TCP"),
             Hook::watch("watch_events", watch_events)
                 .consumer()
                 .topic("events")
@@ -152,6 +159,13 @@ fn send_events(ctx: &Context, batch: Vec<Vec<u8>>) -> Result<ProduceReport> {
         accepted: u32::try_from(accepted).unwrap_or(u32::MAX),
         detail: String::new(),
     })
+}
+
+fn send_lines(ctx: &Context, batch: Vec<Vec<u8>>) -> Result<ProduceReport> {
+    let address = ctx.plug()?.dst.setting_str("tcp")?;
+    let mut sender = TcpLineSender::connect(address)?;
+    let sent = sender.send_lines(&batch)?;
+    Ok(ProduceReport { accepted: u32::try_from(sent).unwrap_or(u32::MAX), detail: format!("sent to {address}") })
 }
 
 struct EventPager {

@@ -14,12 +14,22 @@
 //! - `flood`: logs `params.lines` lines of `params.size` bytes.
 //! - `leak`: reads its own secret `api_key` and puts it in an error message.
 //!
+//! - `recurse`: recurses without end (stack overflow).
+//! - `exit`: calls `std::process::exit`.
+//! - `escape_paths` (scaffold): files at `../`, absolute and sneaky paths.
+//! - `many_files` (scaffold): `params`-free, 10,000 files.
+//! - `catalog_escape` (pull): product definitions named `../evil` and `/etc`.
+//!
 //! Plus `ok`, a well-behaved execute hook, and a `setup` that spins (to
-//! show a setup hook is bounded the same way).
+//! show a setup hook is bounded the same way). The scaffold and pull hooks
+//! return their hostile files as data: the command that writes them must
+//! refuse them (the runtime never writes files).
 
 use meshroom_sdk::http::Request;
 use meshroom_sdk::tcp::TcpLineSender;
-use meshroom_sdk::{Adapter, Context, Error, Hook, Outcome, Result, Value, json, log};
+use meshroom_sdk::{
+    Adapter, Context, Error, File, Hook, Outcome, ProductDefinition, Result, Value, json, log,
+};
 
 struct Hostile;
 
@@ -40,7 +50,12 @@ impl Adapter for Hostile {
             Hook::execute("snoop", snoop).executor().topic("snoop"),
             Hook::execute("flood", flood).executor().topic("flood"),
             Hook::execute("leak", leak).executor().topic("leak"),
+            Hook::execute("recurse", recurse).executor().topic("recurse"),
+            Hook::execute("exit", exit).executor().topic("exit"),
             Hook::setup("spin_setup", spin_setup).consumer().topic("events"),
+            Hook::scaffold("escape_paths", escape_paths),
+            Hook::scaffold("many_files", many_files),
+            Hook::pull("catalog_escape", catalog_escape),
         ]
     }
 }
@@ -141,6 +156,47 @@ fn leak(ctx: &Context, _params: Value) -> Result<Value> {
     let key = ctx.secret("api_key")?;
     log::warn(&format!("my key is {key}"));
     Err(Error::Failed(format!("leaking the key {key} in an error")))
+}
+
+#[allow(unconditional_recursion)]
+fn depth(n: u64) -> u64 {
+    // black_box keeps the recursion from being turned into a loop.
+    std::hint::black_box(depth(std::hint::black_box(n + 1))) + 1
+}
+
+fn recurse(_ctx: &Context, _params: Value) -> Result<Value> {
+    Ok(json!(depth(0)))
+}
+
+fn exit(_ctx: &Context, _params: Value) -> Result<Value> {
+    std::process::exit(3)
+}
+
+fn file(path: &str, contents: &str) -> File {
+    File { path: path.into(), contents: contents.as_bytes().to_vec() }
+}
+
+fn escape_paths(_ctx: &Context) -> Result<Vec<File>> {
+    Ok(vec![
+        file("README.md", "harmless"),
+        file("../../../escaped.txt", "outside the project"),
+        file("/tmp/meshroom-hostile-absolute.txt", "absolute"),
+        file("docs/../../escaped-too.txt", "sneaky"),
+        file("C:\\windows\\evil.txt", "drive path"),
+        file("", "empty name"),
+    ])
+}
+
+fn many_files(_ctx: &Context) -> Result<Vec<File>> {
+    Ok((0..10_000).map(|i| file(&format!("f/{i}.txt"), "x")).collect())
+}
+
+fn catalog_escape(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
+    Ok(vec![
+        ProductDefinition { name: "../evil".into(), definition: "name: evil\n".into() },
+        ProductDefinition { name: "/etc".into(), definition: "name: etc\n".into() },
+        ProductDefinition { name: "fine_product".into(), definition: "name: fine_product\n".into() },
+    ])
 }
 
 meshroom_sdk::export!(Hostile);

@@ -360,15 +360,12 @@ impl Runtime {
 }
 
 fn check_imports(engine: &Engine, component: &Component, name: &str) -> Result<(), LoadError> {
-    let refused: Vec<String> = component
+    let names: Vec<String> = component
         .component_type()
         .imports(engine)
         .map(|(import, _)| import.to_string())
-        .filter(|import| {
-            let bare = import.split('@').next().unwrap_or(import);
-            !ALLOWED_IMPORTS.contains(&bare)
-        })
         .collect();
+    let refused = refused_imports(names.iter().map(String::as_str));
     if refused.is_empty() {
         Ok(())
     } else {
@@ -377,6 +374,17 @@ fn check_imports(engine: &Engine, component: &Component, name: &str) -> Result<(
             imports: refused.join(", "),
         })
     }
+}
+
+/// The imports not in [`ALLOWED_IMPORTS`] (compared without version).
+fn refused_imports<'a>(imports: impl Iterator<Item = &'a str>) -> Vec<String> {
+    imports
+        .filter(|import| {
+            let bare = import.split('@').next().unwrap_or(import);
+            !ALLOWED_IMPORTS.contains(&bare)
+        })
+        .map(String::from)
+        .collect()
 }
 
 struct AdapterInner {
@@ -791,4 +799,39 @@ fn trap_summary(e: &wasmtime::Error) -> String {
     e.chain()
         .last()
         .map_or_else(|| e.to_string(), |c| c.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sandbox_interfaces_may_be_imported() {
+        let refused = refused_imports(
+            [
+                "wasi:http/outgoing-handler@0.2.12",
+                "wasi:io/streams@0.2.0",
+                "meshroom:adapter/host@0.1.0",
+                "wasi:cli/environment@0.2.12",
+                "wasi:http/incoming-handler@0.2.12",
+                "wasi:keyvalue/store@0.2.0",
+                "evil:host/escape",
+            ]
+            .into_iter(),
+        );
+        assert_eq!(
+            refused,
+            [
+                "wasi:http/incoming-handler@0.2.12",
+                "wasi:keyvalue/store@0.2.0",
+                "evil:host/escape"
+            ]
+        );
+    }
+
+    #[test]
+    fn last_lines_keeps_the_end() {
+        assert_eq!(last_lines("a\nb\nc\nd", 2), "c | d");
+        assert_eq!(last_lines("", 2), "");
+    }
 }
