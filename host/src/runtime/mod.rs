@@ -18,6 +18,31 @@
 //!
 //! The runtime knows nothing of YAML, projects or the secrets store: it
 //! takes plain Rust values.
+//!
+//! ```no_run
+//! # async fn f() -> anyhow::Result<()> {
+//! use meshroom::runtime::*;
+//! use serde_json::json;
+//!
+//! let runtime = Runtime::new(RuntimeConfig::default())?;
+//! let adapter = runtime.load_file("products/acme/adapter.wasm".as_ref()).await?;
+//! let hook = adapter.info().hooks_of(HookKind::Setup).next().expect("a setup hook");
+//! let instance = InstanceRef {
+//!     name: "acme1".into(),
+//!     product: "acme".into(),
+//!     settings: json!({ "url": "http://127.0.0.1:8080" }),
+//! };
+//! let ctx = HookContext { instance: Some(instance), ..HookContext::default() };
+//! // Allow the instance's API; answer its secrets (scoped by the caller).
+//! let policy = CallPolicy::deny_all()
+//!     .allow_http("http://127.0.0.1:8080")
+//!     .with_secrets(|name: &str| (name == "api_key").then(|| "…".to_string()));
+//! match adapter.setup(&hook.id, &ctx, &policy).await {
+//!     Ok(outcome) => println!("record {:?}", outcome.outputs),
+//!     Err(e) => eprintln!("{e}"), // e.kind: unauthorized, cpu-limit, crashed…
+//! }
+//! # Ok(()) }
+//! ```
 
 mod bindings;
 mod cache;
