@@ -26,7 +26,7 @@ mod value;
 
 pub use error::SecretsError;
 pub use identity::{IdentityConfig, Keyring, create_identity_file, default_identity_path};
-pub use input::{read_secret_lines, read_secrets_from_stdin};
+pub use input::{prompt_secret, read_secret_lines, read_secrets_from_stdin};
 pub use names::looks_secret;
 pub use recipients::{RECIPIENTS_FILE, Recipients, parse_recipient};
 pub use scope::SecretScope;
