@@ -44,7 +44,8 @@ fn store_secrets(
         .iter()
         .filter(|s| is_secret_setting(s) && !names.contains(&s.name))
         .collect();
-    if names.is_empty() && !(interactive && !others.is_empty()) {
+    let prompts_others = interactive && !others.is_empty();
+    if names.is_empty() && !prompts_others {
         return Ok(());
     }
     let mut store = SecretStore::open(root)?;
