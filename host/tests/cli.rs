@@ -624,7 +624,9 @@ fn secrets_are_refused_never_written_in_plaintext() {
         let run = meshroom(dir.path(), &args).fails();
         assert!(
             run.stderr().contains("is secret")
-                || run.stderr().contains("secrets are not available yet"),
+                || run
+                    .stderr()
+                    .contains("no recipient to encrypt the secrets to"),
             "{args:?}: {}",
             run.stderr()
         );
