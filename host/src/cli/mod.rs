@@ -5,8 +5,19 @@
 //! library, prints results on stdout (tables, or JSON with `--json`) and
 //! everything else on stderr through `tracing`.
 
+mod add;
+mod common;
+mod configure;
 mod context;
+mod create;
+pub mod graph;
+mod init;
+mod list;
 mod logging;
+mod plug;
+mod remove;
+mod settings;
+pub mod secrets;
 mod oci;
 pub mod publish;
 pub mod pull;
@@ -22,7 +33,13 @@ use clap::{Parser, Subcommand};
 /// Build and run Cybersecurity Mesh Architectures: describe security products,
 /// plug their instances together, and let sandboxed adapters configure them.
 #[derive(Debug, Parser)]
-#[command(name = "meshroom", disable_version_flag = true, max_term_width = 100)]
+#[allow(clippy::manual_non_exhaustive)]
+#[command(
+    name = "meshroom",
+    version,
+    disable_version_flag = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Path to the meshroom project directory
     #[arg(
@@ -56,8 +73,19 @@ pub struct Cli {
 /// Every `meshroom` command. Add a variant and a match arm in [`run`] per command.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Init(init::InitArgs),
+    List(list::ListArgs),
+    Create(create::CreateArgs),
+    Add(add::AddArgs),
+    Configure(configure::ConfigureArgs),
+    Remove(remove::RemoveArgs),
+    Plug(plug::PlugArgs),
+    Unplug(plug::UnplugArgs),
+    Graph(graph::GraphArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell)
     Completions(CompletionsArgs),
+    /// Manage the encrypted secrets store (secrets.age) and its recipients
+    Secrets(secrets::SecretsArgs),
     /// Publish a product as an OCI artifact (`--to REF`), or run its catalog publish hooks
     Publish(publish::PublishArgs),
     /// Pull a published product into `products/` and lock its digest, or run a product's pull hooks
@@ -90,6 +118,15 @@ pub fn main() -> ExitCode {
 /// Runs one parsed command.
 pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Init(args) => init::exec(args, ctx)?,
+        Command::List(args) => list::exec(args, ctx)?,
+        Command::Create(args) => create::exec(args, ctx)?,
+        Command::Add(args) => add::exec(args, ctx)?,
+        Command::Configure(args) => configure::exec(args, ctx)?,
+        Command::Remove(args) => remove::exec(args, ctx)?,
+        Command::Plug(args) => plug::exec_plug(args, ctx)?,
+        Command::Unplug(args) => plug::exec_unplug(args, ctx)?,
+        Command::Graph(args) => graph::exec(args, ctx)?,
         Command::Publish(args) => publish::exec(args, ctx)?,
         Command::Pull(args) => pull::exec(args, ctx)?,
         Command::Registry(args) => registry::exec(args, ctx)?,
@@ -97,6 +134,7 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(args.shell, &mut cmd, "meshroom", &mut std::io::stdout());
         }
+        Command::Secrets(args) => secrets::exec(args, ctx)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,104 @@
+//! `meshroom plug TOPIC SRC DST` and `meshroom unplug TOPIC SRC DST`.
+
+use anyhow::bail;
+
+use super::Context;
+use super::common::{done, hook_index, load_project, mode_parser, print_json};
+use crate::project::{Mode, PlugOutcome, PlugRequest, ResolveError, SetupBy};
+
+/// Plug two instances together for a topic, through their products' integrations
+#[derive(Debug, clap::Args)]
+pub struct PlugArgs {
+    /// The topic exchanged (e.g. events, alerts, deny)
+    pub topic: String,
+    /// The source instance (producer or trigger side)
+    pub src_instance: String,
+    /// The destination instance (consumer or executor side)
+    pub dst_instance: String,
+    /// Only integrations in this mode
+    #[arg(short, long, value_parser = mode_parser())]
+    pub mode: Option<Mode>,
+    /// Only integrations accepting this format
+    #[arg(short, long)]
+    pub format: Option<String>,
+}
+
+/// Remove a plug between two instances
+#[derive(Debug, clap::Args)]
+pub struct UnplugArgs {
+    /// The topic of the plug
+    pub topic: String,
+    /// The source instance
+    pub src_instance: String,
+    /// The destination instance
+    pub dst_instance: String,
+    /// The plug's mode, when both a push and a pull plug exist
+    #[arg(short, long, value_parser = mode_parser())]
+    pub mode: Option<Mode>,
+    /// Remove the plug even if it is up (its products stay configured)
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn exec_plug(args: PlugArgs, ctx: &Context) -> anyhow::Result<()> {
+    let mut project = load_project(ctx)?;
+    let hooks = hook_index(ctx, &project)?;
+    let request = PlugRequest {
+        topic: args.topic,
+        src: args.src_instance,
+        dst: args.dst_instance,
+        mode: args.mode,
+        format: args.format,
+        owner: None,
+    };
+    match project.plug(&hooks, &request) {
+        Ok(PlugOutcome::Exists(plug)) => {
+            if ctx.json {
+                print_json(&plug)?;
+            }
+            done(ctx, format!("{plug} is already plugged: nothing to do"));
+        }
+        Ok(PlugOutcome::New(r)) => {
+            if ctx.json {
+                print_json(&r.plug)?;
+            }
+            let by = match r.setup_by {
+                SetupBy::EachOwnSide => {
+                    format!("{} and {} each set up their side", r.source, r.destination)
+                }
+                SetupBy::Source => format!("{} sets up both sides", r.source),
+                SetupBy::Destination => format!("{} sets up both sides", r.destination),
+            };
+            done(ctx, format!("plugged {} ({by})", r.plug));
+        }
+        Err(ResolveError::Refused(refusal)) => bail!("{}", refusal.to_string().trim_end()),
+        Err(ResolveError::Project(e)) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+pub fn exec_unplug(args: UnplugArgs, ctx: &Context) -> anyhow::Result<()> {
+    let mut project = load_project(ctx)?;
+    project.instance(&args.src_instance, None)?;
+    project.instance(&args.dst_instance, None)?;
+    if let Some(plug) = project.find_plug(
+        &args.topic,
+        &args.src_instance,
+        &args.dst_instance,
+        args.mode,
+    ) && !plug.status.is_down()
+        && !args.force
+    {
+        bail!(
+            "{plug} is up: run `meshroom down` on it first, or pass --force to forget it (its products stay configured)"
+        );
+    }
+    let plug = project.remove_plug(
+        &args.topic,
+        &args.src_instance,
+        &args.dst_instance,
+        args.mode,
+    )?;
+    done(ctx, format!("unplugged {plug}"));
+    Ok(())
+}
