@@ -14,14 +14,14 @@ pub mod graph;
 mod init;
 mod list;
 mod logging;
-mod plug;
-mod remove;
-mod settings;
-pub mod secrets;
 mod oci;
+mod plug;
 pub mod publish;
 pub mod pull;
 pub mod registry;
+mod remove;
+pub mod secrets;
+mod settings;
 
 pub use context::Context;
 

@@ -31,7 +31,13 @@ pub struct PullArgs {
 /// Runs `meshroom pull`.
 pub fn exec(args: PullArgs, ctx: &Context) -> anyhow::Result<()> {
     let looks_like_reference = args.reference.contains([':', '/', '@']);
-    if !looks_like_reference && ctx.project_dir.join("products").join(&args.reference).is_dir() {
+    if !looks_like_reference
+        && ctx
+            .project_dir
+            .join("products")
+            .join(&args.reference)
+            .is_dir()
+    {
         bail!(
             "pulling `{}`'s catalog runs its adapter's pull hooks, which this build does not run yet; to pull a published product give a reference such as `127.0.0.1:5000/acme/{}:1.0.0`",
             args.reference,
@@ -76,18 +82,28 @@ pub fn exec(args: PullArgs, ctx: &Context) -> anyhow::Result<()> {
             })
         );
     } else {
-        println!("pulled {} {} ({})", pulled.product, pulled.reference, pulled.manifest_digest);
+        println!(
+            "pulled {} {} ({})",
+            pulled.product, pulled.reference, pulled.manifest_digest
+        );
     }
     Ok(())
 }
 
 /// Writes the product folder: the definition (its `adapter:` pointing at the artifact,
 /// pinned by digest) and the integration manifests.
-fn install(product_dir: &Path, pulled: &PulledArtifact, reference: &ArtifactRef) -> anyhow::Result<()> {
+fn install(
+    product_dir: &Path,
+    pulled: &PulledArtifact,
+    reference: &ArtifactRef,
+) -> anyhow::Result<()> {
     let mut definition: Value = serde_yaml_ng::from_slice(&pulled.definition)
         .with_context(|| format!("the definition in `{}` is not valid YAML", pulled.reference))?;
     let Some(map) = definition.as_mapping_mut() else {
-        bail!("the definition in `{}` is not a YAML mapping", pulled.reference);
+        bail!(
+            "the definition in `{}` is not a YAML mapping",
+            pulled.reference
+        );
     };
     let pinned = reference.pinned(&pulled.manifest_digest).to_string();
     map.insert(Value::String("adapter".to_string()), Value::String(pinned));
@@ -100,7 +116,8 @@ fn install(product_dir: &Path, pulled: &PulledArtifact, reference: &ArtifactRef)
         check_relative_path(&file.path).map_err(anyhow::Error::msg)?;
         let path = product_dir.join(&file.path);
         refuse_links(product_dir, &path)?;
-        write_atomic(&path, &file.bytes).with_context(|| format!("failed to write `{}`", path.display()))?;
+        write_atomic(&path, &file.bytes)
+            .with_context(|| format!("failed to write `{}`", path.display()))?;
     }
     Ok(())
 }
@@ -112,7 +129,10 @@ fn refuse_links(product_dir: &Path, path: &Path) -> anyhow::Result<()> {
     for part in relative.components() {
         current.push(part);
         if std::fs::symlink_metadata(&current).is_ok_and(|m| m.file_type().is_symlink()) {
-            bail!("refusing to write through the symbolic link `{}`", current.display());
+            bail!(
+                "refusing to write through the symbolic link `{}`",
+                current.display()
+            );
         }
     }
     Ok(())
