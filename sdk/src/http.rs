@@ -160,15 +160,18 @@ impl Request {
         let authority = url.authority.to_string();
         let future = outgoing_handler::handle(req, Some(options))
             .map_err(|code| http_error(&what, &authority, code))?;
-        {
+        let written = (|| -> Result<()> {
             let stream = body.write().map_err(|()| Error::failed(format!("{what}: no body stream")))?;
             for chunk in self.body.chunks(WRITE_CHUNK) {
                 stream
                     .blocking_write_and_flush(chunk)
                     .map_err(|e| stream_error(&what, &authority, e))?;
             }
-        }
-        OutgoingBody::finish(body, None).map_err(|code| http_error(&what, &authority, code))?;
+            Ok(())
+        })();
+        let written = written.and_then(|()| {
+            OutgoingBody::finish(body, None).map_err(|code| http_error(&what, &authority, code))
+        });
         let response = loop {
             match future.get() {
                 Some(Ok(Ok(response))) => break response,
@@ -177,6 +180,9 @@ impl Request {
                 None => future.subscribe().block(),
             }
         };
+        // A failed body write (e.g. "connection closed") says less than the
+        // response's error code (e.g. connection refused), which wins above.
+        written?;
         let status = response.status();
         let headers = response.headers().entries();
         let mut data = Vec::new();
