@@ -208,8 +208,12 @@ fn object(json: &str, what: &str) -> Result<Map<String, Value>> {
     match serde_json::from_str::<Value>(json) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(Value::Null) => Ok(Map::new()),
-        Ok(_) => Err(Error::Failed(format!("host sent {what} that is not a JSON object"))),
-        Err(e) => Err(Error::Failed(format!("host sent invalid JSON for {what}: {e}"))),
+        Ok(_) => Err(Error::Failed(format!(
+            "host sent {what} that is not a JSON object"
+        ))),
+        Err(e) => Err(Error::Failed(format!(
+            "host sent invalid JSON for {what}: {e}"
+        ))),
     }
 }
 
@@ -256,7 +260,11 @@ impl From<Mode> for wit::Mode {
 impl Instance {
     fn from_wit(i: wit::Instance) -> Result<Self> {
         let settings = object(&i.settings, "instance settings")?;
-        Ok(Instance { name: i.name, product: i.product, settings })
+        Ok(Instance {
+            name: i.name,
+            product: i.product,
+            settings,
+        })
     }
 }
 
@@ -289,6 +297,10 @@ impl Context {
                 settings: object(&i.settings, "integration settings")?,
             }),
         };
-        Ok(Context { instance, plug, integration })
+        Ok(Context {
+            instance,
+            plug,
+            integration,
+        })
     }
 }

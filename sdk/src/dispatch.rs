@@ -3,11 +3,11 @@
 
 use std::cell::RefCell;
 
+use crate::Error;
 use crate::bindings::exports::meshroom::adapter::hooks as exports;
 use crate::bindings::meshroom::adapter::types as wit;
 use crate::context::Context;
 use crate::hook::{Adapter, Hook, HookFn, Order, PlugState, Watch};
-use crate::Error;
 
 /// Implemented by the type [`crate::export!`] generates; routes the WIT
 /// exports to the adapter's hooks.
@@ -36,7 +36,9 @@ fn find<A: Adapter>(id: &str) -> Result<HookFn, Error> {
         .into_iter()
         .find(|h| h.id == id)
         .map(|h| h.func)
-        .ok_or_else(|| Error::NotSupported(format!("adapter of `{}` has no hook `{id}`", A::PRODUCT)))
+        .ok_or_else(|| {
+            Error::NotSupported(format!("adapter of `{}` has no hook `{id}`", A::PRODUCT))
+        })
 }
 
 fn mismatch(id: &str, kind: &str) -> Error {
@@ -105,7 +107,8 @@ fn json_param(params: &str) -> Result<serde_json::Value, Error> {
     if params.trim().is_empty() {
         return Ok(serde_json::Value::Null);
     }
-    serde_json::from_str(params).map_err(|e| Error::InvalidConfig(format!("params are not valid JSON: {e}")))
+    serde_json::from_str(params)
+        .map_err(|e| Error::InvalidConfig(format!("params are not valid JSON: {e}")))
 }
 
 impl<T: Dispatch> exports::Guest for T {
@@ -124,17 +127,20 @@ impl<T: Dispatch> exports::Guest for T {
     }
 
     fn teardown(hook: String, ctx: wit::Context) -> Result<wit::Outcome, wit::AdapterError> {
-        call!(T, hook, ctx, Teardown, "teardown", |f, c| f(&c).map(outcome))
+        call!(T, hook, ctx, Teardown, "teardown", |f, c| f(&c)
+            .map(outcome))
     }
 
     fn check(hook: String, ctx: wit::Context) -> Result<wit::CheckReport, wit::AdapterError> {
-        call!(T, hook, ctx, Check, "check", |f, c| f(&c).map(|r| wit::CheckReport {
-            state: match r.state {
-                PlugState::Up => wit::PlugState::Up,
-                PlugState::Down => wit::PlugState::Down,
-                PlugState::Drifted => wit::PlugState::Drifted,
-            },
-            detail: r.detail,
+        call!(T, hook, ctx, Check, "check", |f, c| f(&c).map(|r| {
+            wit::CheckReport {
+                state: match r.state {
+                    PlugState::Up => wit::PlugState::Up,
+                    PlugState::Down => wit::PlugState::Down,
+                    PlugState::Drifted => wit::PlugState::Drifted,
+                },
+                detail: r.detail,
+            }
         }))
     }
 
@@ -143,9 +149,14 @@ impl<T: Dispatch> exports::Guest for T {
         ctx: wit::Context,
         batch: Vec<Vec<u8>>,
     ) -> Result<wit::ProduceReport, wit::AdapterError> {
-        call!(T, hook, ctx, Produce, "produce", |f, c| f(&c, batch).map(|r| {
-            wit::ProduceReport { accepted: r.accepted, detail: r.detail }
-        }))
+        call!(T, hook, ctx, Produce, "produce", |f, c| f(&c, batch).map(
+            |r| {
+                wit::ProduceReport {
+                    accepted: r.accepted,
+                    detail: r.detail,
+                }
+            }
+        ))
     }
 
     fn watch(hook: String, ctx: wit::Context) -> Result<exports::Watcher, wit::AdapterError> {
@@ -153,23 +164,42 @@ impl<T: Dispatch> exports::Guest for T {
             .map(|w| exports::Watcher::new(WatcherImpl(RefCell::new(w)))))
     }
 
-    fn trigger(hook: String, ctx: wit::Context, params: String) -> Result<String, wit::AdapterError> {
-        call!(T, hook, ctx, Trigger, "trigger", |f, c| f(&c, json_param(&params)?)
-            .map(|v| v.to_string()))
+    fn trigger(
+        hook: String,
+        ctx: wit::Context,
+        params: String,
+    ) -> Result<String, wit::AdapterError> {
+        call!(T, hook, ctx, Trigger, "trigger", |f, c| f(
+            &c,
+            json_param(&params)?
+        )
+        .map(|v| v.to_string()))
     }
 
-    fn execute(hook: String, ctx: wit::Context, params: String) -> Result<String, wit::AdapterError> {
-        call!(T, hook, ctx, Execute, "execute", |f, c| f(&c, json_param(&params)?)
-            .map(|v| v.to_string()))
+    fn execute(
+        hook: String,
+        ctx: wit::Context,
+        params: String,
+    ) -> Result<String, wit::AdapterError> {
+        call!(T, hook, ctx, Execute, "execute", |f, c| f(
+            &c,
+            json_param(&params)?
+        )
+        .map(|v| v.to_string()))
     }
 
     fn scaffold(hook: String, ctx: wit::Context) -> Result<Vec<wit::File>, wit::AdapterError> {
-        call!(T, hook, ctx, Scaffold, "scaffold", |f, c| f(&c).map(|files| {
-            files
-                .into_iter()
-                .map(|f| wit::File { path: f.path, contents: f.contents })
-                .collect()
-        }))
+        call!(T, hook, ctx, Scaffold, "scaffold", |f, c| f(&c).map(
+            |files| {
+                files
+                    .into_iter()
+                    .map(|f| wit::File {
+                        path: f.path,
+                        contents: f.contents,
+                    })
+                    .collect()
+            }
+        ))
     }
 
     fn pull(
@@ -178,7 +208,10 @@ impl<T: Dispatch> exports::Guest for T {
     ) -> Result<Vec<wit::ProductDefinition>, wit::AdapterError> {
         call!(T, hook, ctx, Pull, "pull", |f, c| f(&c).map(|defs| {
             defs.into_iter()
-                .map(|d| wit::ProductDefinition { name: d.name, definition: d.definition })
+                .map(|d| wit::ProductDefinition {
+                    name: d.name,
+                    definition: d.definition,
+                })
                 .collect()
         }))
     }

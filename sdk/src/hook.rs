@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::context::{Context, Mode, Role};
 use crate::Result;
+use crate::context::{Context, Mode, Role};
 
 /// What setup and teardown return: outputs to record on the plug so later
 /// hooks (teardown, check) find what setup created.
@@ -63,7 +63,10 @@ pub struct CheckReport {
 impl CheckReport {
     /// A report with the given state and detail.
     pub fn new(state: PlugState, detail: impl Into<String>) -> Self {
-        CheckReport { state, detail: detail.into() }
+        CheckReport {
+            state,
+            detail: detail.into(),
+        }
     }
 }
 

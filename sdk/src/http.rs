@@ -70,7 +70,13 @@ impl Request {
             "OPTIONS" => Method::Options,
             other => Method::Other(other.to_string()),
         };
-        Request { method, url: url.into(), headers: Vec::new(), body: Vec::new(), timeout: Duration::from_secs(30) }
+        Request {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout: Duration::from_secs(30),
+        }
     }
     /// A GET request.
     pub fn get(url: impl Into<String>) -> Self {
@@ -94,7 +100,8 @@ impl Request {
     }
     /// Adds a header.
     pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
-        self.headers.push((name.to_ascii_lowercase(), value.as_ref().to_vec()));
+        self.headers
+            .push((name.to_ascii_lowercase(), value.as_ref().to_vec()));
         self
     }
     /// Adds `Authorization: Bearer <token>`.
@@ -137,7 +144,17 @@ impl Request {
         let method_name = self.method_name();
         let url = Url::parse(&self.url)?;
         let what = format!("{method_name} {}", self.url);
-        let headers = Fields::from_list(&self.headers)
+        let mut header_list = self.headers.clone();
+        // A known length (even 0) keeps the host's HTTP client from
+        // switching to chunked encoding, which some APIs refuse.
+        let has_body = !self.body.is_empty() || !matches!(self.method, Method::Get | Method::Head);
+        if has_body && !header_list.iter().any(|(n, _)| n == "content-length") {
+            header_list.push((
+                "content-length".into(),
+                self.body.len().to_string().into_bytes(),
+            ));
+        }
+        let headers = Fields::from_list(&header_list)
             .map_err(|e| Error::InvalidConfig(format!("{what}: invalid header: {e:?}")))?;
         let req = OutgoingRequest::new(headers);
         let scheme = match url.scheme {
@@ -148,41 +165,54 @@ impl Request {
         let bad = |part: &str| Error::InvalidConfig(format!("{what}: invalid {part}"));
         req.set_method(&self.method).map_err(|()| bad("method"))?;
         req.set_scheme(Some(&scheme)).map_err(|()| bad("scheme"))?;
-        req.set_authority(Some(url.authority)).map_err(|()| bad("host"))?;
-        req.set_path_with_query(Some(url.path)).map_err(|()| bad("path"))?;
+        req.set_authority(Some(url.authority))
+            .map_err(|()| bad("host"))?;
+        req.set_path_with_query(Some(url.path))
+            .map_err(|()| bad("path"))?;
         let options = RequestOptions::new();
         let nanos = u64::try_from(self.timeout.as_nanos()).unwrap_or(u64::MAX);
         // Best effort: a host may refuse to let a guest set timeouts.
         let _ = options.set_connect_timeout(Some(nanos));
         let _ = options.set_first_byte_timeout(Some(nanos));
         let _ = options.set_between_bytes_timeout(Some(nanos));
-        let body = req.body().map_err(|()| Error::failed(format!("{what}: no request body")))?;
+        let body = req
+            .body()
+            .map_err(|()| Error::failed(format!("{what}: no request body")))?;
         let authority = url.authority.to_string();
         let future = outgoing_handler::handle(req, Some(options))
             .map_err(|code| http_error(&what, &authority, code))?;
-        let written = (|| -> Result<()> {
-            let stream = body.write().map_err(|()| Error::failed(format!("{what}: no body stream")))?;
+        // A refused request closes the body stream: then the response
+        // future holds the real reason, which wins over the write error.
+        let mut write_error = None;
+        {
+            let stream = body
+                .write()
+                .map_err(|()| Error::failed(format!("{what}: no body stream")))?;
             for chunk in self.body.chunks(WRITE_CHUNK) {
-                stream
-                    .blocking_write_and_flush(chunk)
-                    .map_err(|e| stream_error(&what, &authority, e))?;
+                if let Err(e) = stream.blocking_write_and_flush(chunk) {
+                    write_error = Some(stream_error(&what, &authority, e));
+                    break;
+                }
             }
-            Ok(())
-        })();
-        let written = written.and_then(|()| {
-            OutgoingBody::finish(body, None).map_err(|code| http_error(&what, &authority, code))
-        });
+        }
+        if write_error.is_none() {
+            OutgoingBody::finish(body, None).map_err(|code| http_error(&what, &authority, code))?;
+        } else {
+            drop(body);
+        }
         let response = loop {
             match future.get() {
-                Some(Ok(Ok(response))) => break response,
+                Some(Ok(Ok(response))) => match write_error {
+                    Some(e) => return Err(e),
+                    None => break response,
+                },
                 Some(Ok(Err(code))) => return Err(http_error(&what, &authority, code)),
-                Some(Err(())) => return Err(Error::failed(format!("{what}: response already taken"))),
+                Some(Err(())) => {
+                    return Err(Error::failed(format!("{what}: response already taken")));
+                }
                 None => future.subscribe().block(),
             }
         };
-        // A failed body write (e.g. "connection closed") says less than the
-        // response's error code (e.g. connection refused), which wins above.
-        written?;
         let status = response.status();
         let headers = response.headers().entries();
         let mut data = Vec::new();
@@ -211,7 +241,13 @@ impl Request {
             }
             drop(wasip2::http::types::IncomingBody::finish(incoming));
         }
-        Ok(Response { status, headers, body: data, method: method_name, url: self.url })
+        Ok(Response {
+            status,
+            headers,
+            body: data,
+            method: method_name,
+            url: self.url,
+        })
     }
 }
 
@@ -219,7 +255,10 @@ impl Response {
     /// The body parsed as JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         serde_json::from_slice(&self.body).map_err(|e| {
-            Error::failed(format!("{} {}: response is not the expected JSON: {e}", self.method, self.url))
+            Error::failed(format!(
+                "{} {}: response is not the expected JSON: {e}",
+                self.method, self.url
+            ))
         })
     }
 
@@ -231,7 +270,10 @@ impl Response {
     /// A header's first value.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_slice())
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_slice())
     }
 
     /// True for a 2xx status.
@@ -247,7 +289,13 @@ impl Response {
         }
         let mut body = self.text();
         body.truncate(300);
-        let msg = format!("{} {} returned {}: {}", self.method, self.url, self.status, body.trim());
+        let msg = format!(
+            "{} {} returned {}: {}",
+            self.method,
+            self.url,
+            self.status,
+            body.trim()
+        );
         Err(match self.status {
             401 | 403 => Error::Unauthorized(msg),
             400 | 422 => Error::InvalidConfig(msg),
@@ -277,7 +325,11 @@ impl<'a> Url<'a> {
         }
         let path = path.split('#').next().unwrap_or("");
         let path = if path.is_empty() { "/" } else { path };
-        Ok(Url { scheme, authority, path })
+        Ok(Url {
+            scheme,
+            authority,
+            path,
+        })
     }
 }
 
@@ -320,11 +372,23 @@ mod tests {
     #[test]
     fn parses_urls() {
         let u = Url::parse("http://127.0.0.1:8080/api/x?y=1#frag").unwrap();
-        assert_eq!((u.scheme, u.authority, u.path), ("http", "127.0.0.1:8080", "/api/x?y=1"));
+        assert_eq!(
+            (u.scheme, u.authority, u.path),
+            ("http", "127.0.0.1:8080", "/api/x?y=1")
+        );
         let u = Url::parse("https://example.com").unwrap();
         assert_eq!((u.authority, u.path), ("example.com", "/"));
-        assert!(matches!(Url::parse("ftp://x/"), Err(Error::InvalidConfig(_))));
-        assert!(matches!(Url::parse("http:///x"), Err(Error::InvalidConfig(_))));
-        assert!(matches!(Url::parse("nonsense"), Err(Error::InvalidConfig(_))));
+        assert!(matches!(
+            Url::parse("ftp://x/"),
+            Err(Error::InvalidConfig(_))
+        ));
+        assert!(matches!(
+            Url::parse("http:///x"),
+            Err(Error::InvalidConfig(_))
+        ));
+        assert!(matches!(
+            Url::parse("nonsense"),
+            Err(Error::InvalidConfig(_))
+        ));
     }
 }

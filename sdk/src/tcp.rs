@@ -32,7 +32,11 @@ impl TcpLineSender {
     pub fn connect(address: &str) -> Result<Self> {
         let addr = resolve(address)?;
         let network = instance_network();
-        let family = if addr.is_ipv4() { IpAddressFamily::Ipv4 } else { IpAddressFamily::Ipv6 };
+        let family = if addr.is_ipv4() {
+            IpAddressFamily::Ipv4
+        } else {
+            IpAddressFamily::Ipv6
+        };
         let socket = create_tcp_socket(family).map_err(|e| sock_error(address, e))?;
         socket
             .start_connect(&network, to_wasi(addr))
@@ -44,7 +48,12 @@ impl TcpLineSender {
                 Err(e) => return Err(sock_error(address, e)),
             }
         };
-        Ok(TcpLineSender { _input: input, output, _socket: socket, peer: address.to_string() })
+        Ok(TcpLineSender {
+            _input: input,
+            output,
+            _socket: socket,
+            peer: address.to_string(),
+        })
     }
 
     /// Sends one record followed by `\n` (a trailing newline in `line` is not doubled).
@@ -101,7 +110,9 @@ fn resolve(address: &str) -> Result<SocketAddr> {
             Ok(Some(ip)) => {
                 let ip = match ip {
                     IpAddress::Ipv4((a, b, c, d)) => IpAddr::from([a, b, c, d]),
-                    IpAddress::Ipv6((a, b, c, d, e, f, g, h)) => IpAddr::from([a, b, c, d, e, f, g, h]),
+                    IpAddress::Ipv6((a, b, c, d, e, f, g, h)) => {
+                        IpAddr::from([a, b, c, d, e, f, g, h])
+                    }
                 };
                 return Ok(SocketAddr::new(ip, port));
             }
@@ -116,7 +127,10 @@ fn to_wasi(addr: SocketAddr) -> IpSocketAddress {
     match addr {
         SocketAddr::V4(a) => {
             let [x, y, z, w] = a.ip().octets();
-            IpSocketAddress::Ipv4(Ipv4SocketAddress { port: a.port(), address: (x, y, z, w) })
+            IpSocketAddress::Ipv4(Ipv4SocketAddress {
+                port: a.port(),
+                address: (x, y, z, w),
+            })
         }
         SocketAddr::V6(a) => {
             let s = a.ip().segments();

@@ -13,7 +13,11 @@ fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                let rel = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.insert(rel, std::fs::read(&path).unwrap());
             }
         }
@@ -26,7 +30,10 @@ fn sdk_wit_copy_equals_workspace_wit() {
     let sdk = Path::new(env!("CARGO_MANIFEST_DIR"));
     let ours = files(&sdk.join("wit"));
     let theirs = files(&sdk.join("../wit"));
-    assert!(ours.contains_key("adapter.wit"), "sdk/wit/adapter.wit missing");
+    assert!(
+        ours.contains_key("adapter.wit"),
+        "sdk/wit/adapter.wit missing"
+    );
     let differ: Vec<_> = theirs
         .keys()
         .chain(ours.keys())

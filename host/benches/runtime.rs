@@ -1,0 +1,106 @@
+//! Adapter runtime costs: compiling a component (paid once per digest),
+//! loading it from the compiled cache, and one hook call in a fresh store
+//! (instantiate + call + drop). Needs the adapters built first:
+//! `scripts/build-adapters.sh`, then `cargo bench -p meshroom-host --bench runtime`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use meshroom::runtime::{CallPolicy, HookContext, InstanceRef, Runtime, RuntimeConfig};
+use serde_json::json;
+
+fn wasm() -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../adapters/target/wasm32-wasip2/release/example_http.wasm");
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/build-adapters.sh", path.display()))
+}
+
+fn config(dir: &std::path::Path) -> RuntimeConfig {
+    RuntimeConfig {
+        cache_dir: Some(dir.to_path_buf()),
+        ..RuntimeConfig::default()
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let bytes = wasm();
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let mut g = c.benchmark_group("runtime");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    g.bench_function("compile (cold cache, once per digest)", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let rt = Runtime::new(config(dir.path())).unwrap();
+                (dir, rt)
+            },
+            |(dir, rt)| {
+                tokio
+                    .block_on(rt.load(&bytes, "example_http.wasm"))
+                    .unwrap();
+                drop(dir);
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+
+    let warm = tempfile::tempdir().unwrap();
+    tokio
+        .block_on(
+            Runtime::new(config(warm.path()))
+                .unwrap()
+                .load(&bytes, "example_http.wasm"),
+        )
+        .unwrap();
+    let mut g = c.benchmark_group("runtime");
+    g.sample_size(50);
+    g.bench_function("load from compiled cache (new runtime)", |b| {
+        b.iter_batched(
+            || Runtime::new(config(warm.path())).unwrap(),
+            |rt| {
+                tokio
+                    .block_on(rt.load(&bytes, "example_http.wasm"))
+                    .unwrap()
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+
+    let rt = Runtime::new(config(warm.path())).unwrap();
+    let adapter = tokio
+        .block_on(rt.load(&bytes, "example_http.wasm"))
+        .unwrap();
+    let ctx = HookContext {
+        instance: Some(InstanceRef {
+            name: "i".into(),
+            product: "example_http".into(),
+            settings: json!({}),
+        }),
+        ..HookContext::default()
+    };
+    let params = json!({"ip": "10.0.0.1"});
+    let policy = CallPolicy::deny_all();
+    let mut g = c.benchmark_group("runtime");
+    g.bench_function("fresh store + instantiate + trivial hook call", |b| {
+        b.iter(|| {
+            tokio
+                .block_on(adapter.execute("explain_block", &ctx, &params, &policy))
+                .unwrap()
+        })
+    });
+    g.bench_function("describe_cached (listing, no load)", |b| {
+        b.iter(|| rt.describe_cached(adapter.digest()).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(runtime, benches);
+criterion_main!(runtime);

@@ -1,0 +1,395 @@
+//! The per-call store state: the WASI context (default deny), the HTTP
+//! egress check, the memory cap, the `host` interface (log, secret) and
+//! what the host learnt while the adapter ran (verdicts, refused hosts,
+//! the tail of stderr to explain a panic).
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use wasmtime::ResourceLimiter;
+use wasmtime::component::{HasData, ResourceTable};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::sockets::SocketAddrUse;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{
+    RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
+};
+use zeroize::Zeroizing;
+
+use super::bindings::{wit, wit_host};
+use super::policy::{CallPolicy, SecretResolver, resolved_ip_allowed};
+
+/// Most log lines an adapter may write in one call (then dropped, once reported).
+const MAX_LOG_LINES: usize = 1000;
+/// Longest log line kept.
+const MAX_LOG_LINE: usize = 4096;
+/// How much of stderr is kept to explain a crash.
+const STDERR_TAIL: usize = 4096;
+
+/// Why the host stopped the adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// It used its CPU budget.
+    Cpu,
+    /// It tried to grow memory past the cap (desired bytes).
+    Memory(usize),
+}
+
+/// State shared with the parts of the store that outlive a borrow (egress
+/// futures, the epoch callback).
+#[derive(Default)]
+pub(crate) struct Shared {
+    pub verdict: Mutex<Option<Verdict>>,
+    pub refused: Mutex<Vec<String>>,
+}
+
+/// The data of one `Store`: one hook call.
+pub(crate) struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    http: WasiHttpCtx,
+    egress: Egress,
+    pub limiter: MemoryCap,
+    secrets: Arc<dyn SecretResolver>,
+    /// Secret values handed to the adapter, redacted from logs and errors.
+    served: Vec<Zeroizing<String>>,
+    pub product: String,
+    pub hook: String,
+    log_lines: usize,
+    pub stderr: TailPipe,
+    pub shared: Arc<Shared>,
+    /// Epoch ticks of guest CPU used so far in this call.
+    pub cpu_ticks: u64,
+}
+
+impl CallState {
+    pub fn new(
+        product: &str,
+        hook: &str,
+        policy: &CallPolicy,
+        socket_peers: Vec<SocketAddr>,
+        memory_cap: usize,
+        io_timeout: Duration,
+    ) -> Self {
+        let shared = Arc::new(Shared::default());
+        let stderr = TailPipe::default();
+        let mut b = WasiCtx::builder();
+        // Default deny: no preopens, env, args, stdin; stdout discarded.
+        b.stderr(stderr.clone());
+        let any_sockets = !socket_peers.is_empty();
+        b.allow_tcp(any_sockets)
+            .allow_udp(any_sockets)
+            .allow_ip_name_lookup(false);
+        if any_sockets {
+            let peers = Arc::new(socket_peers);
+            b.socket_addr_check(move |addr, use_| {
+                let ok = match use_ {
+                    // Implicit binds (before connect) use the wildcard address.
+                    SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => {
+                        addr.ip().is_unspecified() && addr.port() == 0
+                    }
+                    SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend => peers.contains(&addr),
+                    _ => false,
+                };
+                Box::pin(async move { ok })
+            });
+        }
+        CallState {
+            wasi: b.build(),
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            egress: Egress {
+                policy: policy.clone(),
+                product: product.to_string(),
+                hook: hook.to_string(),
+                io_timeout,
+                shared: shared.clone(),
+            },
+            limiter: MemoryCap {
+                cap: memory_cap,
+                shared: shared.clone(),
+            },
+            secrets: policy.secrets.clone(),
+            served: Vec::new(),
+            product: product.to_string(),
+            hook: hook.to_string(),
+            log_lines: 0,
+            stderr,
+            shared,
+            cpu_ticks: 0,
+        }
+    }
+
+    /// `text` with every secret handed to the adapter replaced by `***`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in &self.served {
+            if s.len() >= 3 {
+                out = out.replace(s.as_str(), "***");
+            }
+        }
+        out
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for CallState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.egress,
+        }
+    }
+}
+
+/// `HasData` marker for the `host` interface.
+pub(crate) struct HostData;
+
+impl HasData for HostData {
+    type Data<'a> = &'a mut CallState;
+}
+
+impl wit::Host for CallState {}
+
+impl wit_host::Host for CallState {
+    fn log(&mut self, level: wit_host::LogLevel, message: String) {
+        self.log_lines += 1;
+        if self.log_lines > MAX_LOG_LINES {
+            if self.log_lines == MAX_LOG_LINES + 1 {
+                tracing::warn!(product = %self.product, hook = %self.hook, "adapter logs too much: further lines dropped");
+            }
+            return;
+        }
+        let mut message = self.redact(&message);
+        if message.len() > MAX_LOG_LINE {
+            let mut end = MAX_LOG_LINE;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+            message.push('…');
+        }
+        let (product, hook) = (&self.product, &self.hook);
+        match level {
+            wit_host::LogLevel::Trace => tracing::trace!(%product, %hook, "{message}"),
+            wit_host::LogLevel::Debug => tracing::debug!(%product, %hook, "{message}"),
+            wit_host::LogLevel::Info => tracing::info!(%product, %hook, "{message}"),
+            wit_host::LogLevel::Warn => tracing::warn!(%product, %hook, "{message}"),
+            wit_host::LogLevel::Error => tracing::error!(%product, %hook, "{message}"),
+        }
+    }
+
+    fn secret(&mut self, name: String) -> Option<String> {
+        let value = self.secrets.secret(&name)?;
+        self.served.push(Zeroizing::new(value.clone()));
+        Some(value)
+    }
+}
+
+/// Caps linear memory per store; records the verdict so the host can say
+/// "memory cap" rather than a bare trap.
+pub(crate) struct MemoryCap {
+    cap: usize,
+    shared: Arc<Shared>,
+}
+
+/// Returned from `memory_growing` to stop the guest.
+#[derive(Debug)]
+pub(crate) struct MemoryCapExceeded;
+
+impl std::fmt::Display for MemoryCapExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("memory cap exceeded")
+    }
+}
+
+impl std::error::Error for MemoryCapExceeded {}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.cap {
+            if let Ok(mut v) = self.shared.verdict.lock() {
+                *v = Some(Verdict::Memory(desired));
+            }
+            return Err(wasmtime::Error::new(MemoryCapExceeded));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// The HTTP egress check: only the policy's authorities, and names must
+/// not resolve to forbidden addresses.
+struct Egress {
+    policy: CallPolicy,
+    product: String,
+    hook: String,
+    io_timeout: Duration,
+    shared: Arc<Shared>,
+}
+
+type SendResult = wasmtime_wasi_http::Result<(
+    http::Response<WasiBody>,
+    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+)>;
+
+impl Egress {
+    fn refuse(&self, target: String, why: &str) {
+        tracing::warn!(product = %self.product, hook = %self.hook, target = %target, "sandbox refused a request: {why}");
+        if let Ok(mut r) = self.shared.refused.lock() {
+            r.push(target);
+        }
+    }
+}
+
+impl WasiHttpHooks for Egress {
+    fn send_request(
+        &mut self,
+        mut request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> Box<dyn Future<Output = SendResult> + Send> {
+        drop(fut);
+        use wasmtime_wasi_http::Error as E;
+        let https = request.uri().scheme() == Some(&http::uri::Scheme::HTTPS);
+        let default_port = if https { 443 } else { 80 };
+        let host = request.uri().host().unwrap_or("").to_string();
+        let port = request.uri().port_u16().unwrap_or(default_port);
+        let target = format!("{host}:{port}");
+        if !self.policy.allows_http(&host, port, default_port) {
+            self.refuse(target, "host not in the product's policy");
+            return Box::new(async { Err(E::HttpRequestDenied) });
+        }
+        // Cap the guest's timeouts: the default is 10 minutes.
+        let cap = |d: Option<Duration>| Some(d.map_or(self.io_timeout, |d| d.min(self.io_timeout)));
+        let options = RequestOptions {
+            connect_timeout: cap(options.and_then(|o| o.connect_timeout)),
+            first_byte_timeout: cap(options.and_then(|o| o.first_byte_timeout)),
+            between_bytes_timeout: cap(options.and_then(|o| o.between_bytes_timeout)),
+        };
+        let shared = self.shared.clone();
+        let (product, hook) = (self.product.clone(), self.hook.clone());
+        Box::new(async move {
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            if bare.parse::<IpAddr>().is_err() {
+                let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare, port))
+                    .await
+                    .map_err(|_| E::DnsError {
+                        rcode: None,
+                        info_code: None,
+                    })?
+                    .collect();
+                let Some(first) = addrs.first().copied() else {
+                    return Err(E::DestinationNotFound);
+                };
+                if let Some(bad) = addrs.iter().find(|a| !resolved_ip_allowed(bare, a.ip())) {
+                    tracing::warn!(%product, %hook, target = %target, address = %bad, "sandbox refused a request: name resolves to a forbidden address");
+                    if let Ok(mut r) = shared.refused.lock() {
+                        r.push(format!("{target} ({bad})"));
+                    }
+                    return Err(E::DestinationIpProhibited);
+                }
+                if !https {
+                    // Connect to the address just checked, not to a second
+                    // resolution (DNS rebinding). The Host header keeps the name.
+                    let pq = request
+                        .uri()
+                        .path_and_query()
+                        .map_or("/", |p| p.as_str())
+                        .to_string();
+                    let pinned = http::Uri::builder()
+                        .scheme("http")
+                        .authority(first.to_string())
+                        .path_and_query(pq)
+                        .build()
+                        .map_err(|_| E::HttpRequestUriInvalid)?;
+                    *request.uri_mut() = pinned;
+                }
+            }
+            let (res, io) =
+                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            Ok((
+                res.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+            ))
+        })
+    }
+}
+
+/// Keeps the last few KiB written to the adapter's stderr (always accepts
+/// writes, so a chatty adapter never fails on stderr).
+#[derive(Clone, Default)]
+pub(crate) struct TailPipe(Arc<Mutex<VecDeque<u8>>>);
+
+impl TailPipe {
+    /// The kept tail, as text.
+    pub fn tail(&self) -> String {
+        match self.0.lock() {
+            Ok(buf) => {
+                let bytes: Vec<u8> = buf.iter().copied().collect();
+                String::from_utf8_lossy(&bytes).trim().to_string()
+            }
+            Err(_) => String::new(),
+        }
+    }
+}
+
+impl IsTerminal for TailPipe {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for TailPipe {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl tokio::io::AsyncWrite for TailPipe {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if let Ok(mut tail) = self.0.lock() {
+            tail.extend(buf.iter().copied());
+            let excess = tail.len().saturating_sub(STDERR_TAIL);
+            tail.drain(..excess);
+        }
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

@@ -1,0 +1,227 @@
+//! Shared pieces of the runtime tests: the adapters' build step and a real
+//! HTTP API server on 127.0.0.1 that the example adapter configures.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+
+use serde_json::{Value, json};
+
+/// Builds the adapters once per test binary (cargo makes it a no-op when
+/// nothing changed) and returns the path of `<name>.wasm`.
+pub fn adapter_wasm(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let built = BUILT.get_or_init(|| {
+        let out = std::process::Command::new("bash")
+            .arg(root.join("scripts/build-adapters.sh"))
+            .output()
+            .map_err(|e| format!("cannot run scripts/build-adapters.sh: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    });
+    if let Err(e) = built {
+        panic!("building the adapters failed:\n{e}");
+    }
+    root.join(format!("adapters/target/wasm32-wasip2/release/{name}.wasm"))
+}
+
+/// A compiled-code cache shared by the tests of one target dir, so each
+/// component is compiled once, not once per test.
+pub fn shared_cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("meshroom-runtime-cache")
+}
+
+/// One request the server received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Default)]
+pub struct ApiState {
+    pub requests: Vec<Seen>,
+    pub webhooks: BTreeMap<String, Value>,
+    pub events: Vec<String>,
+    next_id: u64,
+}
+
+/// A tiny REST API on 127.0.0.1 (a free port), served by a thread until
+/// dropped: webhooks (create/get/delete), events (ingest/page), commands.
+pub struct Api {
+    pub addr: String,
+    pub state: Arc<Mutex<ApiState>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Api {
+    pub fn start() -> Api {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let state = Arc::new(Mutex::new(ApiState::default()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (st, sp) = (state.clone(), stop.clone());
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                if sp.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let st = st.clone();
+                thread::spawn(move || {
+                    let _ = serve(conn, &st);
+                });
+            }
+        });
+        Api { addr, state, stop }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().requests.clone()
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Wake the accept loop.
+        let _ = TcpStream::connect(&self.addr);
+    }
+}
+
+fn serve(conn: TcpStream, state: &Mutex<ApiState>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut conn = conn;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or("").to_string();
+        let path = parts.next().unwrap_or("").to_string();
+        let mut headers = BTreeMap::new();
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h)?;
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+            }
+        }
+        let mut body = Vec::new();
+        if headers
+            .get("transfer-encoding")
+            .is_some_and(|t| t.contains("chunked"))
+        {
+            loop {
+                let mut size = String::new();
+                reader.read_line(&mut size)?;
+                let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                let mut chunk = vec![0; n + 2];
+                reader.read_exact(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+        } else {
+            let len: usize = headers
+                .get("content-length")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(0);
+            body = vec![0; len];
+            reader.read_exact(&mut body)?;
+        }
+        let seen = Seen {
+            method,
+            path,
+            headers,
+            body,
+        };
+        let (status, answer) = route(&seen, state);
+        state.lock().unwrap().requests.push(seen);
+        let body = answer.map(|v| v.to_string()).unwrap_or_default();
+        let reason = match status {
+            200 => "OK",
+            201 => "Created",
+            204 => "No Content",
+            401 => "Unauthorized",
+            _ => "Not Found",
+        };
+        if status == 204 {
+            write!(conn, "HTTP/1.1 204 No Content\r\n\r\n")?;
+        } else {
+            write!(
+                conn,
+                "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            )?;
+        }
+        conn.flush()?;
+    }
+}
+
+fn route(req: &Seen, state: &Mutex<ApiState>) -> (u16, Option<Value>) {
+    let mut st = state.lock().unwrap();
+    let authorized = req.headers.get("authorization").map(String::as_str) == Some("Bearer k-123");
+    let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (req.method.as_str(), segments.as_slice()) {
+        ("POST", ["events"]) => {
+            let text = String::from_utf8_lossy(&req.body).into_owned();
+            let lines: Vec<String> = text.lines().map(String::from).collect();
+            let n = lines.len();
+            st.events.extend(lines);
+            (200, Some(json!({"accepted": n})))
+        }
+        _ if !authorized => (401, Some(json!({"error": "bad api key"}))),
+        ("POST", ["webhooks"]) => {
+            st.next_id += 1;
+            let id = format!("wh-{}", st.next_id);
+            let mut hook: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+            hook["id"] = json!(id);
+            st.webhooks.insert(id.clone(), hook);
+            (201, Some(json!({"id": id, "token": format!("tok-{id}")})))
+        }
+        ("GET", ["webhooks", id]) => match st.webhooks.get(*id) {
+            Some(h) => (200, Some(h.clone())),
+            None => (404, Some(json!({"error": "no such webhook"}))),
+        },
+        ("DELETE", ["webhooks", id]) => match st.webhooks.remove(*id) {
+            Some(_) => (204, None),
+            None => (404, Some(json!({"error": "no such webhook"}))),
+        },
+        ("GET", ["events"]) => {
+            let after: usize = query
+                .strip_prefix("after=")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let page: Vec<String> = st.events.iter().skip(after).take(2).cloned().collect();
+            (200, Some(json!({"records": page})))
+        }
+        ("POST", ["commands"]) => {
+            let cmd: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+            (200, Some(json!({"done": true, "command": cmd})))
+        }
+        _ => (404, Some(json!({"error": "no route"}))),
+    }
+}
