@@ -258,6 +258,14 @@ async fn caddy_ships_access_logs_to_rsyslog_and_teardown_stops_them() {
         .await
         .unwrap();
     assert_eq!(report.state, PlugState::Up, "{}", report.detail);
+    // The consumer moved: Caddy still ships to the old address.
+    let mut moved = events.clone();
+    moved.dst.settings["address"] = json!("127.0.0.1:9");
+    let report = adapter
+        .check("check_access_logs", &ctx(&edge, Some(&moved)), &policy)
+        .await
+        .unwrap();
+    assert_eq!(report.state, PlugState::Drifted, "{}", report.detail);
 
     // Teardown removes exactly what setup made; traffic no longer reaches rsyslog.
     adapter
