@@ -1108,6 +1108,12 @@ async fn definitions_match_the_adapters() {
         assert!(def["egress"].is_mapping(), "{product}: no egress");
         let adapter = load(product).await;
         for hook in &adapter.info().hooks {
+            // The project model matches hooks to integrations by role.
+            assert!(
+                hook.role.is_some(),
+                "{product}: hook `{}` has no role",
+                hook.id
+            );
             let Some(topic) = &hook.topic else { continue };
             let found = ["produces", "consumes", "executes", "triggers"]
                 .iter()

@@ -48,12 +48,10 @@ impl Adapter for Caddy {
             Hook::execute("deny_ip", deny_ip)
                 .executor()
                 .topic("deny")
-                .format("ip")
                 .title("Answer 403 to an IP (route at the top of the server)"),
             Hook::execute("allow_ip", allow_ip)
                 .executor()
                 .topic("allow")
-                .format("ip")
                 .title("Remove the 403 route of an IP"),
         ]
     }

@@ -37,12 +37,10 @@ impl Adapter for CrowdSec {
             Hook::execute("ban_ip", ban_ip)
                 .executor()
                 .topic("deny")
-                .format("ip")
                 .title("Ban an IP through the local API (alert + ban decision)"),
             Hook::execute("unban_ip", unban_ip)
                 .executor()
                 .topic("allow")
-                .format("ip")
                 .title("Delete the decisions on an IP"),
             Hook::setup("accept_deny", accept_deny)
                 .executor()
@@ -54,10 +52,12 @@ impl Adapter for CrowdSec {
                 .topic("deny")
                 .title("Delete the decisions this plug created"),
             Hook::watch("watch_decisions", watch_decisions)
+                .producer()
                 .topic("decisions")
                 .mode(Mode::Pull)
                 .title("Stream new and deleted decisions"),
             Hook::watch("watch_alerts", watch_alerts)
+                .producer()
                 .topic("alerts")
                 .mode(Mode::Pull)
                 .title("Read alerts, then each new one"),

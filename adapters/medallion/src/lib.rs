@@ -45,18 +45,37 @@ impl Adapter for Medallion {
                 .owns_both()
                 .title("Check the TAXII collection exists and is readable"),
             Hook::teardown("forget_collection", forget_collection)
+                .consumer()
                 .topic("threats")
+                .mode(Mode::Push)
                 .title("Forget the recorded collection (TAXII objects stay)"),
-            Hook::check("check_collection", check_collection)
+            Hook::teardown("forget_read_collection", forget_collection)
+                .producer()
                 .topic("threats")
-                .title("Check the TAXII collection is still usable"),
+                .mode(Mode::Pull)
+                .title("Forget the recorded collection"),
+            Hook::check("check_collection", check_collection)
+                .consumer()
+                .topic("threats")
+                .mode(Mode::Push)
+                .title("Check the TAXII collection is still writable"),
+            Hook::check("check_read_collection", check_collection)
+                .producer()
+                .topic("threats")
+                .mode(Mode::Pull)
+                .title("Check the TAXII collection is still readable"),
             Hook::produce("post_bundle", post_bundle)
                 .consumer()
                 .topic("threats")
                 .title("Post the batch as a STIX 2.1 bundle"),
             Hook::watch("read_objects", read_objects)
+                .consumer()
                 .topic("threats")
                 .title("Read the objects added to the collection"),
+            Hook::watch("read_offered_objects", read_objects)
+                .producer()
+                .topic("threats")
+                .title("Read the objects the collection offers"),
         ]
     }
 }
