@@ -644,7 +644,9 @@ fn secrets_are_refused_never_written_in_plaintext() {
         let run = meshroom(dir.path(), &args).fails();
         assert!(
             run.stderr().contains("is secret")
-                || run.stderr().contains("secrets are not available yet"),
+                || run
+                    .stderr()
+                    .contains("no recipient to encrypt the secrets to"),
             "{args:?}: {}",
             run.stderr()
         );
@@ -844,14 +846,19 @@ fn add_prompts_on_a_terminal() {
     let cmd = format!("{BIN} -p {} add siem soc1", dir.path().display());
     let mut child = Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
+        .env(
+            "MESHROOM_SECRETS_PASSPHRASE",
+            "correct horse battery staple",
+        )
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("util-linux `script` runs the command on a pty");
-    // url, port (invalid then valid), ratio (Enter: unset), verify_tls,
-    // indexes, labels (Enter: unset); secrets are not prompted.
-    let answers = "https://siem.example\nabc\n6514\n\nyes\na, b\n\n";
+    // Secrets first, hidden (api_key; bouncer_token: Enter skips), then url,
+    // port (invalid then valid), ratio (Enter: unset), verify_tls, indexes,
+    // labels (Enter: unset).
+    let answers = "s3cret-api-value\n\nhttps://siem.example\nabc\n6514\n\nyes\na, b\n\n";
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), answers.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     let shown = String::from_utf8_lossy(&out.stdout);
@@ -865,6 +872,16 @@ fn add_prompts_on_a_terminal() {
     assert_eq!(
         text,
         "name: soc1\nproduct: siem\nsettings:\n  url: https://siem.example\n  port: 6514\n  verify_tls: true\n  indexes:\n  - a\n  - b\n"
+    );
+    for (path, bytes) in snapshot_tree(dir.path()) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("s3cret-api-value"),
+            "{path} holds the secret in plaintext"
+        );
+    }
+    assert!(
+        dir.path().join("secrets.age").is_file(),
+        "the secret went to the encrypted store"
     );
 }
 

@@ -37,9 +37,11 @@ pub fn load_project(ctx: &Context) -> anyhow::Result<Project> {
     Ok(project)
 }
 
-/// Who can set each integration up: the hooks the products' adapters declare.
-pub fn hook_index(ctx: &Context, project: &Project) -> anyhow::Result<HookIndex> {
-    super::adapters::hook_index(ctx, project)
+/// Who can set each integration up: the hooks the products' adapters
+/// declare (`describe()`, cached by component digest: listing never
+/// recompiles).
+pub fn hook_index(_ctx: &Context, project: &Project) -> anyhow::Result<HookIndex> {
+    crate::engine::listing_hook_index(project)
 }
 
 /// Parser for a `push|pull` argument.

@@ -5,7 +5,6 @@
 //! library, prints results on stdout (tables, or JSON with `--json`) and
 //! everything else on stderr through `tracing`.
 
-pub mod adapters;
 mod add;
 mod common;
 mod configure;
