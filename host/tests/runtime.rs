@@ -840,3 +840,16 @@ async fn scaffolded_adapter_crate_builds_and_loads() {
     assert_eq!(setup[0].id, "setup_events_consumer");
     assert_eq!(setup[0].role, Some(Role::Consumer));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_runtimes_free_their_engine() {
+    // Each runtime reserves its instance pool; a runtime and its adapters
+    // dropped must give it back (no reference cycle), or a long-lived
+    // process creating runtimes runs out of mappings.
+    let bytes = std::fs::read(adapter_wasm("hostile")).unwrap();
+    for _ in 0..200 {
+        let rt = runtime();
+        let adapter = rt.load(&bytes, "hostile.wasm").await.unwrap();
+        still_ok(&adapter).await;
+    }
+}
