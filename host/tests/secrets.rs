@@ -1045,16 +1045,32 @@ fn unplug_and_remove_forget_the_plug_and_instance_secrets() {
         p.path(),
     );
     alice.ok(p.path(), &["secrets", "init"], None);
+    // `plug -s` on an existing plug stores a plug-scoped secret.
     alice.ok(
         p.path(),
         &[
-            "secrets",
-            "set",
-            "plug:otherproduct2/myproduct/events/push",
+            "plug",
+            "events",
+            "otherproduct2",
+            "myproduct",
+            "-s",
             "intake_key",
         ],
-        Some("ik\n"),
+        Some("ik-plug-5e6f\n"),
     );
+    let got = alice.ok(
+        p.path(),
+        &[
+            "secrets",
+            "get",
+            "plug:otherproduct2/myproduct/events/push",
+            "intake_key",
+            "--reveal",
+        ],
+        None,
+    );
+    assert_eq!(got.trim(), "ik-plug-5e6f");
+    assert_no_plaintext_under(p.path(), "ik-plug-5e6f");
     alice.ok(
         p.path(),
         &[
