@@ -1108,3 +1108,30 @@ fn unplug_and_remove_forget_the_plug_and_instance_secrets() {
     alice.ok(p.path(), &["remove", "otherproduct2", "otherproduct"], None);
     assert_eq!(names(&alice), ["instance:myproduct/myproduct"]);
 }
+
+#[test]
+fn add_on_a_terminal_prompts_secret_settings_hidden() {
+    let alice = User::new();
+    let p = siem_project(&alice);
+    alice.ok(p.path(), &["secrets", "init"], None);
+    let (ok, transcript) = run_on_pty(
+        &alice,
+        p.path(),
+        &["add", "siem", "soc1", "-c", "url=https://127.0.0.1:9"],
+        &[
+            ("api_key (secret, hidden, required): ", SECRET),
+            ("bouncer_token (secret, hidden; Enter skips): ", ""),
+        ],
+    );
+    assert!(ok, "{transcript}");
+    assert!(!transcript.contains(SECRET), "echoed:\n{transcript}");
+    let got = alice.ok(
+        p.path(),
+        &["secrets", "get", "siem/soc1", "api_key", "--reveal"],
+        None,
+    );
+    assert_eq!(got.trim(), SECRET);
+    let json = alice.ok(p.path(), &["--json", "secrets", "list"], None);
+    assert!(!json.contains("bouncer_token"), "{json}");
+    assert_no_plaintext_under(p.path(), SECRET);
+}
