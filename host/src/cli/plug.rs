@@ -4,7 +4,9 @@ use anyhow::bail;
 
 use super::Context;
 use super::common::{done, hook_index, load_project, mode_parser, print_json};
+use super::secrets::forget_secrets;
 use crate::project::{Mode, PlugOutcome, PlugRequest, ResolveError, SetupBy};
+use crate::secrets::SecretScope;
 
 /// Plug two instances together for a topic, through their products' integrations
 #[derive(Debug, clap::Args)]
@@ -99,6 +101,15 @@ pub fn exec_unplug(args: UnplugArgs, ctx: &Context) -> anyhow::Result<()> {
         &args.dst_instance,
         args.mode,
     )?;
+    forget_secrets(
+        project.root(),
+        &[SecretScope::plug(
+            &plug.src_instance,
+            &plug.dst_instance,
+            &plug.topic,
+            plug.mode.as_str(),
+        )],
+    );
     done(ctx, format!("unplugged {plug}"));
     Ok(())
 }

@@ -18,6 +18,31 @@
 //!
 //! The runtime knows nothing of YAML, projects or the secrets store: it
 //! takes plain Rust values.
+//!
+//! ```no_run
+//! # async fn f() -> anyhow::Result<()> {
+//! use meshroom::runtime::*;
+//! use serde_json::json;
+//!
+//! let runtime = Runtime::new(RuntimeConfig::default())?;
+//! let adapter = runtime.load_file("products/acme/adapter.wasm".as_ref()).await?;
+//! let hook = adapter.info().hooks_of(HookKind::Setup).next().expect("a setup hook");
+//! let instance = InstanceRef {
+//!     name: "acme1".into(),
+//!     product: "acme".into(),
+//!     settings: json!({ "url": "http://127.0.0.1:8080" }),
+//! };
+//! let ctx = HookContext { instance: Some(instance), ..HookContext::default() };
+//! // Allow the instance's API; answer its secrets (scoped by the caller).
+//! let policy = CallPolicy::deny_all()
+//!     .allow_http("http://127.0.0.1:8080")
+//!     .with_secrets(|name: &str| (name == "api_key").then(|| "…".to_string()));
+//! match adapter.setup(&hook.id, &ctx, &policy).await {
+//!     Ok(outcome) => println!("record {:?}", outcome.outputs),
+//!     Err(e) => eprintln!("{e}"), // e.kind: unauthorized, cpu-limit, crashed…
+//! }
+//! # Ok(()) }
+//! ```
 
 mod bindings;
 mod cache;
@@ -221,10 +246,14 @@ impl Runtime {
     /// The cached `describe()` answer of a component digest, without
     /// loading or compiling anything (for listings).
     pub fn describe_cached(&self, digest: &str) -> Option<AdapterInfo> {
-        if let Ok(loaded) = self.inner.loaded.lock() {
-            if let Some(a) = loaded.get(digest) {
-                return Some(a.info().clone());
-            }
+        if let Some(info) = self
+            .inner
+            .loaded
+            .lock()
+            .ok()
+            .and_then(|l| l.get(digest).map(|a| a.info().clone()))
+        {
+            return Some(info);
         }
         self.inner.cache.as_ref()?.describe(digest)
     }
@@ -356,15 +385,12 @@ impl Runtime {
 }
 
 fn check_imports(engine: &Engine, component: &Component, name: &str) -> Result<(), LoadError> {
-    let refused: Vec<String> = component
+    let names: Vec<String> = component
         .component_type()
         .imports(engine)
         .map(|(import, _)| import.to_string())
-        .filter(|import| {
-            let bare = import.split('@').next().unwrap_or(import);
-            !ALLOWED_IMPORTS.contains(&bare)
-        })
         .collect();
+    let refused = refused_imports(names.iter().map(String::as_str));
     if refused.is_empty() {
         Ok(())
     } else {
@@ -373,6 +399,17 @@ fn check_imports(engine: &Engine, component: &Component, name: &str) -> Result<(
             imports: refused.join(", "),
         })
     }
+}
+
+/// The imports not in [`ALLOWED_IMPORTS`] (compared without version).
+fn refused_imports<'a>(imports: impl Iterator<Item = &'a str>) -> Vec<String> {
+    imports
+        .filter(|import| {
+            let bare = import.split('@').next().unwrap_or(import);
+            !ALLOWED_IMPORTS.contains(&bare)
+        })
+        .map(String::from)
+        .collect()
 }
 
 struct AdapterInner {
@@ -787,4 +824,39 @@ fn trap_summary(e: &wasmtime::Error) -> String {
     e.chain()
         .last()
         .map_or_else(|| e.to_string(), |c| c.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sandbox_interfaces_may_be_imported() {
+        let refused = refused_imports(
+            [
+                "wasi:http/outgoing-handler@0.2.12",
+                "wasi:io/streams@0.2.0",
+                "meshroom:adapter/host@0.1.0",
+                "wasi:cli/environment@0.2.12",
+                "wasi:http/incoming-handler@0.2.12",
+                "wasi:keyvalue/store@0.2.0",
+                "evil:host/escape",
+            ]
+            .into_iter(),
+        );
+        assert_eq!(
+            refused,
+            [
+                "wasi:http/incoming-handler@0.2.12",
+                "wasi:keyvalue/store@0.2.0",
+                "evil:host/escape"
+            ]
+        );
+    }
+
+    #[test]
+    fn last_lines_keeps_the_end() {
+        assert_eq!(last_lines("a\nb\nc\nd", 2), "c | d");
+        assert_eq!(last_lines("", 2), "");
+    }
 }
