@@ -6,6 +6,9 @@
 //! everything else on stderr through `tracing`.
 
 mod add;
+mod check;
+mod plan;
+mod up;
 mod common;
 mod configure;
 mod context;
@@ -92,6 +95,10 @@ pub enum Command {
     Pull(pull::PullArgs),
     /// Manage credentials for OCI registries (login, logout)
     Registry(registry::RegistryArgs),
+    Plan(plan::PlanArgs),
+    Up(up::UpArgs),
+    Down(up::DownArgs),
+    Check(check::CheckArgs),
 }
 
 /// Arguments of `meshroom completions`.
@@ -130,6 +137,10 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Publish(args) => publish::exec(args, ctx)?,
         Command::Pull(args) => pull::exec(args, ctx)?,
         Command::Registry(args) => registry::exec(args, ctx)?,
+        Command::Plan(args) => plan::exec(args, ctx)?,
+        Command::Up(args) => up::exec_up(args, ctx)?,
+        Command::Down(args) => up::exec_down(args, ctx)?,
+        Command::Check(args) => check::exec_check(args, ctx)?,
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(args.shell, &mut cmd, "meshroom", &mut std::io::stdout());
