@@ -56,6 +56,9 @@ pub enum CreateCommand {
         /// The data format; any when omitted
         #[arg(short, long)]
         format: Option<String>,
+        /// Overwrite files that the products' scaffold hooks return and that already exist
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -120,6 +123,7 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
             role,
             mode,
             format,
+            force,
         } => {
             project.product(&product)?;
             project.product(&target_product)?;
@@ -147,9 +151,10 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
             } else {
                 done(
                     ctx,
-                    format!("integration {integration} already exists at {path}: nothing to do"),
+                    format!("integration {integration} already exists at {path}"),
                 );
             }
+            super::scaffold::run(ctx, &project, &integration, force)?;
         }
     }
     Ok(())

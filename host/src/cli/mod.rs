@@ -22,6 +22,10 @@ mod oci;
 pub mod publish;
 pub mod pull;
 pub mod registry;
+mod produce;
+mod scaffold;
+pub mod trigger;
+mod watch;
 
 pub use context::Context;
 
@@ -29,6 +33,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::engine;
 
 /// Build and run Cybersecurity Mesh Architectures: describe security products,
 /// plug their instances together, and let sandboxed adapters configure them.
@@ -92,6 +98,14 @@ pub enum Command {
     Pull(pull::PullArgs),
     /// Manage credentials for OCI registries (login, logout)
     Registry(registry::RegistryArgs),
+    Produce(produce::ProduceArgs),
+    Watch(watch::WatchArgs),
+    /// Fire a command through a plug (the trigger side's hook first, else the executor's) or
+    /// on an instance with its trigger hook; typed params in, JSON result out
+    Trigger(trigger::ActionArgs),
+    /// Run a command through a plug (the executor side's hook first, else the trigger's) or on
+    /// an instance with its execute hook; typed params in, JSON result out
+    Execute(trigger::ActionArgs),
 }
 
 /// Arguments of `meshroom completions`.
@@ -130,6 +144,10 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Publish(args) => publish::exec(args, ctx)?,
         Command::Pull(args) => pull::exec(args, ctx)?,
         Command::Registry(args) => registry::exec(args, ctx)?,
+        Command::Produce(args) => produce::exec(args, ctx)?,
+        Command::Watch(args) => watch::exec(args, ctx)?,
+        Command::Trigger(args) => trigger::exec(args, engine::exercise::Exercise::Trigger, ctx)?,
+        Command::Execute(args) => trigger::exec(args, engine::exercise::Exercise::Execute, ctx)?,
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(args.shell, &mut cmd, "meshroom", &mut std::io::stdout());

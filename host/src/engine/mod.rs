@@ -1,1 +1,5 @@
 //! TODO
+
+pub mod exercise;
+pub mod files;
+pub mod vendor;
