@@ -128,6 +128,35 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
             project.product(&product)?;
             project.product(&target_product)?;
             let f = format.as_deref();
+            // Run the scaffold hooks and check their files before changing anything.
+            let prospective = project
+                .explicit_integrations()
+                .iter()
+                .find(|i| {
+                    i.product == product
+                        && i.target_product == target_product
+                        && i.topic == topic
+                        && i.role == role
+                        && i.mode == mode
+                        && (f.is_none() || i.format.as_deref() == f)
+                })
+                .cloned()
+                .unwrap_or_else(|| {
+                    let mut i = crate::project::Integration {
+                        product: product.clone(),
+                        target_product: target_product.clone(),
+                        topic: topic.clone(),
+                        role,
+                        mode,
+                        format: format.clone(),
+                        generic: false,
+                        path: None,
+                        manifest: Default::default(),
+                    };
+                    i.manifest = i.new_manifest();
+                    i
+                });
+            let scaffold = super::scaffold::plan(ctx, &project, &prospective, force)?;
             for (p, r) in [(&product, role), (&target_product, role.complement())] {
                 if project.add_capability(p, &topic, r, mode, f)? {
                     done(
@@ -154,7 +183,7 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
                     format!("integration {integration} already exists at {path}"),
                 );
             }
-            super::scaffold::run(ctx, &project, &integration, force)?;
+            super::scaffold::write(ctx, &project, scaffold)?;
         }
     }
     Ok(())

@@ -60,8 +60,7 @@ fn read_records<R: std::io::Read>(mut input: std::io::BufReader<R>, tx: mpsc::Se
     let mut line_no = 0u64;
     loop {
         let mut line = Vec::new();
-        let read = (&mut input)
-            .take(MAX_BATCH_BYTES as u64 + 1)
+        let read = std::io::Read::take(&mut input, MAX_BATCH_BYTES as u64 + 1)
             .read_until(b'\n', &mut line);
         match read {
             Ok(0) => break,

@@ -104,17 +104,25 @@ pub struct Scaffolded {
     pub files: WriteReport,
 }
 
+/// Files scaffold hooks returned, checked and ready to write.
+#[derive(Debug)]
+pub struct ScaffoldPlan {
+    limits: FileLimits,
+    force: bool,
+    sides: Vec<(String, Vec<String>, PathBuf, Vec<NewFile>, String)>,
+}
+
 /// Runs the scaffold hooks of each integration's product (e.g. both ends
-/// of a new integration) and writes their files below each integration's
-/// folder: every answer is checked before anything is written.
+/// of a new integration) and checks the files they return against each
+/// integration's folder. Nothing is written: see [`ScaffoldPlan::write`].
 pub async fn scaffold(
     engine: &Engine,
     project: &Project,
     integrations: &[Integration],
     force: bool,
-) -> Result<Vec<Scaffolded>, VendorError> {
+) -> Result<ScaffoldPlan, VendorError> {
     let limits = FileLimits::default();
-    let mut planned = Vec::new();
+    let mut sides = Vec::new();
     for integration in integrations {
         let Some(adapter) = engine.adapter(&integration.product)? else {
             tracing::debug!("product `{}` has no adapter: no scaffold hook", integration.product);
@@ -152,19 +160,30 @@ pub async fn scaffold(
                 source,
             }
         })?;
-        planned.push((integration.product.clone(), ran, target, files, who));
+        sides.push((integration.product.clone(), ran, target, files, who));
     }
-    let mut out = Vec::new();
-    for (product, hooks, target, files, who) in planned {
-        let report = write_files(project.root(), &target, &files, limits, force)
-            .map_err(|source| VendorError::Files { who, target, source })?;
-        out.push(Scaffolded {
-            product,
-            hooks,
-            files: report,
-        });
+    Ok(ScaffoldPlan {
+        limits,
+        force,
+        sides,
+    })
+}
+
+impl ScaffoldPlan {
+    /// Writes the checked files (each side all or nothing).
+    pub fn write(self, project: &Project) -> Result<Vec<Scaffolded>, VendorError> {
+        let mut out = Vec::new();
+        for (product, hooks, target, files, who) in self.sides {
+            let report = write_files(project.root(), &target, &files, self.limits, self.force)
+                .map_err(|source| VendorError::Files { who, target, source })?;
+            out.push(Scaffolded {
+                product,
+                hooks,
+                files: report,
+            });
+        }
+        Ok(out)
     }
-    Ok(out)
 }
 
 /// One pulled product definition that was not written, and why.
