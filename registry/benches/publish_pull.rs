@@ -20,17 +20,27 @@ fn stats(mut samples: Vec<Duration>) -> (Duration, Duration) {
 
 fn report(name: &str, samples: Vec<Duration>) {
     let (median, p90) = stats(samples);
-    println!("{name:<48} median {:>8.2} ms   p90 {:>8.2} ms", median.as_secs_f64() * 1e3, p90.as_secs_f64() * 1e3);
+    println!(
+        "{name:<48} median {:>8.2} ms   p90 {:>8.2} ms",
+        median.as_secs_f64() * 1e3,
+        p90.as_secs_f64() * 1e3
+    );
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let server = RegistryServer::start();
     let dir = tempfile::tempdir().unwrap();
     let product = package("bench", 2 * 1024 * 1024);
     let vendor = client(&dir.path().join("vendor"));
     let host = server.host();
-    println!("publish/pull of a {} byte adapter, {RUNS} runs each", product.component.len());
+    println!(
+        "publish/pull of a {} byte adapter, {RUNS} runs each",
+        product.component.len()
+    );
 
     // Publish, cold: a new repository each time, so every blob is uploaded.
     let mut cold = Vec::new();
@@ -77,7 +87,10 @@ fn main() {
     report("registry pull by tag, warm (cached digest)", warm);
     server.clear_log();
     let pulled = rt.block_on(operator.pull(&to)).unwrap();
-    println!("  requests of one warm pull by tag: {:?}", server.requests());
+    println!(
+        "  requests of one warm pull by tag: {:?}",
+        server.requests()
+    );
 
     // Locked (by digest), warm: what `up` does.
     let entry = pulled.lock_entry();
@@ -90,7 +103,10 @@ fn main() {
     report("locked fetch by digest, warm (no request)", locked);
     server.clear_log();
     rt.block_on(operator.fetch_locked(&entry)).unwrap();
-    println!("  requests of one warm locked fetch: {:?}", server.requests());
+    println!(
+        "  requests of one warm locked fetch: {:?}",
+        server.requests()
+    );
 
     // The image-layout default.
     let layout_ref = ArtifactRef::parse("bench/adapter:1").unwrap();

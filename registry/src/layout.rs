@@ -151,8 +151,10 @@ impl Layout {
     ) -> Result<()> {
         // Serialise the read-modify-write of index.json between concurrent publishers.
         let lock_path = self.dir.join(".index.json.lock");
-        let lock = std::fs::File::create(&lock_path).map_err(|e| RegistryError::io("create", &lock_path, e))?;
-        lock.lock().map_err(|e| RegistryError::io("lock", &lock_path, e))?;
+        let lock = std::fs::File::create(&lock_path)
+            .map_err(|e| RegistryError::io("create", &lock_path, e))?;
+        lock.lock()
+            .map_err(|e| RegistryError::io("lock", &lock_path, e))?;
         let mut index = self.read_index()?;
         let Some(obj) = index.as_object_mut() else {
             return Err(RegistryError::InvalidArtifact {

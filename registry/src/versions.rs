@@ -18,14 +18,20 @@ fn parse(tag: &str) -> Option<Version> {
         Some((r, p)) => (r, Some(p.to_string())),
         None => (tag, None),
     };
-    let release = release.split('.').map(|p| p.parse::<u64>().ok()).collect::<Option<Vec<_>>>()?;
+    let release = release
+        .split('.')
+        .map(|p| p.parse::<u64>().ok())
+        .collect::<Option<Vec<_>>>()?;
     (!release.is_empty()).then_some(Version { release, pre })
 }
 
 fn compare(a: &Version, b: &Version) -> Ordering {
     let len = a.release.len().max(b.release.len());
     for i in 0..len {
-        let (x, y) = (a.release.get(i).copied().unwrap_or(0), b.release.get(i).copied().unwrap_or(0));
+        let (x, y) = (
+            a.release.get(i).copied().unwrap_or(0),
+            b.release.get(i).copied().unwrap_or(0),
+        );
         match x.cmp(&y) {
             Ordering::Equal => {}
             other => return other,
@@ -42,7 +48,9 @@ fn compare(a: &Version, b: &Version) -> Ordering {
 /// The tags among `tags` that are versions newer than `current`, newest first
 /// (empty when `current` is not a version).
 pub fn newer_tags(current: &str, tags: &[String]) -> Vec<String> {
-    let Some(current) = parse(current) else { return Vec::new() };
+    let Some(current) = parse(current) else {
+        return Vec::new();
+    };
     let mut newer: Vec<(Version, &String)> = tags
         .iter()
         .filter_map(|t| parse(t).map(|v| (v, t)))
@@ -62,8 +70,19 @@ mod tests {
 
     #[test]
     fn numeric_not_lexicographic() {
-        let all = tags(&["1.2.0", "1.10.0", "1.9.1", "latest", "v2.0.0-rc.1", "2.0.0", "1.2"]);
-        assert_eq!(newer_tags("1.2.0", &all), tags(&["2.0.0", "v2.0.0-rc.1", "1.10.0", "1.9.1"]));
+        let all = tags(&[
+            "1.2.0",
+            "1.10.0",
+            "1.9.1",
+            "latest",
+            "v2.0.0-rc.1",
+            "2.0.0",
+            "1.2",
+        ]);
+        assert_eq!(
+            newer_tags("1.2.0", &all),
+            tags(&["2.0.0", "v2.0.0-rc.1", "1.10.0", "1.9.1"])
+        );
         assert_eq!(newer_tags("2.0.0", &all), Vec::<String>::new());
         assert_eq!(newer_tags("latest", &all), Vec::<String>::new());
     }

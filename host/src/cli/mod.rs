@@ -6,6 +6,9 @@
 //! everything else on stderr through `tracing`.
 
 mod add;
+mod check;
+mod plan;
+mod up;
 mod common;
 mod configure;
 mod context;
@@ -14,11 +17,8 @@ pub mod graph;
 mod init;
 mod list;
 mod logging;
-mod plug;
-mod remove;
-mod settings;
-pub mod secrets;
 mod oci;
+mod plug;
 pub mod publish;
 pub mod pull;
 pub mod registry;
@@ -26,6 +26,9 @@ mod produce;
 mod scaffold;
 pub mod trigger;
 mod watch;
+mod remove;
+pub mod secrets;
+mod settings;
 
 pub use context::Context;
 
@@ -106,6 +109,10 @@ pub enum Command {
     /// Run a command through a plug (the executor side's hook first, else the trigger's) or on
     /// an instance with its execute hook; typed params in, JSON result out
     Execute(trigger::ActionArgs),
+    Plan(plan::PlanArgs),
+    Up(up::UpArgs),
+    Down(up::DownArgs),
+    Check(check::CheckArgs),
 }
 
 /// Arguments of `meshroom completions`.
@@ -148,6 +155,10 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => watch::exec(args, ctx)?,
         Command::Trigger(args) => trigger::exec(args, engine::exercise::Exercise::Trigger, ctx)?,
         Command::Execute(args) => trigger::exec(args, engine::exercise::Exercise::Execute, ctx)?,
+        Command::Plan(args) => plan::exec(args, ctx)?,
+        Command::Up(args) => up::exec_up(args, ctx)?,
+        Command::Down(args) => up::exec_down(args, ctx)?,
+        Command::Check(args) => check::exec_check(args, ctx)?,
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(args.shell, &mut cmd, "meshroom", &mut std::io::stdout());

@@ -19,11 +19,13 @@ pub struct RegistryFlags {
 /// image-layout registry; a progress bar on a terminal, nothing otherwise.
 pub fn registry(ctx: &Context, flags: &RegistryFlags) -> anyhow::Result<Registry> {
     let registry = Registry::from_env()?.insecure(flags.insecure);
-    Ok(if !ctx.quiet && !ctx.json && std::io::stderr().is_terminal() {
-        registry.with_progress(Arc::new(Bar::default()))
-    } else {
-        registry
-    })
+    Ok(
+        if !ctx.quiet && !ctx.json && std::io::stderr().is_terminal() {
+            registry.with_progress(Arc::new(Bar::default()))
+        } else {
+            registry
+        },
+    )
 }
 
 /// A one-line progress bar on stderr: blobs done / total, bytes moved.
@@ -56,7 +58,10 @@ impl Progress for Bar {
                 s.current = format!("{what} (already there)");
             }
         }
-        let filled = (s.done * 20).checked_div(s.seen.max(1)).unwrap_or(0).min(20);
+        let filled = (s.done * 20)
+            .checked_div(s.seen.max(1))
+            .unwrap_or(0)
+            .min(20);
         let mut err = std::io::stderr().lock();
         let _ = write!(
             err,

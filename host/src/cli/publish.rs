@@ -58,7 +58,12 @@ pub fn exec(args: PublishArgs, ctx: &Context) -> anyhow::Result<()> {
     let published = ctx
         .runtime()?
         .block_on(registry.publish(&package, &reference))
-        .with_context(|| format!("failed to publish product `{}` to `{reference}`", args.product))?;
+        .with_context(|| {
+            format!(
+                "failed to publish product `{}` to `{reference}`",
+                args.product
+            )
+        })?;
     drop(registry);
     if ctx.json {
         println!(
@@ -74,7 +79,11 @@ pub fn exec(args: PublishArgs, ctx: &Context) -> anyhow::Result<()> {
         );
     } else {
         println!("published {} to {}", args.product, published.reference);
-        tracing::info!(uploaded = published.uploaded, already_present = published.skipped, "blobs");
+        tracing::info!(
+            uploaded = published.uploaded,
+            already_present = published.skipped,
+            "blobs"
+        );
     }
     Ok(())
 }
@@ -139,17 +148,28 @@ fn publish_hooks(args: &PublishArgs, ctx: &Context) -> anyhow::Result<()> {
 fn read_package(product_dir: &Path, args: &PublishArgs) -> anyhow::Result<ProductPackage> {
     let definition_path = product_dir.join("definition.yaml");
     let definition = std::fs::read(&definition_path).with_context(|| {
-        format!("failed to read `{}` (is `{}` a product of this project?)", definition_path.display(), args.product)
+        format!(
+            "failed to read `{}` (is `{}` a product of this project?)",
+            definition_path.display(),
+            args.product
+        )
     })?;
     let yaml: Value = serde_yaml_ng::from_slice(&definition).map_err(|e| match e.location() {
-        Some(l) => anyhow::anyhow!("invalid YAML in `{}` at line {}, column {}: {e}", definition_path.display(), l.line(), l.column()),
+        Some(l) => anyhow::anyhow!(
+            "invalid YAML in `{}` at line {}, column {}: {e}",
+            definition_path.display(),
+            l.line(),
+            l.column()
+        ),
         None => anyhow::anyhow!("invalid YAML in `{}`: {e}", definition_path.display()),
     })?;
     let text = |key: &str| yaml.get(key).and_then(Value::as_str).map(str::to_string);
 
     let component_path = match (&args.component, text("adapter")) {
         (Some(path), _) => path.clone(),
-        (None, Some(adapter)) if adapter.ends_with(".wasm") || product_dir.join(&adapter).is_file() => {
+        (None, Some(adapter))
+            if adapter.ends_with(".wasm") || product_dir.join(&adapter).is_file() =>
+        {
             product_dir.join(adapter)
         }
         (None, Some(adapter)) => bail!(
@@ -162,8 +182,12 @@ fn read_package(product_dir: &Path, args: &PublishArgs) -> anyhow::Result<Produc
             definition_path.display()
         ),
     };
-    let component = std::fs::read(&component_path)
-        .with_context(|| format!("failed to read the adapter component `{}`", component_path.display()))?;
+    let component = std::fs::read(&component_path).with_context(|| {
+        format!(
+            "failed to read the adapter component `{}`",
+            component_path.display()
+        )
+    })?;
 
     let mut files = Vec::new();
     collect_integrations(product_dir, &product_dir.join("integrations"), &mut files)?;
@@ -177,13 +201,21 @@ fn read_package(product_dir: &Path, args: &PublishArgs) -> anyhow::Result<Produc
             version: text("version"),
             vendor: text("vendor"),
             source: text("source").or_else(|| text("url")),
-            created: if args.now { Created::Now } else { Created::Reproducible },
+            created: if args.now {
+                Created::Now
+            } else {
+                Created::Reproducible
+            },
         },
     })
 }
 
 /// Integration manifests (`*.yml`/`*.yaml`) below `dir`, with paths relative to the product folder.
-fn collect_integrations(product_dir: &Path, dir: &Path, out: &mut Vec<PackageFile>) -> anyhow::Result<()> {
+fn collect_integrations(
+    product_dir: &Path,
+    dir: &Path,
+    out: &mut Vec<PackageFile>,
+) -> anyhow::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -192,16 +224,31 @@ fn collect_integrations(product_dir: &Path, dir: &Path, out: &mut Vec<PackageFil
     for entry in entries {
         let entry = entry.with_context(|| format!("failed to list `{}`", dir.display()))?;
         let path = entry.path();
-        let kind = entry.file_type().with_context(|| format!("failed to inspect `{}`", path.display()))?;
+        let kind = entry
+            .file_type()
+            .with_context(|| format!("failed to inspect `{}`", path.display()))?;
         if kind.is_dir() {
             collect_integrations(product_dir, &path, out)?;
-        } else if kind.is_file() && matches!(path.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
+        } else if kind.is_file()
+            && matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yml" | "yaml")
+            )
+        {
             let relative = path
                 .strip_prefix(product_dir)
                 .with_context(|| format!("`{}` is outside the product folder", path.display()))?;
-            let relative = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-            let bytes = std::fs::read(&path).with_context(|| format!("failed to read `{}`", path.display()))?;
-            out.push(PackageFile { path: relative, bytes });
+            let relative = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("failed to read `{}`", path.display()))?;
+            out.push(PackageFile {
+                path: relative,
+                bytes,
+            });
         }
     }
     Ok(())

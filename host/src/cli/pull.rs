@@ -72,7 +72,10 @@ pub fn exec(args: PullArgs, ctx: &Context) -> anyhow::Result<()> {
             })
         );
     } else {
-        println!("pulled {} {} ({})", pulled.product, pulled.reference, pulled.manifest_digest);
+        println!(
+            "pulled {} {} ({})",
+            pulled.product, pulled.reference, pulled.manifest_digest
+        );
     }
     Ok(())
 }
@@ -118,11 +121,18 @@ fn pull_catalog(args: &PullArgs, ctx: &Context) -> anyhow::Result<()> {
 
 /// Writes the product folder: the definition (its `adapter:` pointing at the artifact,
 /// pinned by digest) and the integration manifests.
-fn install(product_dir: &Path, pulled: &PulledArtifact, reference: &ArtifactRef) -> anyhow::Result<()> {
+fn install(
+    product_dir: &Path,
+    pulled: &PulledArtifact,
+    reference: &ArtifactRef,
+) -> anyhow::Result<()> {
     let mut definition: Value = serde_yaml_ng::from_slice(&pulled.definition)
         .with_context(|| format!("the definition in `{}` is not valid YAML", pulled.reference))?;
     let Some(map) = definition.as_mapping_mut() else {
-        bail!("the definition in `{}` is not a YAML mapping", pulled.reference);
+        bail!(
+            "the definition in `{}` is not a YAML mapping",
+            pulled.reference
+        );
     };
     let pinned = reference.pinned(&pulled.manifest_digest).to_string();
     map.insert(Value::String("adapter".to_string()), Value::String(pinned));
@@ -135,7 +145,8 @@ fn install(product_dir: &Path, pulled: &PulledArtifact, reference: &ArtifactRef)
         check_relative_path(&file.path).map_err(anyhow::Error::msg)?;
         let path = product_dir.join(&file.path);
         refuse_links(product_dir, &path)?;
-        write_atomic(&path, &file.bytes).with_context(|| format!("failed to write `{}`", path.display()))?;
+        write_atomic(&path, &file.bytes)
+            .with_context(|| format!("failed to write `{}`", path.display()))?;
     }
     Ok(())
 }
@@ -147,7 +158,10 @@ fn refuse_links(product_dir: &Path, path: &Path) -> anyhow::Result<()> {
     for part in relative.components() {
         current.push(part);
         if std::fs::symlink_metadata(&current).is_ok_and(|m| m.file_type().is_symlink()) {
-            bail!("refusing to write through the symbolic link `{}`", current.display());
+            bail!(
+                "refusing to write through the symbolic link `{}`",
+                current.display()
+            );
         }
     }
     Ok(())

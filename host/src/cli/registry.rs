@@ -54,13 +54,21 @@ pub fn exec(args: RegistryArgs, ctx: &Context) -> anyhow::Result<()> {
     match args.command {
         RegistryCommand::Login(login) => {
             let password = read_password(&login, ctx)?;
-            let credentials = Credentials { username: login.username.clone(), password };
+            let credentials = Credentials {
+                username: login.username.clone(),
+                password,
+            };
             let registry: Registry = registry(ctx, &login.flags)?;
             ctx.runtime()?
                 .block_on(registry.check_login(&login.registry, &credentials))
                 .with_context(|| format!("login to {} failed", login.registry))?;
             let saved = AuthConfig::from_env().save_login(&login.registry, &credentials)?;
-            println!("logged in to {} as {} (saved in {})", login.registry, login.username, saved.display());
+            println!(
+                "logged in to {} as {} (saved in {})",
+                login.registry,
+                login.username,
+                saved.display()
+            );
         }
         RegistryCommand::Logout(logout) => {
             if AuthConfig::from_env().remove_login(&logout.registry)? {
@@ -76,7 +84,10 @@ pub fn exec(args: RegistryArgs, ctx: &Context) -> anyhow::Result<()> {
 fn read_password(login: &LoginArgs, ctx: &Context) -> anyhow::Result<Zeroizing<String>> {
     if login.password_stdin {
         let mut line = Zeroizing::new(String::new());
-        std::io::stdin().lock().read_line(&mut line).context("failed to read the password from stdin")?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("failed to read the password from stdin")?;
         let password = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_string());
         if password.is_empty() {
             bail!("no password on stdin");
@@ -92,13 +103,21 @@ fn read_password(login: &LoginArgs, ctx: &Context) -> anyhow::Result<Zeroizing<S
     eprint!("password for {}@{}: ", login.username, login.registry);
     let _ = std::io::stderr().flush();
     // Hide the typed password (POSIX terminals); restore echo whatever happens.
-    let hidden = std::process::Command::new("stty").arg("-echo").stdin(std::process::Stdio::inherit()).status();
+    let hidden = std::process::Command::new("stty")
+        .arg("-echo")
+        .stdin(std::process::Stdio::inherit())
+        .status();
     let mut line = Zeroizing::new(String::new());
     let read = std::io::stdin().lock().read_line(&mut line);
     if hidden.is_ok_and(|s| s.success()) {
-        let _ = std::process::Command::new("stty").arg("echo").stdin(std::process::Stdio::inherit()).status();
+        let _ = std::process::Command::new("stty")
+            .arg("echo")
+            .stdin(std::process::Stdio::inherit())
+            .status();
         eprintln!();
     }
     read.context("failed to read the password")?;
-    Ok(Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_string()))
+    Ok(Zeroizing::new(
+        line.trim_end_matches(['\r', '\n']).to_string(),
+    ))
 }
