@@ -62,6 +62,9 @@ pub enum CreateCommand {
         /// The data format; any when omitted
         #[arg(short, long)]
         format: Option<String>,
+        /// Overwrite files that the products' scaffold hooks return and that already exist
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -150,10 +153,40 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
             role,
             mode,
             format,
+            force,
         } => {
             project.product(&product)?;
             project.product(&target_product)?;
             let f = format.as_deref();
+            // Run the scaffold hooks and check their files before changing anything.
+            let prospective = project
+                .explicit_integrations()
+                .iter()
+                .find(|i| {
+                    i.product == product
+                        && i.target_product == target_product
+                        && i.topic == topic
+                        && i.role == role
+                        && i.mode == mode
+                        && (f.is_none() || i.format.as_deref() == f)
+                })
+                .cloned()
+                .unwrap_or_else(|| {
+                    let mut i = crate::project::Integration {
+                        product: product.clone(),
+                        target_product: target_product.clone(),
+                        topic: topic.clone(),
+                        role,
+                        mode,
+                        format: format.clone(),
+                        generic: false,
+                        path: None,
+                        manifest: Default::default(),
+                    };
+                    i.manifest = i.new_manifest();
+                    i
+                });
+            let scaffold = super::scaffold::plan(ctx, &project, &prospective, force)?;
             for (p, r) in [(&product, role), (&target_product, role.complement())] {
                 if project.add_capability(p, &topic, r, mode, f)? {
                     done(
@@ -177,9 +210,10 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
             } else {
                 done(
                     ctx,
-                    format!("integration {integration} already exists at {path}: nothing to do"),
+                    format!("integration {integration} already exists at {path}"),
                 );
             }
+            super::scaffold::write(ctx, &project, scaffold)?;
         }
     }
     Ok(())

@@ -120,6 +120,23 @@ impl Engine {
         Ok(self.adapters.get(product))
     }
 
+    /// Why `product`'s adapter is unusable, when it failed to load.
+    pub fn broken(&self, product: &str) -> Option<String> {
+        self.broken
+            .get(product)
+            .map(|reason| EngineError::unavailable(product, reason).to_string())
+    }
+
+    /// Plans `action` over the plugs `selection` picks (no side effects).
+    pub fn plan(
+        &self,
+        project: &Project,
+        selection: &super::plan::Selection,
+        action: super::plan::Action,
+    ) -> super::plan::Plan {
+        super::plan::plan(project, &self.hooks, selection, action, &|p| self.broken(p))
+    }
+
     /// The integrations serving each side of `plug`, and who sets it up.
     pub fn plug_sides(&self, project: &Project, plug: &Plug) -> Result<PlugSides, ProjectError> {
         plug_sides(project, &self.hooks, plug)
