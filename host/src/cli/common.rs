@@ -37,13 +37,11 @@ pub fn load_project(ctx: &Context) -> anyhow::Result<Project> {
     Ok(project)
 }
 
-/// Who can set each integration up: the hooks the products' adapters declare.
-///
-/// This is the one place where adapters' `describe()` output enters the
-/// model; until the engine loads adapters here, no product declares hooks
-/// (so `plug` lists what exists and how to fix it rather than guessing).
-pub fn hook_index(_ctx: &Context, _project: &Project) -> anyhow::Result<HookIndex> {
-    Ok(HookIndex::new())
+/// Who can set each integration up: the hooks the products' adapters
+/// declare (`describe()`, cached by component digest: listing never
+/// recompiles).
+pub fn hook_index(_ctx: &Context, project: &Project) -> anyhow::Result<HookIndex> {
+    crate::engine::listing_hook_index(project)
 }
 
 /// Parser for a `push|pull` argument.

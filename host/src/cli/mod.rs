@@ -6,6 +6,7 @@
 //! everything else on stderr through `tracing`.
 
 mod add;
+mod check;
 mod common;
 mod configure;
 mod context;
@@ -15,13 +16,19 @@ mod init;
 mod list;
 mod logging;
 mod oci;
+mod plan;
 mod plug;
+mod produce;
 pub mod publish;
 pub mod pull;
 pub mod registry;
 mod remove;
+mod scaffold;
 pub mod secrets;
 mod settings;
+pub mod trigger;
+mod up;
+mod watch;
 
 pub use context::Context;
 
@@ -29,6 +36,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::engine;
 
 /// Build and run Cybersecurity Mesh Architectures: describe security products,
 /// plug their instances together, and let sandboxed adapters configure them.
@@ -92,6 +101,18 @@ pub enum Command {
     Pull(pull::PullArgs),
     /// Manage credentials for OCI registries (login, logout)
     Registry(registry::RegistryArgs),
+    Produce(produce::ProduceArgs),
+    Watch(watch::WatchArgs),
+    /// Fire a command through a plug (the trigger side's hook first, else the executor's) or
+    /// on an instance with its trigger hook; typed params in, JSON result out
+    Trigger(trigger::ActionArgs),
+    /// Run a command through a plug (the executor side's hook first, else the trigger's) or on
+    /// an instance with its execute hook; typed params in, JSON result out
+    Execute(trigger::ActionArgs),
+    Plan(plan::PlanArgs),
+    Up(up::UpArgs),
+    Down(up::DownArgs),
+    Check(check::CheckArgs),
 }
 
 /// Arguments of `meshroom completions`.
@@ -130,6 +151,14 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Publish(args) => publish::exec(args, ctx)?,
         Command::Pull(args) => pull::exec(args, ctx)?,
         Command::Registry(args) => registry::exec(args, ctx)?,
+        Command::Produce(args) => produce::exec(args, ctx)?,
+        Command::Watch(args) => watch::exec(args, ctx)?,
+        Command::Trigger(args) => trigger::exec(args, engine::exercise::Exercise::Trigger, ctx)?,
+        Command::Execute(args) => trigger::exec(args, engine::exercise::Exercise::Execute, ctx)?,
+        Command::Plan(args) => plan::exec(args, ctx)?,
+        Command::Up(args) => up::exec_up(args, ctx)?,
+        Command::Down(args) => up::exec_down(args, ctx)?,
+        Command::Check(args) => check::exec_check(args, ctx)?,
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(args.shell, &mut cmd, "meshroom", &mut std::io::stdout());
