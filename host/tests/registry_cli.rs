@@ -25,6 +25,10 @@ impl Machine {
     }
 
     fn meshroom(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        self.meshroom_env(args, stdin, &[])
+    }
+
+    fn meshroom_env(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshroom"));
         cmd.arg("-p")
             .arg(self.project())
@@ -48,6 +52,7 @@ impl Machine {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        cmd.envs(env.iter().copied());
         let mut child = cmd.spawn().unwrap();
         if let Some(input) = stdin {
             use std::io::Write as _;
@@ -275,6 +280,35 @@ fn login_checks_and_saves_credentials_that_publish_then_uses() {
     machine.ok(&["registry", "logout", &registry.addr()]);
     let err = machine.fails(&["pull", &reference]);
     assert!(err.contains("unauthorized"), "{err}");
+
+    // CI credentials from the environment.
+    let ci = Machine::new();
+    let out = ci.meshroom_env(
+        &["pull", &reference],
+        None,
+        &[
+            ("MESHROOM_REGISTRY_USER", "vendor"),
+            ("MESHROOM_REGISTRY_PASSWORD", "s3cret-pass"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = ci.meshroom_env(
+        &["pull", &reference],
+        None,
+        &[
+            ("MESHROOM_REGISTRY_USER", "vendor"),
+            ("MESHROOM_REGISTRY_PASSWORD", "nope"),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("MESHROOM_REGISTRY_USER") && !err.contains("nope"),
+        "{err}"
+    );
 }
 
 #[test]

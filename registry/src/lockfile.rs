@@ -41,6 +41,18 @@ pub struct LockedProduct {
     pub wit_version: Option<String>,
 }
 
+impl LockedProduct {
+    /// How `meshroom list products` shows where the product comes from:
+    /// `127.0.0.1:5000/acme/crowdsec:1.2.0 (sha256:0123456789ab)`.
+    pub fn source_label(&self) -> String {
+        format!(
+            "{} (sha256:{})",
+            self.reference,
+            self.manifest_digest.short()
+        )
+    }
+}
+
 /// The whole lockfile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -458,6 +458,18 @@ impl Registry {
         }
     }
 
+    /// Tags of `entry`'s repository that are versions newer than the tag it was pulled
+    /// by, newest first (for `meshroom list products --outdated`); empty when the
+    /// reference has no version-like tag.
+    pub async fn newer_versions(&self, entry: &LockedProduct) -> Result<Vec<String>> {
+        let reference = ArtifactRef::parse(&entry.reference)?;
+        let Some(current) = reference.tag().map(str::to_string) else {
+            return Ok(Vec::new());
+        };
+        let tags = self.tags(&reference).await?;
+        Ok(crate::versions::newer_tags(&current, &tags))
+    }
+
     /// Checks that `credentials` are accepted by `registry` (for `meshroom registry login`).
     pub async fn check_login(&self, registry: &str, credentials: &Credentials) -> Result<()> {
         let reference = Reference::with_tag(

@@ -538,6 +538,38 @@ async fn the_lockfile_pins_a_digest_and_locked_refuses_a_moved_tag() {
     let err = lock.record(repulled.lock_entry(), true).unwrap_err();
     assert!(matches!(err, RegistryError::LockedChange(_)), "{err}");
 
+    // `list products` shows the source; `--outdated` finds newer version tags.
+    let entry = lock.get("moving").unwrap().clone();
+    assert!(
+        entry
+            .source_label()
+            .starts_with(&format!("{reference} (sha256:")),
+        "{}",
+        entry.source_label()
+    );
+    assert_eq!(
+        operator.newer_versions(&entry).await.unwrap(),
+        Vec::<String>::new(),
+        "`stable` is not a version"
+    );
+    let versioned = r(&format!("{}/acme/moving:1.2.0", server.host()));
+    vendor
+        .publish(&package("moving", 2048), &versioned)
+        .await
+        .unwrap();
+    vendor
+        .publish(
+            &package("moving", 2048),
+            &r(&format!("{}/acme/moving:1.10.0", server.host())),
+        )
+        .await
+        .unwrap();
+    let old = operator.pull(&versioned).await.unwrap().lock_entry();
+    assert_eq!(
+        operator.newer_versions(&old).await.unwrap(),
+        vec!["1.10.0".to_string()]
+    );
+
     // What the lockfile names is still what `up` gets.
     let locked = operator
         .fetch_locked(lock.get("moving").unwrap())
