@@ -356,15 +356,17 @@ fn watch_streams_batches_until_the_end_or_the_count() {
 
 #[test]
 fn watch_stops_at_the_timeout_on_an_endless_source() {
-    let api = event_source(None, Duration::from_millis(100));
+    let api = event_source(None, Duration::from_millis(200));
     let mesh = example_mesh(&api);
     let started = Instant::now();
-    let out = mesh.run(&["watch", "events", "edr1", "siem1", "--timeout", "1.5"], None);
+    // Generous: on a loaded machine, opening the secrets store alone takes seconds.
+    let out = mesh.run(&["watch", "events", "edr1", "siem1", "--timeout", "8"], None);
     let took = started.elapsed();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.lines().count() >= 3, "several batches arrived: {stdout}");
-    assert!(took < Duration::from_secs(8), "stopped at the timeout, took {took:?}");
+    assert!(took >= Duration::from_secs(8), "ran until the timeout, took {took:?}");
+    assert!(took < Duration::from_secs(40), "stopped at the timeout, took {took:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("the timeout passed"), "{stderr}");
 }
