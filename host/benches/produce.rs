@@ -6,6 +6,8 @@
 //!
 //! Run: `scripts/build-adapters.sh && cargo bench -p meshroom-host --bench produce`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -43,7 +45,11 @@ fn project(url: &str) -> tempfile::TempDir {
          produces:\n  events:\n    - mode: push\n\
          consumes:\n  events:\n    - mode: push\n",
     );
-    std::fs::copy(adapter_wasm(), p.join("products/example_http/example_http.wasm")).unwrap();
+    std::fs::copy(
+        adapter_wasm(),
+        p.join("products/example_http/example_http.wasm"),
+    )
+    .unwrap();
     for name in ["edr1", "siem1"] {
         write(
             &p.join(format!("instances/example_http/{name}/config.yaml")),
@@ -61,7 +67,15 @@ fn produce(dir: &Path, cache: &Path, input: &[u8]) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_meshroom"))
         .arg("-p")
         .arg(dir)
-        .args(["-q", "produce", "events", "edr1", "siem1", "--batch-size", "1000"])
+        .args([
+            "-q",
+            "produce",
+            "events",
+            "edr1",
+            "siem1",
+            "--batch-size",
+            "1000",
+        ])
         .env("MESHROOM_CACHE", cache)
         .env_remove("RUST_LOG")
         .stdin(Stdio::piped())
@@ -74,13 +88,21 @@ fn produce(dir: &Path, cache: &Path, input: &[u8]) {
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn bench(c: &mut Criterion) {
     let api = HttpCollector::start().unwrap();
     api.respond_with(|r: &RecordedRequest| {
-        let n = r.body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+        let n = r
+            .body
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count();
         Reply::status(200).json(&serde_json::json!({ "accepted": n }))
     });
     let dir = project(&api.url());

@@ -4,6 +4,8 @@
 //! the real adapters built from `adapters/`, and real servers on 127.0.0.1
 //! (an HTTP collector scripting the product's API, a TCP line receiver).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
+
 mod support;
 
 use std::collections::BTreeMap;
@@ -62,7 +64,11 @@ impl Mesh {
             &p.join("products/hostile/definition.yaml"),
             "name: hostile\nadapter: hostile.wasm\nexecutes:\n  panic:\n    - mode: push\n",
         );
-        std::fs::copy(adapter_wasm("hostile"), p.join("products/hostile/hostile.wasm")).unwrap();
+        std::fs::copy(
+            adapter_wasm("hostile"),
+            p.join("products/hostile/hostile.wasm"),
+        )
+        .unwrap();
         std::fs::create_dir_all(p.join("instances")).unwrap();
         Mesh { dir, home }
     }
@@ -194,14 +200,22 @@ impl Mesh {
 /// records, `POST /commands` answers with an id.
 fn product_api() -> HttpCollector {
     let api = HttpCollector::start().unwrap();
-    api.respond_with(|r: &RecordedRequest| match (r.method.as_str(), r.path.as_str()) {
-        ("POST", "/events") => {
-            let n = r.body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
-            Reply::status(200).json(&json!({ "accepted": n }))
-        }
-        ("POST", "/commands") => Reply::status(201).json(&json!({ "id": "cmd-1", "status": "queued" })),
-        _ => Reply::status(404),
-    });
+    api.respond_with(
+        |r: &RecordedRequest| match (r.method.as_str(), r.path.as_str()) {
+            ("POST", "/events") => {
+                let n = r
+                    .body
+                    .split(|b| *b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .count();
+                Reply::status(200).json(&json!({ "accepted": n }))
+            }
+            ("POST", "/commands") => {
+                Reply::status(201).json(&json!({ "id": "cmd-1", "status": "queued" }))
+            }
+            _ => Reply::status(404),
+        },
+    );
     api
 }
 
@@ -268,12 +282,22 @@ fn produce_through_a_plug_posts_ordered_batches_to_the_http_collector() {
     std::fs::write(&file, records(30)).unwrap();
     let out = mesh.ok(
         &[
-            "--json", "produce", "events", "edr1", "siem1", "--file", file.to_str().unwrap(),
-            "--batch-size", "20",
+            "--json",
+            "produce",
+            "events",
+            "edr1",
+            "siem1",
+            "--file",
+            file.to_str().unwrap(),
+            "--batch-size",
+            "20",
         ],
         None,
     );
-    let batches: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let batches: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(batches.len(), 2);
     assert_eq!(batches[0]["records"], 20);
     assert_eq!(batches[1]["accepted"], 10);
@@ -292,8 +316,13 @@ fn produce_through_a_tcp_plug_delivers_every_line_in_order() {
         Some(&input),
     );
     assert_eq!(out.lines().count(), 3, "{out}");
-    assert!(out.contains(&format!("sent to {}", receiver.addr())), "{out}");
-    let lines = receiver.wait_for_lines(5000, Duration::from_secs(10)).unwrap();
+    assert!(
+        out.contains(&format!("sent to {}", receiver.addr())),
+        "{out}"
+    );
+    let lines = receiver
+        .wait_for_lines(5000, Duration::from_secs(10))
+        .unwrap();
     let want: Vec<String> = (0..5000)
         .map(|i| format!("{{\"seq\":{i},\"msg\":\"event {i}\"}}"))
         .collect();
@@ -310,11 +339,19 @@ fn produce_to_a_consumer_that_is_down_keeps_the_error_kind() {
     mesh.instance("line_sink", "sink1", json!({ "address": "127.0.0.1:9" }));
     mesh.plug("example_http", "edr1", "sink1", "logs", false);
     let out = mesh.run(&["produce", "logs", "edr1", "sink1"], Some(b"one\ntwo\n"));
-    assert_eq!(out.status.code(), Some(12), "unreachable: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(12),
+        "unreachable: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(receiver.lines().is_empty());
     // No plug: a clear error before any hook runs.
     let err = mesh.fails(&["produce", "events", "siem1", "edr1"], 1);
-    assert!(err.contains("there is no plug siem1 --[events]-> edr1"), "{err}");
+    assert!(
+        err.contains("there is no plug siem1 --[events]-> edr1"),
+        "{err}"
+    );
 }
 
 /// Pages of `GET /events?after=N`: `total` records in pages of 3 (`None`:
@@ -349,9 +386,20 @@ fn watch_streams_batches_until_the_end_or_the_count() {
     // The consumer side's hook ran with the consumer's own key.
     assert_eq!(pages[0].header("authorization"), Some("Bearer siem-key"));
 
-    let out = mesh.ok(&["--json", "watch", "events", "edr1", "siem1", "--count", "5"], None);
-    let got: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(got, (0..5).map(|i| json!(format!("record {i}"))).collect::<Vec<_>>());
+    let out = mesh.ok(
+        &["--json", "watch", "events", "edr1", "siem1", "--count", "5"],
+        None,
+    );
+    let got: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        got,
+        (0..5)
+            .map(|i| json!(format!("record {i}")))
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -360,13 +408,29 @@ fn watch_stops_at_the_timeout_on_an_endless_source() {
     let mesh = example_mesh(&api);
     let started = Instant::now();
     // Generous: on a loaded machine, opening the secrets store alone takes seconds.
-    let out = mesh.run(&["watch", "events", "edr1", "siem1", "--timeout", "8"], None);
+    let out = mesh.run(
+        &["watch", "events", "edr1", "siem1", "--timeout", "8"],
+        None,
+    );
     let took = started.elapsed();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.lines().count() >= 3, "several batches arrived: {stdout}");
-    assert!(took >= Duration::from_secs(8), "ran until the timeout, took {took:?}");
-    assert!(took < Duration::from_secs(40), "stopped at the timeout, took {took:?}");
+    assert!(
+        stdout.lines().count() >= 3,
+        "several batches arrived: {stdout}"
+    );
+    assert!(
+        took >= Duration::from_secs(8),
+        "ran until the timeout, took {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(40),
+        "stopped at the timeout, took {took:?}"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("the timeout passed"), "{stderr}");
 }
@@ -377,7 +441,14 @@ fn trigger_sends_typed_params_and_prints_the_json_result() {
     let mesh = example_mesh(&api);
     let out = mesh.ok(
         &[
-            "trigger", "block_ip", "edr1", "siem1", "-p", "ip=10.0.0.1", "-p", "duration=3600",
+            "trigger",
+            "block_ip",
+            "edr1",
+            "siem1",
+            "-p",
+            "ip=10.0.0.1",
+            "-p",
+            "duration=3600",
         ],
         None,
     );
@@ -385,7 +456,11 @@ fn trigger_sends_typed_params_and_prints_the_json_result() {
     assert_eq!(result, json!({"id": "cmd-1", "status": "queued"}));
     let sent = api.requests().pop().unwrap();
     assert_eq!(sent.path, "/commands");
-    assert_eq!(sent.header("authorization"), Some("Bearer edr-key"), "the trigger side's key");
+    assert_eq!(
+        sent.header("authorization"),
+        Some("Bearer edr-key"),
+        "the trigger side's key"
+    );
     assert_eq!(
         sent.body_json().unwrap(),
         json!({"action": "deny", "ip": "10.0.0.1", "duration": 3600}),
@@ -397,8 +472,14 @@ fn trigger_sends_typed_params_and_prints_the_json_result() {
     std::fs::write(&params, r#"{"ip": "192.0.2.1", "duration": [1, 2]}"#).unwrap();
     mesh.ok(
         &[
-            "trigger", "block_ip", "edr1", "siem1", "--params-json",
-            params.to_str().unwrap(), "-p", "duration=true",
+            "trigger",
+            "block_ip",
+            "edr1",
+            "siem1",
+            "--params-json",
+            params.to_str().unwrap(),
+            "-p",
+            "duration=true",
         ],
         None,
     );
@@ -416,7 +497,10 @@ fn trigger_errors_keep_their_kind_in_the_message_and_exit_code() {
     let args = ["trigger", "block_ip", "edr1", "siem1", "-p", "ip=10.0.0.1"];
 
     let err = mesh.fails(&["trigger", "block_ip", "edr1", "siem1"], 10);
-    assert!(err.contains("(invalid-config)") && err.contains("param `ip` is required"), "{err}");
+    assert!(
+        err.contains("(invalid-config)") && err.contains("param `ip` is required"),
+        "{err}"
+    );
 
     api.respond_with(|_| Reply::status(401).json(&json!({"error": "bad key"})));
     let err = mesh.fails(&args, 11);
@@ -441,8 +525,18 @@ fn execute_runs_the_executor_side_and_reports_every_error_kind() {
     let mesh = example_mesh(&api);
     let out = mesh.ok(
         &[
-            "execute", "block_ip", "edr1", "siem1", "-p", "ip=10.0.0.1", "-p", "permanent=true",
-            "-p", "ttl=1.5", "-p", "tags=[\"a\"]",
+            "execute",
+            "block_ip",
+            "edr1",
+            "siem1",
+            "-p",
+            "ip=10.0.0.1",
+            "-p",
+            "permanent=true",
+            "-p",
+            "ttl=1.5",
+            "-p",
+            "tags=[\"a\"]",
         ],
         None,
     );
@@ -456,24 +550,43 @@ fn execute_runs_the_executor_side_and_reports_every_error_kind() {
     assert!(err.contains("there is no plug"), "{err}");
     mesh.plug("example_http", "edr1", "siem1", "isolate_host", true);
     let err = mesh.fails(&["execute", "isolate_host", "edr1", "siem1"], 13);
-    assert!(err.contains("(not-supported)") && err.contains("cannot isolate hosts"), "{err}");
+    assert!(
+        err.contains("(not-supported)") && err.contains("cannot isolate hosts"),
+        "{err}"
+    );
 
     // On an instance alone; a crashing adapter has its own code.
     mesh.instance("hostile", "h1", json!({}));
     let out = mesh.ok(&["execute", "ok", "h1", "-p", "n=1"], None);
-    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["params"], json!({"n": 1}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["params"],
+        json!({"n": 1})
+    );
     let err = mesh.fails(&["execute", "panic", "h1"], 20);
-    assert!(err.contains("(crashed)") && err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("(crashed)") && err.contains("panicked"),
+        "{err}"
+    );
     // No hook for the topic: says what exists.
     let err = mesh.fails(&["execute", "nothing_here", "h1"], 1);
-    assert!(err.contains("no execute hook") && err.contains("declared execute hooks"), "{err}");
+    assert!(
+        err.contains("no execute hook") && err.contains("declared execute hooks"),
+        "{err}"
+    );
 }
 
 #[test]
 fn create_integration_scaffolds_files_and_keeps_them_unless_forced() {
     let mesh = Mesh::new();
     mesh.ok(
-        &["create", "integration", "example_http", "line_sink", "logs", "producer"],
+        &[
+            "create",
+            "integration",
+            "example_http",
+            "line_sink",
+            "logs",
+            "producer",
+        ],
         None,
     );
     let readme = mesh
@@ -487,27 +600,69 @@ fn create_integration_scaffolds_files_and_keeps_them_unless_forced() {
             .is_file()
     );
     // The same answer again: nothing to do.
-    mesh.ok(&["create", "integration", "example_http", "line_sink", "logs", "producer"], None);
+    mesh.ok(
+        &[
+            "create",
+            "integration",
+            "example_http",
+            "line_sink",
+            "logs",
+            "producer",
+        ],
+        None,
+    );
     // A file changed by hand is kept, unless --force.
     std::fs::write(&readme, "my notes").unwrap();
     let err = mesh.fails(
-        &["create", "integration", "example_http", "line_sink", "logs", "producer"],
+        &[
+            "create",
+            "integration",
+            "example_http",
+            "line_sink",
+            "logs",
+            "producer",
+        ],
         1,
     );
-    assert!(err.contains("already exist") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("already exist") && err.contains("--force"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_to_string(&readme).unwrap(), "my notes");
     mesh.ok(
-        &["create", "integration", "example_http", "line_sink", "logs", "producer", "--force"],
+        &[
+            "create",
+            "integration",
+            "example_http",
+            "line_sink",
+            "logs",
+            "producer",
+            "--force",
+        ],
         None,
     );
     assert_eq!(std::fs::read_to_string(&readme).unwrap(), text);
 
     // Both products' hooks run: the target side's files go below its own folder.
-    mesh.ok(&["create", "integration", "hostile", "example_http", "events", "producer"], None);
+    mesh.ok(
+        &[
+            "create",
+            "integration",
+            "hostile",
+            "example_http",
+            "events",
+            "producer",
+        ],
+        None,
+    );
     let other = mesh
         .path()
         .join("products/example_http/integrations/hostile/README.md");
-    assert!(std::fs::read_to_string(other).unwrap().contains("example_http → hostile (events)"));
+    assert!(
+        std::fs::read_to_string(other)
+            .unwrap()
+            .contains("example_http → hostile (events)")
+    );
 }
 
 #[test]
@@ -521,7 +676,17 @@ fn hostile_scaffold_answers_are_refused_and_the_project_is_untouched() {
         ("many", "5000 files, more than the limit"),
         ("sneaky", "refused the path"),
     ] {
-        let err = mesh.fails(&["create", "integration", "hostile", "example_http", topic, "producer"], 1);
+        let err = mesh.fails(
+            &[
+                "create",
+                "integration",
+                "hostile",
+                "example_http",
+                topic,
+                "producer",
+            ],
+            1,
+        );
         assert!(err.contains(expect), "{topic}: {err}");
         assert!(err.contains("nothing was written"), "{topic}: {err}");
         assert_eq!(mesh.snapshot(), before, "{topic}: the project is untouched");
@@ -534,8 +699,12 @@ fn hostile_scaffold_answers_are_refused_and_the_project_is_untouched() {
 fn pull_writes_catalog_products_and_refuses_hostile_ones() {
     let mesh = Mesh::new();
     let out = mesh.ok(&["pull", "example_http"], None);
-    assert!(out.contains("products/example_partner/definition.yaml"), "{out}");
-    let def = std::fs::read_to_string(mesh.path().join("products/example_partner/definition.yaml")).unwrap();
+    assert!(
+        out.contains("products/example_partner/definition.yaml"),
+        "{out}"
+    );
+    let def = std::fs::read_to_string(mesh.path().join("products/example_partner/definition.yaml"))
+        .unwrap();
     assert!(def.contains("name: example_partner"));
     let listed = mesh.ok(&["--json", "list", "products"], None);
     assert!(listed.contains("example_partner"), "{listed}");
@@ -568,25 +737,64 @@ fn pull_writes_catalog_products_and_refuses_hostile_ones() {
     assert!(!Path::new("/tmp/meshroom-hostile-evil").exists());
     // An existing product is not replaced without --force.
     let err = mesh.fails(&["pull", "example_http"], 1);
-    assert!(err.contains("already exists") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
     mesh.ok(&["pull", "example_http", "--force"], None);
 }
 
 #[test]
 fn publish_runs_the_hooks_of_matching_integrations() {
     let mesh = Mesh::new();
-    mesh.ok(&["create", "integration", "example_http", "line_sink", "logs", "producer"], None);
-    mesh.ok(&["create", "integration", "line_sink", "example_http", "logs", "consumer"], None);
+    mesh.ok(
+        &[
+            "create",
+            "integration",
+            "example_http",
+            "line_sink",
+            "logs",
+            "producer",
+        ],
+        None,
+    );
+    mesh.ok(
+        &[
+            "create",
+            "integration",
+            "line_sink",
+            "example_http",
+            "logs",
+            "consumer",
+        ],
+        None,
+    );
     let out = mesh.ok(&["publish", "example_http"], None);
-    assert!(out.contains("submit: submitted example_http → line_sink (logs)"), "{out}");
-    let out = mesh.ok(&["--json", "publish", "example_http", "line_sink", "logs", "producer"], None);
+    assert!(
+        out.contains("submit: submitted example_http → line_sink (logs)"),
+        "{out}"
+    );
+    let out = mesh.ok(
+        &[
+            "--json",
+            "publish",
+            "example_http",
+            "line_sink",
+            "logs",
+            "producer",
+        ],
+        None,
+    );
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["published"][0]["hooks"][0]["hook"], "submit");
     let out = mesh.run(&["publish", "line_sink"], None);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no publish hook, nothing to do"));
     let err = mesh.fails(&["publish", "example_http", "nobody"], 1);
-    assert!(err.contains("no integration of `example_http` matches"), "{err}");
+    assert!(
+        err.contains("no integration of `example_http` matches"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -594,6 +802,9 @@ fn help_documents_the_exit_codes() {
     let mesh = Mesh::new();
     for cmd in ["produce", "watch", "trigger", "execute"] {
         let help = mesh.ok(&[cmd, "--help"], None);
-        assert!(help.contains("11  the adapter reported unauthorized"), "{cmd}: {help}");
+        assert!(
+            help.contains("11  the adapter reported unauthorized"),
+            "{cmd}: {help}"
+        );
     }
 }

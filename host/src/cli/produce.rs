@@ -55,7 +55,12 @@ type Chunk = Result<Vec<Vec<u8>>, String>;
 
 /// Reads lines (without their line ending; blank ones skipped) and sends
 /// them in chunks of what was available without blocking.
-fn read_records<R: std::io::Read>(mut input: std::io::BufReader<R>, tx: mpsc::Sender<Chunk>, max_chunk: usize, what: &str) {
+fn read_records<R: std::io::Read>(
+    mut input: std::io::BufReader<R>,
+    tx: mpsc::Sender<Chunk>,
+    max_chunk: usize,
+    what: &str,
+) {
     let mut chunk = Vec::new();
     let mut line_no = 0u64;
     loop {
@@ -85,10 +90,11 @@ fn read_records<R: std::io::Read>(mut input: std::io::BufReader<R>, tx: mpsc::Se
             }
         }
         // Hand over when the chunk is full, or before a read that may block.
-        if !chunk.is_empty() && (chunk.len() >= max_chunk || input.buffer().is_empty()) {
-            if tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err() {
-                return;
-            }
+        if !chunk.is_empty()
+            && (chunk.len() >= max_chunk || input.buffer().is_empty())
+            && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
+        {
+            return;
         }
     }
     if !chunk.is_empty() {
@@ -165,7 +171,12 @@ fn start_reader(file: Option<&PathBuf>, max: usize) -> anyhow::Result<mpsc::Rece
                 .with_context(|| format!("failed to open `{}`", path.display()))?;
             let what = format!("`{}`", path.display());
             std::thread::spawn(move || {
-                read_records(std::io::BufReader::with_capacity(256 << 10, f), tx, max, &what)
+                read_records(
+                    std::io::BufReader::with_capacity(256 << 10, f),
+                    tx,
+                    max,
+                    &what,
+                )
             });
         }
         None => {
@@ -272,7 +283,14 @@ mod tests {
 
     async fn batches_of(input: &'static [u8], max: usize) -> Vec<Vec<String>> {
         let (tx, rx) = mpsc::channel(2);
-        std::thread::spawn(move || read_records(std::io::BufReader::with_capacity(16, input), tx, max, "test"));
+        std::thread::spawn(move || {
+            read_records(
+                std::io::BufReader::with_capacity(16, input),
+                tx,
+                max,
+                "test",
+            )
+        });
         let mut b = Batches::new(rx, max, Duration::from_millis(50));
         let mut out = Vec::new();
         while let Some(batch) = b.next().await.unwrap() {
@@ -312,7 +330,9 @@ mod tests {
         let (tx, rx) = mpsc::channel(2);
         let mut b = Batches::new(rx, 1000, Duration::from_millis(10));
         let big = vec![b'x'; MAX_BATCH_BYTES / 3];
-        tx.send(Ok(vec![big.clone(), big.clone(), big.clone(), big])).await.unwrap();
+        tx.send(Ok(vec![big.clone(), big.clone(), big.clone(), big]))
+            .await
+            .unwrap();
         drop(tx);
         let first = b.next().await.unwrap().unwrap();
         assert_eq!(first.len(), 2);
@@ -325,7 +345,14 @@ mod tests {
     async fn an_overlong_line_is_an_error_naming_it() {
         let (tx, rx) = mpsc::channel(2);
         let long: &'static [u8] = Box::leak(vec![b'y'; MAX_BATCH_BYTES + 10].into_boxed_slice());
-        std::thread::spawn(move || read_records(std::io::BufReader::new(std::io::Read::chain(&b"ok\n"[..], long)), tx, 10, "stdin"));
+        std::thread::spawn(move || {
+            read_records(
+                std::io::BufReader::new(std::io::Read::chain(&b"ok\n"[..], long)),
+                tx,
+                10,
+                "stdin",
+            )
+        });
         let mut b = Batches::new(rx, 10, Duration::from_millis(10));
         let mut err = None;
         for _ in 0..3 {
@@ -339,6 +366,9 @@ mod tests {
             }
         }
         let err = err.expect("an error");
-        assert!(err.to_string().contains("line 2 of stdin is longer"), "{err}");
+        assert!(
+            err.to_string().contains("line 2 of stdin is longer"),
+            "{err}"
+        );
     }
 }

@@ -102,7 +102,10 @@ fn publish_hooks(args: &PublishArgs, ctx: &Context) -> anyhow::Result<()> {
                 && args.topic.as_ref().is_none_or(|t| *t == i.topic)
                 && args.role.is_none_or(|r| r == i.role)
                 && args.mode.is_none_or(|m| m == i.mode)
-                && args.format.as_ref().is_none_or(|f| i.format.as_ref() == Some(f))
+                && args
+                    .format
+                    .as_ref()
+                    .is_none_or(|f| i.format.as_ref() == Some(f))
         })
         .cloned()
         .collect();
@@ -114,7 +117,9 @@ fn publish_hooks(args: &PublishArgs, ctx: &Context) -> anyhow::Result<()> {
         );
     }
     let (published, without) = ctx.runtime()?.block_on(async {
-        let engine = crate::engine::Engine::start(&project, crate::runtime::RuntimeConfig::default()).await?;
+        let engine =
+            crate::engine::Engine::start(&project, crate::runtime::RuntimeConfig::default())
+                .await?;
         Ok::<_, anyhow::Error>(crate::engine::vendor::publish(&engine, &integrations).await?)
     })?;
     let failed = published
@@ -123,7 +128,9 @@ fn publish_hooks(args: &PublishArgs, ctx: &Context) -> anyhow::Result<()> {
         .filter(|h| h.error.is_some())
         .count();
     if ctx.json {
-        super::common::print_json(&serde_json::json!({"published": published, "without_hook": without}))?;
+        super::common::print_json(
+            &serde_json::json!({"published": published, "without_hook": without}),
+        )?;
     } else {
         for p in &published {
             for h in &p.hooks {

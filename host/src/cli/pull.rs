@@ -31,7 +31,13 @@ pub struct PullArgs {
 /// Runs `meshroom pull`.
 pub fn exec(args: PullArgs, ctx: &Context) -> anyhow::Result<()> {
     let looks_like_reference = args.reference.contains([':', '/', '@']);
-    if !looks_like_reference && ctx.project_dir.join("products").join(&args.reference).is_dir() {
+    if !looks_like_reference
+        && ctx
+            .project_dir
+            .join("products")
+            .join(&args.reference)
+            .is_dir()
+    {
         return pull_catalog(&args, ctx);
     }
     let reference = ArtifactRef::parse(&args.reference)?;

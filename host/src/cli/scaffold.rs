@@ -19,7 +19,11 @@ pub fn plan(
 ) -> anyhow::Result<Option<ScaffoldPlan>> {
     let has_adapter = [&integration.product, &integration.target_product]
         .iter()
-        .any(|p| project.find_product(p).is_some_and(|p| p.definition.adapter.is_some()));
+        .any(|p| {
+            project
+                .find_product(p)
+                .is_some_and(|p| p.definition.adapter.is_some())
+        });
     if !has_adapter {
         return Ok(None);
     }
@@ -36,7 +40,9 @@ pub fn plan(
     let plan = ctx.runtime()?.block_on(async {
         let engine =
             crate::engine::Engine::start(project, crate::runtime::RuntimeConfig::default()).await?;
-        Ok::<_, anyhow::Error>(crate::engine::vendor::scaffold(&engine, project, &sides, force).await?)
+        Ok::<_, anyhow::Error>(
+            crate::engine::vendor::scaffold(&engine, project, &sides, force).await?,
+        )
     })?;
     Ok(Some(plan))
 }

@@ -81,13 +81,16 @@ pub struct ActionArgs {
 /// Parses one `-p KEY=VALUE`.
 pub fn parse_param(raw: &str) -> anyhow::Result<(String, Value)> {
     let Some((key, value)) = raw.split_once('=') else {
-        bail!("invalid parameter `{raw}`: expected KEY=VALUE, e.g. `-p ip=10.0.0.1` or `-p duration=3600`");
+        bail!(
+            "invalid parameter `{raw}`: expected KEY=VALUE, e.g. `-p ip=10.0.0.1` or `-p duration=3600`"
+        );
     };
     let key = key.trim();
     if key.is_empty() {
         bail!("invalid parameter `{raw}`: the key before `=` is empty");
     }
-    let value = serde_json::from_str::<Value>(value).unwrap_or_else(|_| Value::String(value.to_string()));
+    let value =
+        serde_json::from_str::<Value>(value).unwrap_or_else(|_| Value::String(value.to_string()));
     Ok((key.to_string(), value))
 }
 
@@ -98,7 +101,9 @@ pub fn collect_params(params: &[String], params_json: Option<&Path>) -> anyhow::
         let (text, name) = if path == Path::new("-") {
             use std::io::{IsTerminal, Read};
             if std::io::stdin().is_terminal() {
-                bail!("`--params-json -` reads a JSON object from stdin, which is a terminal: pipe the JSON in or give a file");
+                bail!(
+                    "`--params-json -` reads a JSON object from stdin, which is a terminal: pipe the JSON in or give a file"
+                );
             }
             let mut s = String::new();
             std::io::stdin()
@@ -129,7 +134,9 @@ pub fn collect_params(params: &[String], params_json: Option<&Path>) -> anyhow::
     for raw in params {
         let (k, v) = parse_param(raw)?;
         if !seen.insert(k.clone()) {
-            bail!("parameter `{k}` is given twice with `-p`; give it once (a list is `-p {k}='[1,2]'`)");
+            bail!(
+                "parameter `{k}` is given twice with `-p`; give it once (a list is `-p {k}='[1,2]'`)"
+            );
         }
         out.insert(k, v);
     }
@@ -227,9 +234,16 @@ mod tests {
     fn params_file_then_overrides() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("p.json");
-        std::fs::write(&f, r#"{"ip": "1.2.3.4", "duration": 60, "nested": {"a": [1]}}"#).unwrap();
+        std::fs::write(
+            &f,
+            r#"{"ip": "1.2.3.4", "duration": 60, "nested": {"a": [1]}}"#,
+        )
+        .unwrap();
         let p = collect_params(&["duration=120".into()], Some(&f)).unwrap();
-        assert_eq!(p, json!({"ip": "1.2.3.4", "duration": 120, "nested": {"a": [1]}}));
+        assert_eq!(
+            p,
+            json!({"ip": "1.2.3.4", "duration": 120, "nested": {"a": [1]}})
+        );
         std::fs::write(&f, "[1, 2]").unwrap();
         let e = collect_params(&[], Some(&f)).unwrap_err();
         assert!(e.to_string().contains("must be a JSON object"), "{e}");

@@ -146,10 +146,8 @@ fn score(hook: &HookInfo, want: &Want<'_>) -> Option<[bool; 5]> {
 pub fn most_specific<'h>(hooks: &'h [HookInfo], want: &Want<'_>) -> Option<&'h HookInfo> {
     let mut best: Option<(&HookInfo, [bool; 5])> = None;
     for h in hooks {
-        if let Some(s) = score(h, want) {
-            if best.is_none_or(|(_, b)| s > b) {
-                best = Some((h, s));
-            }
+        if let Some(s) = score(h, want).filter(|s| best.is_none_or(|(_, b)| *s > b)) {
+            best = Some((h, s));
         }
     }
     best.map(|(h, _)| h)
@@ -217,7 +215,9 @@ pub fn choose_for_plug(
     Err(NoHook(format!(
         "no {kind} hook for plug {plug}: neither {} declares a {kind} hook for topic `{topic}` in {mode} mode{}; {}",
         looked.join(" nor "),
-        format.map(|f| format!(" and format `{f}`")).unwrap_or_default(),
+        format
+            .map(|f| format!(" and format `{f}`"))
+            .unwrap_or_default(),
         declared(kind, &[src, dst]),
     )))
 }
@@ -344,8 +344,14 @@ pub async fn prepare(
             let (sh, dh) = (hooks_of(&s.product)?, hooks_of(&d.product)?);
             let choice = choose_for_plug(
                 exercise,
-                Side { product: &s.product, hooks: &sh },
-                Side { product: &d.product, hooks: &dh },
+                Side {
+                    product: &s.product,
+                    hooks: &sh,
+                },
+                Side {
+                    product: &d.product,
+                    hooks: &dh,
+                },
                 &plug.topic,
                 plug.mode,
                 plug.format.as_deref(),
@@ -356,7 +362,10 @@ pub async fn prepare(
         }
         None => {
             let hooks = hooks_of(&src.product)?;
-            let side = Side { product: &src.product, hooks: &hooks };
+            let side = Side {
+                product: &src.product,
+                hooks: &hooks,
+            };
             let choice = choose_for_instance(exercise, side, &src.name, topic, mode)?;
             (choice, src, format!("instance `{}`", src.name))
         }
@@ -369,7 +378,11 @@ pub async fn prepare(
     let mut policy = engine.policy(project, runs_on, plug)?;
     if let Some(plug) = plug {
         let (s, d) = project.plug_ends(plug)?;
-        let peer = if runs_on.name == s.name && runs_on.product == s.product { d } else { s };
+        let peer = if runs_on.name == s.name && runs_on.product == s.product {
+            d
+        } else {
+            s
+        };
         let product = project.product(&peer.product)?;
         let settings = peer.effective_settings(&product.definition);
         let egress = super::egress_of(product, peer, &settings)?;
@@ -424,16 +437,40 @@ mod tests {
             product: "a",
             hooks,
         };
-        let c = choose_for_plug(Exercise::Produce, s(&src), s(&dst), "events", Mode::Push, None, "x")
-            .unwrap();
+        let c = choose_for_plug(
+            Exercise::Produce,
+            s(&src),
+            s(&dst),
+            "events",
+            Mode::Push,
+            None,
+            "x",
+        )
+        .unwrap();
         assert_eq!((c.end, c.hook.id.as_str()), (Some(End::Src), "p"));
         // Another topic: the producer's hook does not apply; the consumer's generic one does.
-        let c = choose_for_plug(Exercise::Produce, s(&src), s(&dst), "alerts", Mode::Push, None, "x")
-            .unwrap();
+        let c = choose_for_plug(
+            Exercise::Produce,
+            s(&src),
+            s(&dst),
+            "alerts",
+            Mode::Push,
+            None,
+            "x",
+        )
+        .unwrap();
         assert_eq!((c.end, c.hook.id.as_str()), (Some(End::Dst), "c"));
         // Watch prefers the consumer side; the producer hook has the wrong kind.
-        let err = choose_for_plug(Exercise::Watch, s(&src), s(&dst), "events", Mode::Push, None, "x")
-            .unwrap_err();
+        let err = choose_for_plug(
+            Exercise::Watch,
+            s(&src),
+            s(&dst),
+            "events",
+            Mode::Push,
+            None,
+            "x",
+        )
+        .unwrap_err();
         assert!(err.0.contains("no watch hook"), "{err}");
     }
 
@@ -441,7 +478,9 @@ mod tests {
     fn most_specific_wins_and_target_hooks_need_that_target() {
         let hooks = vec![
             hook("generic", HookKind::Trigger),
-            with(hook("topic", HookKind::Trigger), |h| h.topic = Some("block".into())),
+            with(hook("topic", HookKind::Trigger), |h| {
+                h.topic = Some("block".into())
+            }),
             with(hook("for_b", HookKind::Trigger), |h| {
                 h.topic = Some("block".into());
                 h.target_product = Some("b".into());
@@ -461,9 +500,18 @@ mod tests {
             target_product: target,
         };
         let id = |w| most_specific(&hooks, &w).map(|h| h.id.clone());
-        assert_eq!(id(want(Some("b"), Some(Mode::Push))).as_deref(), Some("for_b"));
-        assert_eq!(id(want(Some("c"), Some(Mode::Push))).as_deref(), Some("topic"));
-        assert_eq!(id(want(None, Some(Mode::Pull))).as_deref(), Some("pull_only"));
+        assert_eq!(
+            id(want(Some("b"), Some(Mode::Push))).as_deref(),
+            Some("for_b")
+        );
+        assert_eq!(
+            id(want(Some("c"), Some(Mode::Push))).as_deref(),
+            Some("topic")
+        );
+        assert_eq!(
+            id(want(None, Some(Mode::Pull))).as_deref(),
+            Some("pull_only")
+        );
         let other_topic = Want {
             topic: "other",
             ..want(None, None)
@@ -474,7 +522,9 @@ mod tests {
     #[test]
     fn instance_alone_uses_generic_hooks_in_role_preference() {
         let hooks = vec![
-            with(hook("exec", HookKind::Execute), |h| h.role = Some(runtime::Role::Trigger)),
+            with(hook("exec", HookKind::Execute), |h| {
+                h.role = Some(runtime::Role::Trigger)
+            }),
             with(hook("exec_b", HookKind::Execute), |h| {
                 h.role = Some(runtime::Role::Executor);
                 h.target_product = Some("b".into());

@@ -37,7 +37,9 @@ impl Default for FileLimits {
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     /// A path is not a plain relative path below the target folder.
-    #[error("refused the path `{path}`: {reason} (only plain relative paths below `{target}` are written)")]
+    #[error(
+        "refused the path `{path}`: {reason} (only plain relative paths below `{target}` are written)"
+    )]
     UnsafePath {
         /// The path as the adapter sent it (escaped).
         path: String,
@@ -181,11 +183,13 @@ fn check_way(root: &Path, relative: &Path) -> Result<bool, FileError> {
 /// `root`; every existing folder on the way from `root` must be a real
 /// folder, not a link.
 fn existing_base(root: &Path, target: &Path) -> Result<PathBuf, FileError> {
-    let relative = target.strip_prefix(root).map_err(|_| FileError::UnsafePath {
-        path: target.display().to_string(),
-        reason: "the target folder is outside the project",
-        target: root.display().to_string(),
-    })?;
+    let relative = target
+        .strip_prefix(root)
+        .map_err(|_| FileError::UnsafePath {
+            path: target.display().to_string(),
+            reason: "the target folder is outside the project",
+            target: root.display().to_string(),
+        })?;
     let mut current = root.to_path_buf();
     for part in relative.components() {
         if !matches!(part, Component::Normal(_)) {
@@ -263,7 +267,10 @@ pub fn check_files(
         }
         let exists = check_way(root, &target_rel.join(&rel))?;
         // An existing file with the same contents is fine: nothing to write.
-        if exists && !force && std::fs::read(target.join(&rel)).map_or(true, |old| old != f.contents) {
+        if exists
+            && !force
+            && std::fs::read(target.join(&rel)).map_or(true, |old| old != f.contents)
+        {
             existing.push(target.join(&rel).display().to_string());
         }
         out.push((rel, exists));
@@ -302,12 +309,7 @@ pub fn write_files(
         target: target.display().to_string(),
         source,
     };
-    let show = |p: &Path| {
-        p.strip_prefix(root)
-            .unwrap_or(p)
-            .display()
-            .to_string()
-    };
+    let show = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
     let mut report = WriteReport::default();
     if plan.is_empty() {
         return Ok(report);
@@ -444,9 +446,14 @@ mod tests {
                 "products/a/integrations/b/docs/setup.md"
             ]
         );
-        assert_eq!(std::fs::read_to_string(target.join("docs/setup.md")).unwrap(), "steps");
+        assert_eq!(
+            std::fs::read_to_string(target.join("docs/setup.md")).unwrap(),
+            "steps"
+        );
         assert!(
-            !listing(root.path()).iter().any(|p| p.contains(".meshroom-stage")),
+            !listing(root.path())
+                .iter()
+                .any(|p| p.contains(".meshroom-stage")),
             "staging folder removed"
         );
     }
@@ -530,7 +537,13 @@ mod tests {
             Err(FileError::TooMuch(_))
         ));
         assert!(matches!(
-            write_files(root.path(), &t, &[file("big", "01234567890")], limits, false),
+            write_files(
+                root.path(),
+                &t,
+                &[file("big", "01234567890")],
+                limits,
+                false
+            ),
             Err(FileError::TooMuch(_))
         ));
         assert!(matches!(
@@ -554,7 +567,10 @@ mod tests {
         std::fs::write(t.join("a"), "old").unwrap();
         let files = [file("a", "new"), file("b", "new")];
         let err = write_files(root.path(), &t, &files, FileLimits::default(), false).unwrap_err();
-        assert!(matches!(err, FileError::Exists(ref v) if v.len() == 1), "{err}");
+        assert!(
+            matches!(err, FileError::Exists(ref v) if v.len() == 1),
+            "{err}"
+        );
         assert_eq!(listing(&t), ["a"], "nothing written");
         assert_eq!(std::fs::read_to_string(t.join("a")).unwrap(), "old");
         let r = write_files(root.path(), &t, &files, FileLimits::default(), true).unwrap();

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::Engine;
 use super::files::{FileError, FileLimits, NewFile, WriteReport, check_files, write_files};
-use crate::project::{Integration, Project, ProductDefinition, names::validate_name};
+use crate::project::{Integration, ProductDefinition, Project, names::validate_name};
 use crate::runtime::{CallPolicy, HookContext, HookError, HookInfo, HookKind, HookOrder};
 
 /// Why a vendor workflow stopped.
@@ -67,12 +67,10 @@ pub fn hooks_for_integration<'h>(
                 && h.role.is_none_or(|r| r == role)
                 && h.topic.as_deref().is_none_or(|t| t == integration.topic)
                 && h.mode.is_none_or(|m| m == mode)
-                && h
-                    .format
+                && h.format
                     .as_deref()
                     .is_none_or(|f| integration.format.as_deref().is_none_or(|g| f == g))
-                && h
-                    .target_product
+                && h.target_product
                     .as_deref()
                     .is_none_or(|t| t == integration.target_product)
         })
@@ -104,12 +102,16 @@ pub struct Scaffolded {
     pub files: WriteReport,
 }
 
+/// One product's checked scaffold files: (product, hooks run, target folder,
+/// files, who for messages).
+type PlannedSide = (String, Vec<String>, PathBuf, Vec<NewFile>, String);
+
 /// Files scaffold hooks returned, checked and ready to write.
 #[derive(Debug)]
 pub struct ScaffoldPlan {
     limits: FileLimits,
     force: bool,
-    sides: Vec<(String, Vec<String>, PathBuf, Vec<NewFile>, String)>,
+    sides: Vec<PlannedSide>,
 }
 
 /// Runs the scaffold hooks of each integration's product (e.g. both ends
@@ -125,7 +127,10 @@ pub async fn scaffold(
     let mut sides = Vec::new();
     for integration in integrations {
         let Some(adapter) = engine.adapter(&integration.product)? else {
-            tracing::debug!("product `{}` has no adapter: no scaffold hook", integration.product);
+            tracing::debug!(
+                "product `{}` has no adapter: no scaffold hook",
+                integration.product
+            );
             continue;
         };
         let hooks = hooks_for_integration(&adapter.info().hooks, HookKind::Scaffold, integration);
@@ -152,7 +157,11 @@ pub async fn scaffold(
             .map(|(path, contents)| NewFile { path, contents })
             .collect();
         let target = integration_dir(project, integration);
-        let who = format!("`{}`'s scaffold hooks ({})", integration.product, ran.join(", "));
+        let who = format!(
+            "`{}`'s scaffold hooks ({})",
+            integration.product,
+            ran.join(", ")
+        );
         check_files(project.root(), &target, &files, limits, force).map_err(|source| {
             VendorError::Files {
                 who: who.clone(),
@@ -175,7 +184,11 @@ impl ScaffoldPlan {
         let mut out = Vec::new();
         for (product, hooks, target, files, who) in self.sides {
             let report = write_files(project.root(), &target, &files, self.limits, self.force)
-                .map_err(|source| VendorError::Files { who, target, source })?;
+                .map_err(|source| VendorError::Files {
+                    who,
+                    target,
+                    source,
+                })?;
             out.push(Scaffolded {
                 product,
                 hooks,
