@@ -6,6 +6,8 @@
 //!
 //! Run: `cargo bench -p meshroom-host --bench project`
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -21,7 +23,15 @@ const INSTANCES_PER_PRODUCT: usize = 5;
 const PLUGS: usize = 3_000;
 
 /// Product kinds: (topics produced, topics consumed, triggers, executes).
-const KINDS: [(&[&str], &[&str], &[&str], &[&str]); 4] = [
+/// Topics produced, consumed, triggered, executed.
+type Kind = (
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+const KINDS: [Kind; 4] = [
     (&["alerts"], &["events", "threats"], &["deny"], &[]), // SIEM-like
     (&["events", "alerts"], &[], &[], &["deny", "contain"]), // EDR-like
     (&["threats"], &["threats", "sightings"], &[], &[]),   // TIP-like

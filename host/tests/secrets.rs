@@ -726,6 +726,7 @@ fn run_on_pty(
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+        wait_for_echo_off(child.id(), deadline);
         stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
     }
     while child.try_wait().unwrap().is_none() {
@@ -740,6 +741,65 @@ fn run_on_pty(
     reader.join().unwrap();
     let text = String::from_utf8_lossy(&transcript.lock().unwrap()).into_owned();
     (status.success(), text)
+}
+
+/// Waits until a descendant of `pid` has its terminal's echo turned off
+/// (the prompt is printed just before), so the answer is typed into a
+/// hidden prompt and not echoed by a terminal that is still echoing.
+fn wait_for_echo_off(pid: u32, deadline: Instant) {
+    loop {
+        for tty in descendants(pid).iter().filter_map(|p| {
+            std::fs::read_link(format!("/proc/{p}/fd/0"))
+                .ok()
+                .filter(|l| l.starts_with("/dev/pts"))
+        }) {
+            let out = Command::new("stty")
+                .arg("-F")
+                .arg(&tty)
+                .arg("-a")
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .any(|w| w == "-echo")
+            {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the terminal echo was never turned off"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Process ids below `pid`, from /proc.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parents = vec![pid];
+    let mut found = Vec::new();
+    let procs: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((p, ppid))
+        })
+        .collect();
+    while let Some(parent) = parents.pop() {
+        for (p, _) in procs.iter().filter(|(_, pp)| *pp == parent) {
+            found.push(*p);
+            parents.push(*p);
+        }
+    }
+    found
 }
 
 #[test]
@@ -793,4 +853,285 @@ fn on_a_terminal_values_and_passphrases_are_prompted_without_echo() {
         None,
     );
     assert!(err.contains("MESHROOM_SECRETS_PASSPHRASE"), "{err}");
+}
+
+// ----- the store wired into add / configure / remove / unplug ---------------
+
+/// A project made by `meshroom init`, with a `siem` product whose `api_key`
+/// is `secret: true` and whose `bouncer_token` only looks secret.
+fn siem_project(user: &User) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    user.ok(dir.path(), &["init"], None);
+    let product = dir.path().join("products/siem");
+    std::fs::create_dir_all(&product).unwrap();
+    std::fs::write(
+        product.join("definition.yaml"),
+        "name: siem\ndescription: a SIEM\nsettings:\n  - name: url\n    type: string\n    required: true\n  \
+         - name: api_key\n    secret: true\n    required: true\n  - name: bouncer_token\n\
+         consumes:\n  events:\n    - format: ecs\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn scripted_add_and_configure_keep_secrets_encrypted_and_nowhere_else() {
+    let alice = User::new().with("RUST_LOG", "trace").with("NO_COLOR", "1");
+    let p = siem_project(&alice);
+    alice.ok(p.path(), &["secrets", "init"], None);
+    let mut seen = String::new();
+    let mut record = |out: Output| -> Output {
+        seen.push_str(&String::from_utf8_lossy(&out.stdout));
+        seen.push_str(&String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    // No terminal: one line per -s, in order.
+    let out = record(alice.run(
+        p.path(),
+        &[
+            "-d",
+            "add",
+            "siem",
+            "soc1",
+            "-c",
+            "url=https://127.0.0.1:9",
+            "-s",
+            "api_key",
+            "-s",
+            "bouncer_token",
+        ],
+        Some(&format!("{SECRET}\nTok-7c1d9e\n")),
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = std::fs::read_to_string(p.path().join("instances/siem/soc1/config.yaml")).unwrap();
+    assert!(config.contains("url: https://127.0.0.1:9"), "{config}");
+    assert!(
+        !config.contains("api_key") && !config.contains("bouncer_token"),
+        "{config}"
+    );
+    let get = |name: &str| {
+        alice.ok(
+            p.path(),
+            &["secrets", "get", "instance:siem/soc1", name, "--reveal"],
+            None,
+        )
+    };
+    assert_eq!(get("api_key").trim(), SECRET);
+    assert_eq!(get("bouncer_token").trim(), "Tok-7c1d9e");
+
+    // configure replaces one secret and keeps the other.
+    let out = record(alice.run(
+        p.path(),
+        &["-d", "configure", "soc1", "-s", "api_key"],
+        Some("Rotated-1b2c3d\n"),
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(get("api_key").trim(), "Rotated-1b2c3d");
+    assert_eq!(get("bouncer_token").trim(), "Tok-7c1d9e");
+
+    // Listings, with and without --json, and a plain add that only warns.
+    for args in [
+        &["-d", "--json", "list", "instances"][..],
+        &["-d", "list", "instances", "-w"],
+        &["-d", "--json", "secrets", "list"],
+        &["-d", "--json", "list", "products"],
+        &[
+            "-d",
+            "add",
+            "siem",
+            "soc2",
+            "-c",
+            "url=https://127.0.0.1:10",
+        ],
+    ] {
+        let out = record(alice.run(p.path(), args, None));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        seen.contains("meshroom secrets set instance:siem/soc2 api_key"),
+        "{seen}"
+    );
+    for value in [SECRET, "Tok-7c1d9e", "Rotated-1b2c3d"] {
+        assert!(
+            !seen.contains(value),
+            "{value} leaked in logs or output:\n{seen}"
+        );
+        assert_no_plaintext_under(p.path(), value); // includes .git
+    }
+
+    // remove forgets the instance's secrets.
+    alice.ok(p.path(), &["remove", "soc1"], None);
+    let json = alice.ok(p.path(), &["--json", "secrets", "list"], None);
+    assert_eq!(json.trim(), "[]");
+}
+
+#[test]
+fn add_with_a_secret_but_no_identity_fails_at_once_and_writes_nothing() {
+    let alice = User::new();
+    let p = siem_project(&alice);
+    alice.ok(p.path(), &["secrets", "init"], None);
+    alice.ok(
+        p.path(),
+        &["secrets", "set", "siem/other", "api_key"],
+        Some("x\n"),
+    );
+    let store = std::fs::read(p.path().join("secrets.age")).unwrap();
+    let nobody = User::new();
+    let args = [
+        "add",
+        "siem",
+        "soc1",
+        "-c",
+        "url=https://127.0.0.1:9",
+        "-s",
+        "api_key",
+    ];
+    let err = nobody.fails(p.path(), &args, Some(&format!("{SECRET}\n")));
+    assert!(err.contains("MESHROOM_AGE_IDENTITY_FILE"), "{err}");
+    assert!(!p.path().join("instances/siem/soc1").exists());
+    assert_eq!(std::fs::read(p.path().join("secrets.age")).unwrap(), store);
+    // stdin ending early names the secret that is missing, and writes nothing.
+    let err = alice.fails(
+        p.path(),
+        &[
+            "add",
+            "siem",
+            "soc1",
+            "-c",
+            "url=x",
+            "-s",
+            "api_key",
+            "-s",
+            "bouncer_token",
+        ],
+        Some("only-one\n"),
+    );
+    assert!(err.contains("`bouncer_token`"), "{err}");
+    assert!(!err.contains("only-one"), "{err}");
+    assert!(!p.path().join("instances/siem/soc1").exists());
+}
+
+#[test]
+fn unplug_and_remove_forget_the_plug_and_instance_secrets() {
+    let alice = User::new();
+    let p = tempfile::tempdir().unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/original_project"),
+        p.path(),
+    );
+    alice.ok(p.path(), &["secrets", "init"], None);
+    // `plug -s` on an existing plug stores a plug-scoped secret.
+    alice.ok(
+        p.path(),
+        &[
+            "plug",
+            "events",
+            "otherproduct2",
+            "myproduct",
+            "-s",
+            "intake_key",
+        ],
+        Some("ik-plug-5e6f\n"),
+    );
+    let got = alice.ok(
+        p.path(),
+        &[
+            "secrets",
+            "get",
+            "plug:otherproduct2/myproduct/events/push",
+            "intake_key",
+            "--reveal",
+        ],
+        None,
+    );
+    assert_eq!(got.trim(), "ik-plug-5e6f");
+    assert_no_plaintext_under(p.path(), "ik-plug-5e6f");
+    alice.ok(
+        p.path(),
+        &[
+            "secrets",
+            "set",
+            "instance:otherproduct/otherproduct2",
+            "api_key",
+        ],
+        Some("k\n"),
+    );
+    alice.ok(
+        p.path(),
+        &["secrets", "set", "instance:myproduct/myproduct", "api_key"],
+        Some("k\n"),
+    );
+    let names = |alice: &User| -> Vec<String> {
+        let json = alice.ok(p.path(), &["--json", "secrets", "list"], None);
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+        rows.iter()
+            .map(|r| r["scope"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    alice.ok(
+        p.path(),
+        &["unplug", "events", "otherproduct2", "myproduct", "--force"],
+        None,
+    );
+    assert_eq!(
+        names(&alice),
+        [
+            "instance:myproduct/myproduct",
+            "instance:otherproduct/otherproduct2"
+        ]
+    );
+    alice.ok(p.path(), &["remove", "otherproduct2", "otherproduct"], None);
+    assert_eq!(names(&alice), ["instance:myproduct/myproduct"]);
+}
+
+#[test]
+fn add_on_a_terminal_prompts_secret_settings_hidden() {
+    let alice = User::new();
+    let p = siem_project(&alice);
+    alice.ok(p.path(), &["secrets", "init"], None);
+    let (ok, transcript) = run_on_pty(
+        &alice,
+        p.path(),
+        &["add", "siem", "soc1", "-c", "url=https://127.0.0.1:9"],
+        &[
+            ("api_key (secret, hidden, required): ", SECRET),
+            ("bouncer_token (secret, hidden; Enter skips): ", ""),
+        ],
+    );
+    assert!(ok, "{transcript}");
+    assert!(!transcript.contains(SECRET), "echoed:\n{transcript}");
+    let got = alice.ok(
+        p.path(),
+        &["secrets", "get", "siem/soc1", "api_key", "--reveal"],
+        None,
+    );
+    assert_eq!(got.trim(), SECRET);
+    let json = alice.ok(p.path(), &["--json", "secrets", "list"], None);
+    assert!(!json.contains("bouncer_token"), "{json}");
+    assert_no_plaintext_under(p.path(), SECRET);
 }

@@ -1,9 +1,9 @@
 //! Publish and pull product artifacts, to and from a distribution registry or an
 //! image-layout folder, through the content-addressed cache.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use oci_client::Reference;
 use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciDescriptor};
@@ -85,6 +85,9 @@ pub struct Registry {
     insecure: bool,
     default_layout: PathBuf,
     progress: Arc<dyn Progress>,
+    /// One client per registry host, reused by every operation of this `Registry`:
+    /// building one costs far more than a request (native-tls loads the CA store).
+    clients: Arc<Mutex<HashMap<String, Arc<Remote>>>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -112,6 +115,7 @@ impl Registry {
             insecure: false,
             default_layout: default_layout.into(),
             progress: Arc::new(NoProgress),
+            clients: Arc::default(),
         }
     }
 
@@ -139,6 +143,7 @@ impl Registry {
     #[must_use]
     pub fn insecure(mut self, insecure: bool) -> Self {
         self.insecure = insecure;
+        self.clients = Arc::default();
         self
     }
 
@@ -166,8 +171,16 @@ impl Registry {
         }
     }
 
-    fn connect(&self, reference: &Reference) -> Result<Remote> {
-        Remote::connect(reference, &self.auth, self.insecure)
+    fn connect(&self, reference: &Reference) -> Result<Arc<Remote>> {
+        let key = reference.resolve_registry().to_string();
+        if let Some(found) = self.clients.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(found);
+        }
+        let remote = Arc::new(Remote::connect(reference, &self.auth, self.insecure)?);
+        if let Ok(mut clients) = self.clients.lock() {
+            clients.insert(key, remote.clone());
+        }
+        Ok(remote)
     }
 
     /// Publishes `package` to `to` (which must name a tag); blobs the destination already
@@ -256,7 +269,7 @@ impl Registry {
     /// cached are not downloaded (a digest reference whose blobs are all cached makes no request).
     pub async fn pull(&self, from: &ArtifactRef) -> Result<PulledArtifact> {
         let shown = from.to_string();
-        let mut remote: Option<Remote> = None;
+        let mut remote: Option<Arc<Remote>> = None;
         let endpoint = match from {
             ArtifactRef::Remote(r) => Endpoint::Remote(r.clone()),
             ArtifactRef::Layout { dir, .. } => {

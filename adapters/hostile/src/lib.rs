@@ -14,6 +14,9 @@
 //! - `flood`: logs `params.lines` lines of `params.size` bytes.
 //! - `leak`: reads its own secret `api_key` and puts it in an error message.
 //!
+//! - `recurse`: recurses without end (stack overflow).
+//! - `exit`: calls `std::process::exit`.
+//!
 //! Plus `ok`, a well-behaved execute hook, and a `setup` that spins (to
 //! show a setup hook is bounded the same way).
 //!
@@ -52,6 +55,8 @@ impl Adapter for Hostile {
             Hook::execute("snoop", snoop).executor().topic("snoop"),
             Hook::execute("flood", flood).executor().topic("flood"),
             Hook::execute("leak", leak).executor().topic("leak"),
+            Hook::execute("recurse", recurse).executor().topic("recurse"),
+            Hook::execute("exit", exit).executor().topic("exit"),
             Hook::setup("spin_setup", spin_setup).consumer().topic("events"),
             Hook::scaffold("scaffold_escape", scaffold_escape).topic("escape"),
             Hook::scaffold("scaffold_absolute", scaffold_absolute).topic("absolute"),
@@ -163,6 +168,20 @@ fn leak(ctx: &Context, _params: Value) -> Result<Value> {
     let key = ctx.secret("api_key")?;
     log::warn(&format!("my key is {key}"));
     Err(Error::Failed(format!("leaking the key {key} in an error")))
+}
+
+#[allow(unconditional_recursion)]
+fn depth(n: u64) -> u64 {
+    // black_box keeps the recursion from being turned into a loop.
+    std::hint::black_box(depth(std::hint::black_box(n + 1))) + 1
+}
+
+fn recurse(_ctx: &Context, _params: Value) -> Result<Value> {
+    Ok(json!(depth(0)))
+}
+
+fn exit(_ctx: &Context, _params: Value) -> Result<Value> {
+    std::process::exit(3)
 }
 
 fn file(path: &str, contents: impl Into<Vec<u8>>) -> File {

@@ -27,7 +27,13 @@ pub fn exec(args: AddArgs, ctx: &Context) -> anyhow::Result<()> {
         }
         None => project.new_instance(&product.name, &name)?,
     };
-    apply(&mut instance, &product, &args.settings, ctx.interactive())?;
+    apply(
+        project.root(),
+        &mut instance,
+        &product,
+        &args.settings,
+        ctx.interactive(),
+    )?;
     let path = instance.config_path();
     project.save_instance(instance)?;
     done(

@@ -22,7 +22,13 @@ pub fn exec(args: ConfigureArgs, ctx: &Context) -> anyhow::Result<()> {
         .instance(&args.instance, args.product.as_deref())?
         .clone();
     let product = project.product(&instance.product)?.clone();
-    apply(&mut instance, &product, &args.settings, ctx.interactive())?;
+    apply(
+        project.root(),
+        &mut instance,
+        &product,
+        &args.settings,
+        ctx.interactive(),
+    )?;
     let name = instance.name.clone();
     project.save_instance(instance)?;
     done(ctx, format!("configured instance `{name}`"));

@@ -1,5 +1,7 @@
 //! `meshroom create product|capability|integration`.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::Context as _;
 
 use super::Context;
@@ -22,6 +24,10 @@ pub enum CreateCommand {
         /// A template: one of `meshroom list templates`, or a path to a folder
         #[arg(long = "from", value_name = "TEMPLATE")]
         template: Option<String>,
+        /// Do not scaffold the adapter crate (products/NAME/adapter/, a Rust
+        /// crate on meshroom-sdk built for wasm32-wasip2)
+        #[arg(long)]
+        no_adapter: bool,
     },
     /// Add a capability to a product's definition
     Capability {
@@ -65,7 +71,11 @@ pub enum CreateCommand {
 pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
     let mut project = load_project(ctx)?;
     match args.what {
-        CreateCommand::Product { name, template } => {
+        CreateCommand::Product {
+            name,
+            template,
+            no_adapter,
+        } => {
             if project.find_product(&name).is_some() {
                 done(
                     ctx,
@@ -73,18 +83,29 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
                 );
                 return Ok(());
             }
-            let product = match &template {
-                Some(t) => {
-                    let files = templates::files(t, &name)?;
-                    project
-                        .create_product_from_files(&name, files)
-                        .with_context(|| {
-                            format!("failed to create product `{name}` from template `{t}`")
-                        })?
-                }
-                None => project.create_product(&name, ProductDefinition::default())?,
+            let mut files = match &template {
+                Some(t) => templates::files(t, &name)?,
+                None => vec![(
+                    PathBuf::from("definition.yaml"),
+                    serde_yaml_ng::to_string(&ProductDefinition {
+                        name: name.clone(),
+                        ..ProductDefinition::default()
+                    })?
+                    .into_bytes(),
+                )],
             };
+            if !no_adapter && !files.iter().any(|(p, _)| p.starts_with("adapter")) {
+                files.extend(
+                    crate::runtime::adapter_crate_files(&name)
+                        .into_iter()
+                        .map(|(p, text)| (Path::new("adapter").join(p), text.into_bytes())),
+                );
+            }
+            let product = project
+                .create_product_from_files(&name, files)
+                .with_context(|| format!("failed to create product `{name}`"))?;
             let path = product.definition_path();
+            let adapter_dir = product.dir.join("adapter");
             done(
                 ctx,
                 format!(
@@ -93,6 +114,15 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
                     path.display()
                 ),
             );
+            if !no_adapter {
+                done(
+                    ctx,
+                    format!(
+                        "scaffolded its adapter crate in {} (build it for wasm32-wasip2, then set `adapter:` in the definition)",
+                        adapter_dir.display()
+                    ),
+                );
+            }
         }
         CreateCommand::Capability {
             product,

@@ -7,8 +7,6 @@
 
 mod add;
 mod check;
-mod plan;
-mod up;
 mod common;
 mod configure;
 mod context;
@@ -18,17 +16,19 @@ mod init;
 mod list;
 mod logging;
 mod oci;
+mod plan;
 mod plug;
+mod produce;
 pub mod publish;
 pub mod pull;
 pub mod registry;
-mod produce;
-mod scaffold;
-pub mod trigger;
-mod watch;
 mod remove;
+mod scaffold;
 pub mod secrets;
 mod settings;
+pub mod trigger;
+mod up;
+mod watch;
 
 pub use context::Context;
 

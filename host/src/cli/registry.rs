@@ -1,6 +1,6 @@
 //! `meshroom registry login|logout`: manage saved registry credentials.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::{BufRead as _, IsTerminal as _};
 
 use anyhow::{Context as _, bail};
 use meshroom_registry::{AuthConfig, Credentials, PASSWORD_ENV, Registry, Zeroizing};
@@ -100,24 +100,10 @@ fn read_password(login: &LoginArgs, ctx: &Context) -> anyhow::Result<Zeroizing<S
     if !ctx.interactive() || !std::io::stdin().is_terminal() {
         bail!("no terminal to ask for the password: pass `--password-stdin` or set {PASSWORD_ENV}");
     }
-    eprint!("password for {}@{}: ", login.username, login.registry);
-    let _ = std::io::stderr().flush();
-    // Hide the typed password (POSIX terminals); restore echo whatever happens.
-    let hidden = std::process::Command::new("stty")
-        .arg("-echo")
-        .stdin(std::process::Stdio::inherit())
-        .status();
-    let mut line = Zeroizing::new(String::new());
-    let read = std::io::stdin().lock().read_line(&mut line);
-    if hidden.is_ok_and(|s| s.success()) {
-        let _ = std::process::Command::new("stty")
-            .arg("echo")
-            .stdin(std::process::Stdio::inherit())
-            .status();
-        eprintln!();
-    }
-    read.context("failed to read the password")?;
-    Ok(Zeroizing::new(
-        line.trim_end_matches(['\r', '\n']).to_string(),
+    let password = rpassword::prompt_password(format!(
+        "password for {}@{}: ",
+        login.username, login.registry
     ))
+    .context("failed to read the password")?;
+    Ok(Zeroizing::new(password))
 }

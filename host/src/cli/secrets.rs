@@ -166,6 +166,37 @@ pub fn exec(args: SecretsArgs, ctx: &Context) -> anyhow::Result<()> {
     }
 }
 
+/// Deletes the secrets of `scopes` (an instance or a plug that was just
+/// removed). Best effort: the removal already happened, so a store that
+/// cannot be decrypted here only earns a warning saying what is left.
+pub(crate) fn forget_secrets(root: &Path, scopes: &[SecretScope]) {
+    let result = SecretStore::open(root).and_then(|mut store| {
+        let mut n = 0;
+        for scope in scopes {
+            n += store.remove_scope(scope)?;
+        }
+        store.save()?;
+        Ok(n)
+    });
+    match result {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("removed {n} secret(s) of {}", describe(scopes)),
+        Err(e) => tracing::warn!(
+            "the secrets of {} may remain in {STORE_FILE} ({e}); remove them later with \
+             `meshroom secrets rm`",
+            describe(scopes)
+        ),
+    }
+}
+
+fn describe(scopes: &[SecretScope]) -> String {
+    scopes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn parse_scope(s: &str) -> anyhow::Result<SecretScope> {
     Ok(s.parse::<SecretScope>()?)
 }

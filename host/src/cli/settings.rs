@@ -2,11 +2,13 @@
 //! typed by the product's definition. Shared by `add` and `configure`.
 
 use std::io::{BufRead, Write};
+use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use serde_json::Value;
 
 use crate::project::{Instance, Product, Setting, SettingType, names::closest, parse_value};
+use crate::secrets::{self, SecretScope, SecretStore};
 
 /// Flags shared by `add` and `configure`.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -24,26 +26,91 @@ pub fn is_secret_setting(setting: &Setting) -> bool {
     crate::project::is_secret_setting(setting)
 }
 
-/// Stores secret settings of an instance. The encrypted store is not wired
-/// yet: refuse rather than ever writing a secret in plaintext.
-fn store_secrets(instance: &Instance, names: &[String]) -> anyhow::Result<()> {
-    if names.is_empty() {
+/// Stores the secret settings of an instance in the encrypted store, scoped
+/// to it: the `-s` ones from stdin (one line each, in order) or hidden
+/// prompts, and, on a terminal, every other secret setting of the product
+/// (Enter keeps the current value). Fails before reading anything when the
+/// store cannot be written (no identity, no recipient).
+fn store_secrets(
+    root: &Path,
+    instance: &Instance,
+    product: &Product,
+    names: &[String],
+    interactive: bool,
+) -> anyhow::Result<()> {
+    let others: Vec<&Setting> = product
+        .definition
+        .settings
+        .iter()
+        .filter(|s| is_secret_setting(s) && !names.contains(&s.name))
+        .collect();
+    let prompts_others = interactive && !others.is_empty();
+    if names.is_empty() && !prompts_others {
         return Ok(());
     }
-    bail!(
-        "secrets are not available yet: cannot store {} for instance `{}`; secret settings are never written in plaintext",
-        names
-            .iter()
-            .map(|n| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        instance.name
-    )
+    let mut store = SecretStore::open(root)?;
+    if let Err(e) = store.check_writable() {
+        if !names.is_empty() {
+            return Err(e.into());
+        }
+        // Only prompting for secrets nobody asked to set: a store that is
+        // not set up is a hint, not a failure.
+        tracing::warn!(
+            "secret settings of `{}` not prompted for: {e}; set them later with `meshroom \
+             configure {} -s NAME`",
+            instance.name,
+            instance.name
+        );
+        return Ok(());
+    }
+    let scope = SecretScope::instance(&instance.product, &instance.name);
+    for (name, value) in secrets::read_secrets_from_stdin(names, interactive)? {
+        store.set(&scope, &name, value)?;
+    }
+    if interactive {
+        for setting in others {
+            let has_current = store.get(&scope, &setting.name)?.is_some();
+            if let Some(value) =
+                secrets::prompt_secret(&setting.name, has_current, setting.required)?
+            {
+                store.set(&scope, &setting.name, value)?;
+            }
+        }
+    }
+    store.save()?;
+    Ok(())
+}
+
+/// Warns about the secret settings of `instance` that are neither given nor
+/// already in the store (checked only when the store can be read).
+fn warn_unset_secrets(root: &Path, instance: &Instance, unset: &[&Setting]) {
+    if unset.is_empty() {
+        return;
+    }
+    let scope = SecretScope::instance(&instance.product, &instance.name);
+    let stored = match SecretStore::open(root).and_then(|s| s.names(&scope)) {
+        Ok(names) => names,
+        Err(e) => {
+            tracing::debug!("cannot check the stored secrets of {scope}: {e}");
+            Vec::new()
+        }
+    };
+    for setting in unset.iter().filter(|s| !stored.contains(&s.name)) {
+        tracing::warn!(
+            "secret setting `{}` of `{}` is not set: pass `-s {}` (its value on stdin) or run \
+             `meshroom secrets set {scope} {}`",
+            setting.name,
+            instance.name,
+            setting.name,
+            setting.name
+        );
+    }
 }
 
 /// Applies `args` (and, on a terminal, prompts) to `instance`'s settings.
 /// Nothing is written here; the caller saves. Errors name the setting.
 pub fn apply(
+    root: &Path,
     instance: &mut Instance,
     product: &Product,
     args: &SettingsArgs,
@@ -94,21 +161,18 @@ pub fn apply(
         let value = parse_value(setting, raw).map_err(anyhow::Error::msg)?;
         given.push((setting.name.clone(), value));
     }
-    store_secrets(instance, &secret_names)?;
+    store_secrets(root, instance, product, &secret_names, interactive)?;
 
     for (k, v) in given {
         instance.config.settings.insert(k, v);
     }
 
     let mut missing = Vec::new();
+    let mut unset_secrets = Vec::new();
     for setting in settings {
         if is_secret_setting(setting) {
-            if !secret_names.contains(&setting.name) {
-                tracing::warn!(
-                    "secret setting `{}` of `{}` not set: secrets are not available yet",
-                    setting.name,
-                    instance.name
-                );
+            if !interactive && !secret_names.contains(&setting.name) {
+                unset_secrets.push(setting);
             }
             continue;
         }
@@ -130,6 +194,7 @@ pub fn apply(
             missing.push(setting.name.clone());
         }
     }
+    warn_unset_secrets(root, instance, &unset_secrets);
     if !missing.is_empty() {
         bail!(
             "missing required setting{} {} for instance `{}` of `{}`: pass {} (no terminal to prompt on)",

@@ -126,7 +126,10 @@ pub fn exec(scope: ScopeArgs, run: RunArgs, action: Action, ctx: &Context) -> an
 
 /// Refuses unknown instance names up front (with suggestions).
 pub fn check_names(project: &crate::project::Project, selection: &Selection) -> anyhow::Result<()> {
-    for name in [&selection.instance, &selection.target].into_iter().flatten() {
+    for name in [&selection.instance, &selection.target]
+        .into_iter()
+        .flatten()
+    {
         project.instance(name, None)?;
     }
     Ok(())

@@ -45,8 +45,9 @@ impl Project {
             .collect()
     }
 
-    /// The integrations matching `filter`, explicit ones first for the same
-    /// (product, target, topic, role, mode), sorted. Cost: linear in the
+    /// The integrations matching `filter`, sorted: explicit ones, and one
+    /// generic integration per matching (topic, role, mode, format) that no
+    /// explicit one implements. Cost: linear in the
     /// number of capabilities plus the number of integrations listed.
     pub fn integrations(
         &self,
@@ -94,7 +95,8 @@ impl Project {
 
         // The targets' capabilities by (topic, role, mode); topic-less ones
         // (from hooks) apart, as they match every topic.
-        let mut by_key: HashMap<(&str, Role, Mode), Vec<(usize, Option<&str>)>> = HashMap::new();
+        type Targets<'t> = Vec<(usize, Option<&'t str>)>;
+        let mut by_key: HashMap<(&str, Role, Mode), Targets<'_>> = HashMap::new();
         let mut wildcards: Vec<(usize, &Capability)> = Vec::new();
         for (ti, caps) in target_caps.iter().enumerate() {
             for c in caps {
@@ -122,18 +124,23 @@ impl Project {
                         .is_none_or(|f| i.format.is_none() || i.format.as_deref() == Some(f))
             })
             .collect();
-        let mut seen: HashSet<(&str, &str, &str, Role, Mode)> = explicit
-            .iter()
-            .map(|i| {
-                (
+        // An explicit integration hides the generic ones it implements: same
+        // ends, topic, role and mode, and its format (or any when unset).
+        type Key<'k> = (&'k str, &'k str, &'k str, Role, Mode);
+        let mut explicit_formats: HashMap<Key<'_>, Vec<Option<&str>>> = HashMap::new();
+        for i in &explicit {
+            explicit_formats
+                .entry((
                     i.product.as_str(),
                     i.target_product.as_str(),
                     i.topic.as_str(),
                     i.role,
                     i.mode,
-                )
-            })
-            .collect();
+                ))
+                .or_default()
+                .push(i.format.as_deref());
+        }
+        let mut seen: HashSet<(Key<'_>, Option<&str>)> = HashSet::new();
         let mut out: Vec<Integration> = explicit.into_iter().cloned().collect();
 
         for (si, caps) in source_caps.iter().enumerate() {
@@ -168,7 +175,13 @@ impl Project {
                         continue;
                     }
                     let target = targets[ti];
-                    if !seen.insert((product, target, topic, a.role, a.mode)) {
+                    let key = (product, target, topic, a.role, a.mode);
+                    let format = a.format.as_deref().or(format);
+                    if explicit_formats
+                        .get(&key)
+                        .is_some_and(|fs| fs.iter().any(|f| f.is_none() || *f == format))
+                        || !seen.insert((key, format))
+                    {
                         continue;
                     }
                     out.push(Integration {
@@ -177,7 +190,7 @@ impl Project {
                         topic: topic.to_string(),
                         role: a.role,
                         mode: a.mode,
-                        format: a.format.clone().or_else(|| format.map(str::to_string)),
+                        format: format.map(str::to_string),
                         generic: true,
                         path: None,
                         manifest: Default::default(),

@@ -119,7 +119,7 @@ impl fmt::Display for PlugRefusal {
         if self.capabilities_match {
             writeln!(
                 f,
-                "cannot plug {} ({}) --[{}]-> {} ({}) (mode {mode}): matching capabilities exist, but no adapter declares a setup hook that can set them up",
+                "cannot plug {} ({}) --[{}]-> {} ({}) (mode {mode}): matching capabilities exist, but no pair of integrations has a setup hook on each side, and no setup hook owns both sides",
                 r.src, self.src_product, r.topic, r.dst, self.dst_product
             )?;
         } else {
@@ -169,14 +169,53 @@ impl Project {
         hooks: &HookIndex,
         request: &PlugRequest,
     ) -> std::result::Result<PlugOutcome, ResolveError> {
+        self.resolve(hooks, request, None)
+    }
+
+    /// The integrations that set up (and tear down) an existing plug, chosen
+    /// by the same rules, restricted to the plug's kind, mode, format and owner.
+    pub fn resolve_existing(
+        &self,
+        hooks: &HookIndex,
+        plug: &Plug,
+    ) -> std::result::Result<Resolution, ResolveError> {
+        let request = PlugRequest {
+            topic: plug.topic.clone(),
+            src: plug.src_instance.clone(),
+            dst: plug.dst_instance.clone(),
+            mode: Some(plug.mode),
+            format: plug.format.clone(),
+            owner: plug.owner.clone(),
+        };
+        match self.resolve(hooks, &request, Some(plug))? {
+            PlugOutcome::New(mut r) => {
+                r.plug = plug.clone();
+                Ok(*r)
+            }
+            PlugOutcome::Exists(_) => {
+                Err(ResolveError::Project(super::error::ProjectError::Invalid(
+                    format!("cannot resolve the integrations of {plug}"),
+                )))
+            }
+        }
+    }
+
+    fn resolve(
+        &self,
+        hooks: &HookIndex,
+        request: &PlugRequest,
+        existing: Option<&Plug>,
+    ) -> std::result::Result<PlugOutcome, ResolveError> {
         super::names::validate_word("topic", &request.topic)?;
         if let Some(f) = &request.format {
             super::names::validate_word("format", f)?;
         }
         let src = self.instance(&request.src, None)?;
         let dst = self.instance(&request.dst, None)?;
-        if let Some(existing) = self.find_plug(&request.topic, &src.name, &dst.name, request.mode) {
-            return Ok(PlugOutcome::Exists(Box::new(existing.clone())));
+        if existing.is_none()
+            && let Some(found) = self.find_plug(&request.topic, &src.name, &dst.name, request.mode)
+        {
+            return Ok(PlugOutcome::Exists(Box::new(found.clone())));
         }
         let (sp, dp) = (src.product.as_str(), dst.product.as_str());
         self.product(sp)?;
@@ -192,18 +231,43 @@ impl Project {
                     mode: request.mode,
                     format: request.format.as_deref(),
                 };
-                self.integrations(hooks, &filter)
+                let mut found: Vec<(Integration, SetupOwnership)> = self
+                    .integrations(hooks, &filter)
                     .into_iter()
                     .map(|i| {
                         let own = hooks.ownership(&i);
                         (i, own)
                     })
-                    .collect()
+                    .collect();
+                // The most specific first: integrations with a format before any-format ones.
+                found.sort_by_key(|(i, _)| i.format.is_none());
+                found
             };
-        let producers = side(sp, dp, Role::Producer);
-        let consumers = side(dp, sp, Role::Consumer);
-        let triggers = side(sp, dp, Role::Trigger);
-        let executors = side(dp, sp, Role::Executor);
+        let (data, commands) = match existing {
+            None => (true, true),
+            Some(p) => (!p.is_trigger(), p.is_trigger()),
+        };
+        let none = Vec::new;
+        let producers = if data {
+            side(sp, dp, Role::Producer)
+        } else {
+            none()
+        };
+        let consumers = if data {
+            side(dp, sp, Role::Consumer)
+        } else {
+            none()
+        };
+        let triggers = if commands {
+            side(sp, dp, Role::Trigger)
+        } else {
+            none()
+        };
+        let executors = if commands {
+            side(dp, sp, Role::Executor)
+        } else {
+            none()
+        };
 
         let owner = request.owner.as_deref();
         let make = |s: &Integration, d: &Integration, setup_by: SetupBy, kind: Option<PlugKind>| {

@@ -427,3 +427,39 @@ fn integrations_are_written_with_the_original_names() {
         Some("ecs")
     );
 }
+
+#[test]
+fn existing_plugs_resolve_to_the_integrations_that_set_them_up() {
+    let (_d, mut p) = project(
+        "produces:\n  events:\n    - format: ecs\ntriggers:\n  events:\n    - {}\n",
+        "consumes:\n  events:\n    - {}\nexecutes:\n  events:\n    - {}\n",
+    );
+    let mut hooks = HookIndex::new();
+    hooks.extend([
+        DeclaredHook::setup("src", Role::Producer, "events"),
+        DeclaredHook::setup("dst", Role::Consumer, "events"),
+        DeclaredHook::setup("dst", Role::Executor, "events").with_owns_both(),
+    ]);
+    p.plug(&hooks, &request("events")).unwrap();
+    let plug = p.plugs()[0].clone();
+    let r = p.resolve_existing(&hooks, &plug).unwrap();
+    assert_eq!(
+        (r.source.role, r.destination.role),
+        (Role::Producer, Role::Consumer)
+    );
+    assert_eq!(r.setup_by, SetupBy::EachOwnSide);
+
+    // A trigger plug resolves among triggers and executors only.
+    let mut trigger = plug.clone();
+    trigger.kind = Some(PlugKind::Trigger);
+    trigger.format = None;
+    let r = p.resolve_existing(&hooks, &trigger).unwrap();
+    assert_eq!(r.destination.role, Role::Executor);
+    assert_eq!(r.setup_by, SetupBy::Destination);
+
+    // Hooks gone (adapter changed): a clear refusal, not a guess.
+    assert!(matches!(
+        p.resolve_existing(&HookIndex::new(), &plug),
+        Err(ResolveError::Refused(_))
+    ));
+}

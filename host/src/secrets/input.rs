@@ -33,6 +33,40 @@ pub fn read_secrets_from_stdin(
     read_secret_lines(&mut std::io::stdin().lock(), names)
 }
 
+/// Asks for one secret on the terminal, hidden. An empty answer returns
+/// `None` (keep the current value) unless the secret is `required` and has
+/// no current value, in which case it asks again. Call only on a terminal.
+pub fn prompt_secret(
+    name: &str,
+    has_current: bool,
+    required: bool,
+) -> Result<Option<SecretValue>, SecretsError> {
+    let hint = if has_current {
+        "secret, hidden; Enter keeps the current value"
+    } else if required {
+        "secret, hidden, required"
+    } else {
+        "secret, hidden; Enter skips"
+    };
+    loop {
+        let typed = rpassword::prompt_password(format!("{name} ({hint}): "))
+            .map(Zeroizing::new)
+            .map_err(|e| {
+                SecretsError::Input(format!(
+                    "failed to read secret `{name}` from the terminal: {e}"
+                ))
+            })?;
+        let value = typed.trim();
+        if !value.is_empty() {
+            return Ok(Some(SecretValue::new(value.to_owned())));
+        }
+        if has_current || !required {
+            return Ok(None);
+        }
+        eprintln!("`{name}` is required");
+    }
+}
+
 /// Reads one line per name from `input` (the non-interactive path).
 pub fn read_secret_lines(
     input: &mut impl BufRead,

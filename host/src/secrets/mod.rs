@@ -13,6 +13,19 @@
 //!
 //! What it must not do: know the project model (it takes names, not
 //! `Instance`s), talk to the network, or print anything on stdout.
+//!
+//! Typical use:
+//!
+//! ```no_run
+//! # fn main() -> Result<(), meshroom::secrets::SecretsError> {
+//! use meshroom::secrets::{SecretScope, SecretStore};
+//! let mut store = SecretStore::open(std::path::Path::new("."))?; // reads nothing yet
+//! let scope = SecretScope::instance("sekoia", "siem1");
+//! store.set(&scope, "api_key", "value".into())?; // decrypts on first use
+//! store.save()?; // encrypts to secrets.recipients, atomic replace
+//! let key = store.get(&scope, "api_key")?.map(|v| v.expose().to_owned());
+//! # Ok(()) }
+//! ```
 
 mod document;
 mod error;
@@ -26,7 +39,7 @@ mod value;
 
 pub use error::SecretsError;
 pub use identity::{IdentityConfig, Keyring, create_identity_file, default_identity_path};
-pub use input::{read_secret_lines, read_secrets_from_stdin};
+pub use input::{prompt_secret, read_secret_lines, read_secrets_from_stdin};
 pub use names::looks_secret;
 pub use recipients::{RECIPIENTS_FILE, Recipients, parse_recipient};
 pub use scope::SecretScope;

@@ -87,6 +87,12 @@ impl SecretStore {
         &self.config
     }
 
+    /// Decrypts the store now (a no-op if done, or if there is no file), so
+    /// a missing identity fails before work starts rather than in the middle.
+    pub fn unlock(&self) -> Result<(), SecretsError> {
+        self.loaded().map(|_| ())
+    }
+
     /// The secret `name` of `scope`, if set.
     pub fn get(
         &self,
