@@ -90,10 +90,11 @@ fn read_records<R: std::io::Read>(
             }
         }
         // Hand over when the chunk is full, or before a read that may block.
-        if !chunk.is_empty() && (chunk.len() >= max_chunk || input.buffer().is_empty()) {
-            if tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err() {
-                return;
-            }
+        if !chunk.is_empty()
+            && (chunk.len() >= max_chunk || input.buffer().is_empty())
+            && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
+        {
+            return;
         }
     }
     if !chunk.is_empty() {

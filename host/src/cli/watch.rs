@@ -58,10 +58,8 @@ fn write_record(out: &mut impl Write, record: &str, json: bool) -> std::io::Resu
 
 /// Runs `meshroom watch`.
 pub fn exec(args: WatchArgs, ctx: &Context) -> anyhow::Result<()> {
-    if let Some(t) = args.timeout {
-        if !(t.is_finite() && t > 0.0) {
-            anyhow::bail!("`--timeout` must be a positive number of seconds, not `{t}`");
-        }
+    if let Some(t) = args.timeout.filter(|t| !(t.is_finite() && *t > 0.0)) {
+        anyhow::bail!("`--timeout` must be a positive number of seconds, not `{t}`");
     }
     let project = load_project(ctx)?;
     let rt = ctx.runtime()?;

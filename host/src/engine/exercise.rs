@@ -146,10 +146,8 @@ fn score(hook: &HookInfo, want: &Want<'_>) -> Option<[bool; 5]> {
 pub fn most_specific<'h>(hooks: &'h [HookInfo], want: &Want<'_>) -> Option<&'h HookInfo> {
     let mut best: Option<(&HookInfo, [bool; 5])> = None;
     for h in hooks {
-        if let Some(s) = score(h, want) {
-            if best.is_none_or(|(_, b)| s > b) {
-                best = Some((h, s));
-            }
+        if let Some(s) = score(h, want).filter(|s| best.is_none_or(|(_, b)| *s > b)) {
+            best = Some((h, s));
         }
     }
     best.map(|(h, _)| h)

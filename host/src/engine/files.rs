@@ -266,7 +266,11 @@ pub fn check_files(
             });
         }
         let exists = check_way(root, &target_rel.join(&rel))?;
-        if exists && !force {
+        // An existing file with the same contents is fine: nothing to write.
+        if exists
+            && !force
+            && std::fs::read(target.join(&rel)).map_or(true, |old| old != f.contents)
+        {
             existing.push(target.join(&rel).display().to_string());
         }
         out.push((rel, exists));
@@ -574,6 +578,9 @@ mod tests {
         assert_eq!(r.created, ["t/b"]);
         assert_eq!(std::fs::read_to_string(t.join("a")).unwrap(), "new");
         let r = write_files(root.path(), &t, &files, FileLimits::default(), true).unwrap();
+        assert_eq!(r.unchanged, ["t/a", "t/b"]);
+        // The same contents again without force: nothing to do, no error.
+        let r = write_files(root.path(), &t, &files, FileLimits::default(), false).unwrap();
         assert_eq!(r.unchanged, ["t/a", "t/b"]);
     }
 

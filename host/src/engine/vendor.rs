@@ -102,12 +102,16 @@ pub struct Scaffolded {
     pub files: WriteReport,
 }
 
+/// One product's checked scaffold files: (product, hooks run, target folder,
+/// files, who for messages).
+type PlannedSide = (String, Vec<String>, PathBuf, Vec<NewFile>, String);
+
 /// Files scaffold hooks returned, checked and ready to write.
 #[derive(Debug)]
 pub struct ScaffoldPlan {
     limits: FileLimits,
     force: bool,
-    sides: Vec<(String, Vec<String>, PathBuf, Vec<NewFile>, String)>,
+    sides: Vec<PlannedSide>,
 }
 
 /// Runs the scaffold hooks of each integration's product (e.g. both ends
