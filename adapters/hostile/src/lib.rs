@@ -58,7 +58,8 @@ impl Adapter for Hostile {
             Hook::execute("exit", exit).executor().topic("exit"),
             Hook::setup("spin_setup", spin_setup)
                 .consumer()
-                .topic("events"),
+                .topic("events")
+                .owns_both(),
             Hook::scaffold("escape_paths", escape_paths),
             Hook::scaffold("many_files", many_files),
             Hook::pull("catalog_escape", catalog_escape),

@@ -7,8 +7,6 @@
 
 mod add;
 mod check;
-mod plan;
-mod up;
 mod common;
 mod configure;
 mod context;
@@ -18,6 +16,7 @@ mod init;
 mod list;
 mod logging;
 mod oci;
+mod plan;
 mod plug;
 pub mod publish;
 pub mod pull;
@@ -25,6 +24,7 @@ pub mod registry;
 mod remove;
 pub mod secrets;
 mod settings;
+mod up;
 
 pub use context::Context;
 
@@ -45,7 +45,12 @@ use clap::{Parser, Subcommand};
 )]
 pub struct Cli {
     /// Path to the meshroom project directory
-    #[arg(short = 'p', long = "path", default_value = ".", env = "MESHROOM_PROJECT")]
+    #[arg(
+        short = 'p',
+        long = "path",
+        default_value = ".",
+        env = "MESHROOM_PROJECT"
+    )]
     pub path: PathBuf,
 
     /// Show the version of meshroom
@@ -165,7 +170,10 @@ fn exit_code_of(err: &anyhow::Error) -> u8 {
 fn report(err: &anyhow::Error, debug: bool) {
     eprintln!("error: {err}");
     let causes: Vec<String> = err.chain().skip(1).map(|c| c.to_string()).collect();
-    for cause in causes.iter().filter(|c| debug || !err.to_string().contains(c.as_str())) {
+    for cause in causes
+        .iter()
+        .filter(|c| debug || !err.to_string().contains(c.as_str()))
+    {
         eprintln!("  caused by: {cause}");
     }
 }

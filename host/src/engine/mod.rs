@@ -31,7 +31,9 @@ pub use error::EngineError;
 pub use index::{
     declared_hooks, describe_product, hook_index, runtime_kind, runtime_mode, runtime_role,
 };
-pub use plan::{Action, LAST_ERROR_KEY, Plan, PlugPlan, Selection, Side, Step, last_error, plan, plug_state};
+pub use plan::{
+    Action, LAST_ERROR_KEY, Plan, PlugPlan, Selection, Side, Step, last_error, plan, plug_state,
+};
 pub use run::{PlugReport, RunOptions, RunReport, StepResult, Verdict, run};
 pub use secrets::{SharedSecrets, instance_scope, plug_scope};
 pub use session::{Engine, listing_hook_index};

@@ -61,7 +61,9 @@ pub struct Selection {
 impl Selection {
     /// Whether `plug` is selected.
     pub fn matches(&self, plug: &Plug) -> bool {
-        self.instance.as_ref().is_none_or(|i| *i == plug.src_instance)
+        self.instance
+            .as_ref()
+            .is_none_or(|i| *i == plug.src_instance)
             && self.target.as_ref().is_none_or(|t| *t == plug.dst_instance)
             && self.topic.as_ref().is_none_or(|t| *t == plug.topic)
             && self.mode.is_none_or(|m| m == plug.mode)
@@ -210,7 +212,8 @@ fn plan_plug(
         Some(SetupBy::Source) => vec![source],
         Some(SetupBy::Destination) => vec![destination],
         None => {
-            let reason = broken(&sides.source.product).or_else(|| broken(&sides.destination.product));
+            let reason =
+                broken(&sides.source.product).or_else(|| broken(&sides.destination.product));
             if let Some(reason) = reason {
                 out.error = Some(reason);
                 return out;
@@ -218,7 +221,10 @@ fn plan_plug(
             if action == Action::Up {
                 out.error = Some(format!(
                     "no adapter declares a setup hook for {plug}: give `{}` or `{}` a setup hook (see `meshroom list integrations {} {}`)",
-                    sides.source.product, sides.destination.product, sides.source.product, sides.destination.product
+                    sides.source.product,
+                    sides.destination.product,
+                    sides.source.product,
+                    sides.destination.product
                 ));
                 return out;
             }

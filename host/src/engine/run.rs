@@ -134,6 +134,14 @@ pub async fn run(
     plan: Plan,
     options: &RunOptions,
 ) -> RunReport {
+    if plan.step_count() > 0
+        && let Err(e) = engine.secrets().preload()
+    {
+        tracing::warn!(
+            "cannot read the secrets store: {}; adapters asking for secrets get none",
+            error_chain(&e)
+        );
+    }
     let snapshot = Arc::new(project.clone());
     let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
     let mut locks: HashMap<String, Arc<Mutex<()>>> = HashMap::new();
@@ -147,7 +155,12 @@ pub async fn run(
     for (slot, pp) in order.into_iter().map(|i| (i, &plan.plugs[i])) {
         let plug = snapshot.plugs()[pp.index].clone();
         if let Some(error) = &pp.error {
-            reports[slot] = Some(finish_without_steps(project, plug, action, Some(error.clone())));
+            reports[slot] = Some(finish_without_steps(
+                project,
+                plug,
+                action,
+                Some(error.clone()),
+            ));
             continue;
         }
         if !pp.changes_state && pp.steps.is_empty() {
@@ -175,7 +188,10 @@ pub async fn run(
             options.interrupt.clone(),
         );
         tasks.spawn(async move {
-            run_plug(engine, snapshot, plug, steps, action, permits, interrupt, slot).await
+            run_plug(
+                engine, snapshot, plug, steps, action, permits, interrupt, slot,
+            )
+            .await
         });
     }
 
@@ -265,7 +281,11 @@ async fn run_plug(
                 if !out.secrets.is_empty()
                     && let Err(e) = engine.secrets().record(&plug_scope(&plug), &out.secrets)
                 {
-                    let msg = format!("cannot keep the secret outputs of `{}`: {}", step.hook, error_chain(&e));
+                    let msg = format!(
+                        "cannot keep the secret outputs of `{}`: {}",
+                        step.hook,
+                        error_chain(&e)
+                    );
                     result.steps.push(step_failed(&step, &msg));
                     result.error = Some(msg);
                     break;
@@ -341,12 +361,18 @@ async fn call(
         .map_err(|e| fail(&e))?;
     tracing::info!(plug = %plug, hook = %step.hook, instance = %step.instance, "{}", step.title);
     let r = match action {
-        Action::Up => adapter.setup(&step.hook, &ctx, &policy).await.map(Called::Outcome),
+        Action::Up => adapter
+            .setup(&step.hook, &ctx, &policy)
+            .await
+            .map(Called::Outcome),
         Action::Down => adapter
             .teardown(&step.hook, &ctx, &policy)
             .await
             .map(Called::Outcome),
-        Action::Check => adapter.check(&step.hook, &ctx, &policy).await.map(Called::Check),
+        Action::Check => adapter
+            .check(&step.hook, &ctx, &policy)
+            .await
+            .map(Called::Check),
     };
     r.map_err(|e| fail(&e))
 }
@@ -373,7 +399,8 @@ fn finish_without_steps(
     if action != Action::Check
         && let Some(e) = &error
     {
-        plug.extra.insert(LAST_ERROR_KEY.into(), Value::String(e.clone()));
+        plug.extra
+            .insert(LAST_ERROR_KEY.into(), Value::String(e.clone()));
         save(project, &plug);
     }
     PlugReport {
@@ -411,10 +438,17 @@ fn finish(
         let (verdict, message) = if let Some(e) = error {
             (Verdict::Failed, Some(e))
         } else if let Some(bad) = checks.iter().find(|c| c.state != PlugState::Up) {
-            let state = if bad.state == PlugState::Down { "down" } else { "drifted" };
+            let state = if bad.state == PlugState::Down {
+                "down"
+            } else {
+                "drifted"
+            };
             (
                 Verdict::Drifted,
-                Some(format!("up in the project, {state} on the product: {}", bad.detail)),
+                Some(format!(
+                    "up in the project, {state} on the product: {}",
+                    bad.detail
+                )),
             )
         } else if checks.is_empty() {
             (Verdict::Skipped, planned.skip.clone())
@@ -430,7 +464,8 @@ fn finish(
         };
     }
     let verdict = if let Some(e) = &error {
-        plug.extra.insert(LAST_ERROR_KEY.into(), Value::String(e.clone()));
+        plug.extra
+            .insert(LAST_ERROR_KEY.into(), Value::String(e.clone()));
         Verdict::Failed
     } else if interrupted {
         Verdict::Interrupted
@@ -443,7 +478,10 @@ fn finish(
         if action == Action::Down
             && let Err(e) = engine.secrets().forget(&plug_scope(&plug))
         {
-            tracing::warn!("cannot forget the secret outputs of {plug}: {}", error_chain(&e));
+            tracing::warn!(
+                "cannot forget the secret outputs of {plug}: {}",
+                error_chain(&e)
+            );
         }
         Verdict::Done
     };
@@ -452,7 +490,8 @@ fn finish(
         plug: plug.to_string(),
         verdict,
         state: super::plan::plug_state(&plug),
-        message: error.or_else(|| interrupted.then(|| "interrupted before all its hooks ran".into())),
+        message: error
+            .or_else(|| interrupted.then(|| "interrupted before all its hooks ran".into())),
         steps,
     }
 }
