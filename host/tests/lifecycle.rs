@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::collapsible_if)]
 //! `meshroom plan` / `up` / `down` / `check`, black-box, on temp projects:
 //! the example adapter configures a real HTTP API on 127.0.0.1 (the test's
 //! [`Api`] server), the hostile adapter's endless setup is contained.

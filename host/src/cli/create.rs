@@ -82,6 +82,8 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
                 None => project.create_product(&name, ProductDefinition::default())?,
             };
             let path = product.definition_path();
+            let dir = product.dir.clone();
+            super::build::scaffold_adapter_crate(&name, &dir)?;
             done(
                 ctx,
                 format!(

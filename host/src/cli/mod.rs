@@ -6,6 +6,7 @@
 //! everything else on stderr through `tracing`.
 
 mod add;
+mod build;
 mod check;
 mod common;
 mod configure;
@@ -95,6 +96,7 @@ pub enum Command {
     Pull(pull::PullArgs),
     /// Manage credentials for OCI registries (login, logout)
     Registry(registry::RegistryArgs),
+    Build(build::BuildArgs),
     Plan(plan::PlanArgs),
     Up(up::UpArgs),
     Down(up::DownArgs),
@@ -137,6 +139,7 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Publish(args) => publish::exec(args, ctx)?,
         Command::Pull(args) => pull::exec(args, ctx)?,
         Command::Registry(args) => registry::exec(args, ctx)?,
+        Command::Build(args) => build::exec(args, ctx)?,
         Command::Plan(args) => plan::exec(args, ctx)?,
         Command::Up(args) => up::exec_up(args, ctx)?,
         Command::Down(args) => up::exec_down(args, ctx)?,
