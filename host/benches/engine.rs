@@ -152,7 +152,12 @@ fn benches(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    // MESHROOM_BENCH_DIR: where the project lives (e.g. /dev/shm to leave
+    // the disk's fsync cost out).
+    let dir = match std::env::var_os("MESHROOM_BENCH_DIR") {
+        Some(d) => tempfile::tempdir_in(d).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    };
     let cache = tempfile::tempdir().unwrap();
     let url = tokio.block_on(slow_api());
     let store = mesh(dir.path(), &url);
