@@ -3,6 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[allow(dead_code)]
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -309,6 +312,23 @@ fn create_product_from_a_template_folder_and_embedded_templates() {
         text,
         "name: acme\ndescription: A acme SIEM\ntags: [siem]\nconsumes:\n  events:\n    - format: ecs\n"
     );
+    let cargo =
+        std::fs::read_to_string(dir.path().join("products/acme/adapter/Cargo.toml")).unwrap();
+    assert!(
+        cargo.contains("meshroom-sdk"),
+        "an adapter crate is scaffolded: {cargo}"
+    );
+    assert!(
+        dir.path()
+            .join("products/acme/adapter/src/lib.rs")
+            .is_file()
+    );
+    meshroom(dir.path(), &["create", "product", "bare", "--no-adapter"]).ok();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("products/bare/definition.yaml")).unwrap(),
+        "name: bare\ntags: []\n"
+    );
+    assert!(!dir.path().join("products/bare/adapter").exists());
     // Creating it again is a no-op.
     let run = meshroom(dir.path(), &["create", "product", "acme"]).ok();
     assert!(run.stderr().contains("already exists"), "{}", run.stderr());
@@ -826,14 +846,19 @@ fn add_prompts_on_a_terminal() {
     let cmd = format!("{BIN} -p {} add siem soc1", dir.path().display());
     let mut child = Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
+        .env(
+            "MESHROOM_SECRETS_PASSPHRASE",
+            "correct horse battery staple",
+        )
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("util-linux `script` runs the command on a pty");
-    // url, port (invalid then valid), ratio (Enter: unset), verify_tls,
-    // indexes, labels (Enter: unset); secrets are not prompted.
-    let answers = "https://siem.example\nabc\n6514\n\nyes\na, b\n\n";
+    // Secrets first, hidden (api_key; bouncer_token: Enter skips), then url,
+    // port (invalid then valid), ratio (Enter: unset), verify_tls, indexes,
+    // labels (Enter: unset).
+    let answers = "s3cret-api-value\n\nhttps://siem.example\nabc\n6514\n\nyes\na, b\n\n";
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), answers.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     let shown = String::from_utf8_lossy(&out.stdout);
@@ -848,4 +873,69 @@ fn add_prompts_on_a_terminal() {
         text,
         "name: soc1\nproduct: siem\nsettings:\n  url: https://siem.example\n  port: 6514\n  verify_tls: true\n  indexes:\n  - a\n  - b\n"
     );
+    for (path, bytes) in snapshot_tree(dir.path()) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("s3cret-api-value"),
+            "{path} holds the secret in plaintext"
+        );
+    }
+    assert!(
+        dir.path().join("secrets.age").is_file(),
+        "the secret went to the encrypted store"
+    );
+}
+
+/// Hooks come from the products' adapters (`describe()`): the example
+/// adapter sets up its events consumer side only, so a plug between two of
+/// its instances is refused, saying so.
+#[test]
+fn setup_hooks_come_from_the_adapters() {
+    let dir = tempfile::tempdir().unwrap();
+    meshroom(dir.path(), &["init", "-q"]).ok();
+    let product = dir.path().join("products/example_http");
+    std::fs::create_dir_all(&product).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::copy(
+        root.join("adapters/example-http/definition.yaml"),
+        product.join("definition.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        support::adapter_wasm("example_http"),
+        product.join("example_http.wasm"),
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("-p")
+            .arg(dir.path())
+            .args(args)
+            .env("MESHROOM_CACHE", cache.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        Run { out }
+    };
+    run(&["add", "example_http", "a", "-c", "url=http://127.0.0.1:9"]).ok();
+    run(&["add", "example_http", "b", "-c", "url=http://127.0.0.1:9"]).ok();
+    let listed = run(&["--json", "list", "integrations", "-t", "events"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&listed.stdout()).unwrap();
+    let setup: Vec<(&str, &str)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["role"].as_str().unwrap(), i["setup"].as_str().unwrap()))
+        .collect();
+    assert_eq!(setup, [("producer", "none"), ("consumer", "own_side")]);
+    let refused = run(&["plug", "events", "a", "b"]).fails();
+    let err = refused.stderr();
+    assert!(err.contains("(consumer) [can set up self]"), "{err}");
+    assert!(
+        err.contains("no pair of integrations has a setup hook on each side"),
+        "{err}"
+    );
+    // The second listing reads describe() from the cache: no recompilation.
+    let again = run(&["--json", "list", "integrations", "-t", "events"]).ok();
+    assert_eq!(again.stdout(), listed.stdout());
 }

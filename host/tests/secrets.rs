@@ -1045,16 +1045,32 @@ fn unplug_and_remove_forget_the_plug_and_instance_secrets() {
         p.path(),
     );
     alice.ok(p.path(), &["secrets", "init"], None);
+    // `plug -s` on an existing plug stores a plug-scoped secret.
     alice.ok(
         p.path(),
         &[
-            "secrets",
-            "set",
-            "plug:otherproduct2/myproduct/events/push",
+            "plug",
+            "events",
+            "otherproduct2",
+            "myproduct",
+            "-s",
             "intake_key",
         ],
-        Some("ik\n"),
+        Some("ik-plug-5e6f\n"),
     );
+    let got = alice.ok(
+        p.path(),
+        &[
+            "secrets",
+            "get",
+            "plug:otherproduct2/myproduct/events/push",
+            "intake_key",
+            "--reveal",
+        ],
+        None,
+    );
+    assert_eq!(got.trim(), "ik-plug-5e6f");
+    assert_no_plaintext_under(p.path(), "ik-plug-5e6f");
     alice.ok(
         p.path(),
         &[
@@ -1091,4 +1107,31 @@ fn unplug_and_remove_forget_the_plug_and_instance_secrets() {
     );
     alice.ok(p.path(), &["remove", "otherproduct2", "otherproduct"], None);
     assert_eq!(names(&alice), ["instance:myproduct/myproduct"]);
+}
+
+#[test]
+fn add_on_a_terminal_prompts_secret_settings_hidden() {
+    let alice = User::new();
+    let p = siem_project(&alice);
+    alice.ok(p.path(), &["secrets", "init"], None);
+    let (ok, transcript) = run_on_pty(
+        &alice,
+        p.path(),
+        &["add", "siem", "soc1", "-c", "url=https://127.0.0.1:9"],
+        &[
+            ("api_key (secret, hidden, required): ", SECRET),
+            ("bouncer_token (secret, hidden; Enter skips): ", ""),
+        ],
+    );
+    assert!(ok, "{transcript}");
+    assert!(!transcript.contains(SECRET), "echoed:\n{transcript}");
+    let got = alice.ok(
+        p.path(),
+        &["secrets", "get", "siem/soc1", "api_key", "--reveal"],
+        None,
+    );
+    assert_eq!(got.trim(), SECRET);
+    let json = alice.ok(p.path(), &["--json", "secrets", "list"], None);
+    assert!(!json.contains("bouncer_token"), "{json}");
+    assert_no_plaintext_under(p.path(), SECRET);
 }

@@ -11,7 +11,15 @@ use std::time::{Duration, Instant};
 use meshroom_registry::ArtifactRef;
 use support::{RegistryServer, client, package};
 
-const RUNS: usize = 30;
+/// `cargo bench` passes `--bench`: 30 runs each; under `cargo test --all-targets`
+/// the benchmark runs each case once, as a smoke test.
+fn runs() -> usize {
+    if std::env::args().any(|a| a == "--bench") {
+        30
+    } else {
+        1
+    }
+}
 
 fn stats(mut samples: Vec<Duration>) -> (Duration, Duration) {
     samples.sort();
@@ -28,6 +36,7 @@ fn report(name: &str, samples: Vec<Duration>) {
 }
 
 fn main() {
+    let runs = runs();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -38,13 +47,13 @@ fn main() {
     let vendor = client(&dir.path().join("vendor"));
     let host = server.host();
     println!(
-        "publish/pull of a {} byte adapter, {RUNS} runs each",
+        "publish/pull of a {} byte adapter, {runs} runs each",
         product.component.len()
     );
 
     // Publish, cold: a new repository each time, so every blob is uploaded.
     let mut cold = Vec::new();
-    for i in 0..RUNS {
+    for i in 0..runs {
         let to = ArtifactRef::parse(&format!("{host}/bench/cold{i}:1")).unwrap();
         let t = Instant::now();
         let p = rt.block_on(vendor.publish(&product, &to)).unwrap();
@@ -56,7 +65,7 @@ fn main() {
     // Publish, warm: same inputs again, the registry has every blob.
     let to = ArtifactRef::parse(&format!("{host}/bench/cold0:1")).unwrap();
     let mut warm = Vec::new();
-    for _ in 0..RUNS {
+    for _ in 0..runs {
         let t = Instant::now();
         let p = rt.block_on(vendor.publish(&product, &to)).unwrap();
         warm.push(t.elapsed());
@@ -66,7 +75,7 @@ fn main() {
 
     // Pull, cold: an empty cache (and a new client) each time.
     let mut cold = Vec::new();
-    for i in 0..RUNS {
+    for i in 0..runs {
         let operator = client(&dir.path().join(format!("op{i}")));
         let t = Instant::now();
         let p = rt.block_on(operator.pull(&to)).unwrap();
@@ -78,7 +87,7 @@ fn main() {
     // Pull, warm: the same cache and client; the tag is resolved, nothing downloaded.
     let operator = client(&dir.path().join("op0"));
     let mut warm = Vec::new();
-    for _ in 0..RUNS {
+    for _ in 0..runs {
         let t = Instant::now();
         let p = rt.block_on(operator.pull(&to)).unwrap();
         warm.push(t.elapsed());
@@ -86,7 +95,7 @@ fn main() {
     }
     report("registry pull by tag, warm (cached digest)", warm);
     let mut fresh = Vec::new();
-    for _ in 0..RUNS {
+    for _ in 0..runs {
         let t = Instant::now();
         let p = rt
             .block_on(client(&dir.path().join("op0")).pull(&to))
@@ -105,7 +114,7 @@ fn main() {
     // Locked (by digest), warm: what `up` does.
     let entry = pulled.lock_entry();
     let mut locked = Vec::new();
-    for _ in 0..RUNS {
+    for _ in 0..runs {
         let t = Instant::now();
         rt.block_on(operator.fetch_locked(&entry)).unwrap();
         locked.push(t.elapsed());
@@ -121,7 +130,7 @@ fn main() {
     // The image-layout default.
     let layout_ref = ArtifactRef::parse("bench/adapter:1").unwrap();
     let mut publish = Vec::new();
-    for i in 0..RUNS {
+    for i in 0..runs {
         let fresh = client(&dir.path().join(format!("lv{i}")));
         let t = Instant::now();
         rt.block_on(fresh.publish(&product, &layout_ref)).unwrap();
@@ -130,7 +139,7 @@ fn main() {
     report("image-layout publish, cold", publish);
     let layout_vendor = client(&dir.path().join("lv0"));
     let mut cold = Vec::new();
-    for i in 0..RUNS {
+    for i in 0..runs {
         let operator = meshroom_registry::Registry::new(
             meshroom_registry::BlobCache::new(dir.path().join(format!("lc{i}"))),
             meshroom_registry::AuthConfig::anonymous(),
@@ -147,7 +156,7 @@ fn main() {
         layout_vendor.default_layout(),
     );
     let mut warm = Vec::new();
-    for _ in 0..RUNS {
+    for _ in 0..runs {
         let t = Instant::now();
         rt.block_on(operator.pull(&layout_ref)).unwrap();
         warm.push(t.elapsed());

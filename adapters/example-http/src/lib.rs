@@ -8,17 +8,17 @@
 //!   already-deleted webhook is fine (teardown is idempotent).
 //! - check: `GET {url}/webhooks/{webhook_id}`.
 //! - produce (producer, `events`): `POST {url}/events`, records one per line.
-//! - produce (producer, `lines`): newline-delimited records over TCP to
-//!   the consumer's `tcp` setting (`host:port`), e.g. a syslog receiver.
 //! - watch (consumer, `events`): pages through `GET {url}/events?after=N`.
 //! - trigger (`block_ip`): `POST {url}/commands`.
 //! - execute (`block_ip`): answers locally with what it would run.
 //! - scaffold, pull, publish: the vendor-workflow hooks, without network.
+//! - produce (producer, `logs`): sends records as lines over TCP to the
+//!   consumer instance's `address` setting (`host:port`).
+//! - execute (`isolate_host`): always `not-supported` (this product cannot).
 //!
 //! Secrets: `api_key` (instance secret setting) authenticates every call.
 
 use meshroom_sdk::http::Request;
-use meshroom_sdk::tcp::TcpLineSender;
 use meshroom_sdk::{
     Adapter, CheckReport, Context, Error, File, Hook, Order, Outcome, PlugState, ProduceReport,
     ProductDefinition, Result, Value, Watch, json, log,
@@ -52,10 +52,6 @@ impl Adapter for ExampleHttp {
                 .producer()
                 .topic("events")
                 .title("Send events to the collector"),
-            Hook::produce("send_lines", send_lines)
-                .producer()
-                .topic("lines")
-                .title("Send records as lines over TCP"),
             Hook::watch("watch_events", watch_events)
                 .consumer()
                 .topic("events")
@@ -68,6 +64,14 @@ impl Adapter for ExampleHttp {
                 .executor()
                 .topic("block_ip")
                 .title("Describe the block command"),
+            Hook::produce("send_lines", send_lines)
+                .producer()
+                .topic("logs")
+                .title("Send records as lines over TCP to the consumer"),
+            Hook::execute("isolate_host", isolate_host)
+                .executor()
+                .topic("isolate_host")
+                .title("Isolate a host (not supported by this product)"),
             Hook::scaffold("integration_readme", integration_readme)
                 .title("Write the integration's README"),
             Hook::pull("catalog", catalog).title("Import the partner catalog"),
@@ -126,9 +130,7 @@ fn check_webhook(ctx: &Context) -> Result<CheckReport> {
     let Some(id) = ctx.output("webhook_id").and_then(Value::as_str) else {
         return Ok(CheckReport::new(PlugState::Down, "no webhook recorded"));
     };
-    let resp = Request::get(format!("{url}/webhooks/{id}"))
-        .bearer(&auth(ctx)?)
-        .send()?;
+    let resp = Request::get(format!("{url}/webhooks/{id}")).bearer(&auth(ctx)?).send()?;
     Ok(match resp.status {
         200 => {
             let found: Value = resp.json()?;
@@ -136,19 +138,11 @@ fn check_webhook(ctx: &Context) -> Result<CheckReport> {
             if found.get("topic").and_then(Value::as_str) == Some(topic) {
                 CheckReport::new(PlugState::Up, format!("webhook {id} present"))
             } else {
-                CheckReport::new(
-                    PlugState::Drifted,
-                    format!("webhook {id} no longer on topic {topic}"),
-                )
+                CheckReport::new(PlugState::Drifted, format!("webhook {id} no longer on topic {topic}"))
             }
         }
         404 => CheckReport::new(PlugState::Down, format!("webhook {id} is gone")),
-        _ => {
-            return Err(resp
-                .error_for_status()
-                .err()
-                .unwrap_or_else(|| Error::failed("unexpected status")));
-        }
+        _ => return Err(resp.error_for_status().err().unwrap_or_else(|| Error::failed("unexpected status"))),
     })
 }
 
@@ -175,13 +169,17 @@ fn send_events(ctx: &Context, batch: Vec<Vec<u8>>) -> Result<ProduceReport> {
 }
 
 fn send_lines(ctx: &Context, batch: Vec<Vec<u8>>) -> Result<ProduceReport> {
-    let address = ctx.plug()?.dst.setting_str("tcp")?;
-    let mut sender = TcpLineSender::connect(address)?;
+    let address = ctx.plug()?.dst.setting_str("address")?;
+    let mut sender = meshroom_sdk::tcp::TcpLineSender::connect(address)?;
     let sent = sender.send_lines(&batch)?;
     Ok(ProduceReport {
         accepted: u32::try_from(sent).unwrap_or(u32::MAX),
         detail: format!("sent to {address}"),
     })
+}
+
+fn isolate_host(_ctx: &Context, _params: Value) -> Result<Value> {
+    Err(Error::NotSupported("example_http cannot isolate hosts".into()))
 }
 
 struct EventPager {
@@ -200,11 +198,7 @@ impl Watch for EventPager {
         let records: Vec<String> = page
             .get("records")
             .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .map(|r| r.as_str().map_or_else(|| r.to_string(), str::to_string))
-                    .collect()
-            })
+            .map(|a| a.iter().map(|r| r.as_str().map_or_else(|| r.to_string(), str::to_string)).collect())
             .unwrap_or_default();
         if records.is_empty() {
             return Ok(None);
@@ -215,11 +209,7 @@ impl Watch for EventPager {
 }
 
 fn watch_events(ctx: &Context) -> Result<Box<dyn Watch>> {
-    Ok(Box::new(EventPager {
-        url: ctx.setting_str("url")?.to_string(),
-        token: auth(ctx)?,
-        after: 0,
-    }))
+    Ok(Box::new(EventPager { url: ctx.setting_str("url")?.to_string(), token: auth(ctx)?, after: 0 }))
 }
 
 fn block_ip(ctx: &Context, params: Value) -> Result<Value> {
@@ -246,10 +236,7 @@ fn integration_readme(ctx: &Context) -> Result<Vec<File>> {
         "# {} → {} ({})\n\nConfigured by the example_http adapter.\n",
         i.product, i.target_product, i.topic
     );
-    Ok(vec![File {
-        path: "README.md".into(),
-        contents: text.into_bytes(),
-    }])
+    Ok(vec![File { path: "README.md".into(), contents: text.into_bytes() }])
 }
 
 fn catalog(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
@@ -261,10 +248,7 @@ fn catalog(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
 
 fn submit(ctx: &Context) -> Result<String> {
     let i = ctx.integration()?;
-    Ok(format!(
-        "submitted {} → {} ({})",
-        i.product, i.target_product, i.topic
-    ))
+    Ok(format!("submitted {} → {} ({})", i.product, i.target_product, i.topic))
 }
 
 meshroom_sdk::export!(ExampleHttp);

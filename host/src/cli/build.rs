@@ -21,27 +21,17 @@ pub struct BuildArgs {
     pub product: String,
 }
 
-/// Writes the adapter crate of a new product (`Cargo.toml`, `src/lib.rs`)
-/// unless the folder already has a `Cargo.toml`.
-pub fn scaffold_adapter_crate(product: &str, dir: &Path) -> anyhow::Result<()> {
-    if dir.join("Cargo.toml").exists() {
-        return Ok(());
-    }
-    for (rel, text) in crate::runtime::adapter_crate_files(product) {
-        let path = dir.join(&rel);
-        if path.exists() {
-            continue;
-        }
-        write_atomic(&path, text.as_bytes())
-            .with_context(|| format!("failed to write `{}`", path.display()))?;
-    }
-    Ok(())
-}
-
 pub fn exec(args: BuildArgs, ctx: &Context) -> anyhow::Result<()> {
     let project = load_project(ctx)?;
     let product = project.product(&args.product)?.clone();
-    let manifest = product.dir.join("Cargo.toml");
+    // `create product` scaffolds the crate in `adapter/`; a crate at the
+    // product folder's root works too.
+    let crate_dir = if product.dir.join("adapter/Cargo.toml").is_file() {
+        product.dir.join("adapter")
+    } else {
+        product.dir.clone()
+    };
+    let manifest = crate_dir.join("Cargo.toml");
     if !manifest.is_file() {
         bail!(
             "product `{}` has no adapter crate (`{}` is missing); `meshroom create product` scaffolds one, or write a cargo crate there depending on meshroom-sdk",
@@ -52,7 +42,7 @@ pub fn exec(args: BuildArgs, ctx: &Context) -> anyhow::Result<()> {
     if target_missing() {
         bail!("the {TARGET} target is not installed: run `rustup target add {TARGET}`");
     }
-    let target_dir = product.dir.join("target");
+    let target_dir = crate_dir.join("target");
     let release = target_dir.join(TARGET).join("release");
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["build", "--release", "--target", TARGET, "--manifest-path"])

@@ -1,5 +1,7 @@
 //! `meshroom create product|capability|integration`.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::Context as _;
 
 use super::Context;
@@ -22,6 +24,10 @@ pub enum CreateCommand {
         /// A template: one of `meshroom list templates`, or a path to a folder
         #[arg(long = "from", value_name = "TEMPLATE")]
         template: Option<String>,
+        /// Do not scaffold the adapter crate (products/NAME/adapter/, a Rust
+        /// crate on meshroom-sdk built for wasm32-wasip2)
+        #[arg(long)]
+        no_adapter: bool,
     },
     /// Add a capability to a product's definition
     Capability {
@@ -56,13 +62,20 @@ pub enum CreateCommand {
         /// The data format; any when omitted
         #[arg(short, long)]
         format: Option<String>,
+        /// Overwrite files that the products' scaffold hooks return and that already exist
+        #[arg(long)]
+        force: bool,
     },
 }
 
 pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
     let mut project = load_project(ctx)?;
     match args.what {
-        CreateCommand::Product { name, template } => {
+        CreateCommand::Product {
+            name,
+            template,
+            no_adapter,
+        } => {
             if project.find_product(&name).is_some() {
                 done(
                     ctx,
@@ -70,20 +83,29 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
                 );
                 return Ok(());
             }
-            let product = match &template {
-                Some(t) => {
-                    let files = templates::files(t, &name)?;
-                    project
-                        .create_product_from_files(&name, files)
-                        .with_context(|| {
-                            format!("failed to create product `{name}` from template `{t}`")
-                        })?
-                }
-                None => project.create_product(&name, ProductDefinition::default())?,
+            let mut files = match &template {
+                Some(t) => templates::files(t, &name)?,
+                None => vec![(
+                    PathBuf::from("definition.yaml"),
+                    serde_yaml_ng::to_string(&ProductDefinition {
+                        name: name.clone(),
+                        ..ProductDefinition::default()
+                    })?
+                    .into_bytes(),
+                )],
             };
+            if !no_adapter && !files.iter().any(|(p, _)| p.starts_with("adapter")) {
+                files.extend(
+                    crate::runtime::adapter_crate_files(&name)
+                        .into_iter()
+                        .map(|(p, text)| (Path::new("adapter").join(p), text.into_bytes())),
+                );
+            }
+            let product = project
+                .create_product_from_files(&name, files)
+                .with_context(|| format!("failed to create product `{name}`"))?;
             let path = product.definition_path();
-            let dir = product.dir.clone();
-            super::build::scaffold_adapter_crate(&name, &dir)?;
+            let adapter_dir = product.dir.join("adapter");
             done(
                 ctx,
                 format!(
@@ -92,6 +114,15 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
                     path.display()
                 ),
             );
+            if !no_adapter {
+                done(
+                    ctx,
+                    format!(
+                        "scaffolded its adapter crate in {} (build it with `meshroom build {name}`)",
+                        adapter_dir.display()
+                    ),
+                );
+            }
         }
         CreateCommand::Capability {
             product,
@@ -122,10 +153,40 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
             role,
             mode,
             format,
+            force,
         } => {
             project.product(&product)?;
             project.product(&target_product)?;
             let f = format.as_deref();
+            // Run the scaffold hooks and check their files before changing anything.
+            let prospective = project
+                .explicit_integrations()
+                .iter()
+                .find(|i| {
+                    i.product == product
+                        && i.target_product == target_product
+                        && i.topic == topic
+                        && i.role == role
+                        && i.mode == mode
+                        && (f.is_none() || i.format.as_deref() == f)
+                })
+                .cloned()
+                .unwrap_or_else(|| {
+                    let mut i = crate::project::Integration {
+                        product: product.clone(),
+                        target_product: target_product.clone(),
+                        topic: topic.clone(),
+                        role,
+                        mode,
+                        format: format.clone(),
+                        generic: false,
+                        path: None,
+                        manifest: Default::default(),
+                    };
+                    i.manifest = i.new_manifest();
+                    i
+                });
+            let scaffold = super::scaffold::plan(ctx, &project, &prospective, force)?;
             for (p, r) in [(&product, role), (&target_product, role.complement())] {
                 if project.add_capability(p, &topic, r, mode, f)? {
                     done(
@@ -149,9 +210,10 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
             } else {
                 done(
                     ctx,
-                    format!("integration {integration} already exists at {path}: nothing to do"),
+                    format!("integration {integration} already exists at {path}"),
                 );
             }
+            super::scaffold::write(ctx, &project, scaffold)?;
         }
     }
     Ok(())

@@ -19,13 +19,17 @@ mod logging;
 mod oci;
 mod plan;
 mod plug;
+mod produce;
 pub mod publish;
 pub mod pull;
 pub mod registry;
 mod remove;
+mod scaffold;
 pub mod secrets;
 mod settings;
+pub mod trigger;
 mod up;
+mod watch;
 
 pub use context::Context;
 
@@ -33,6 +37,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::engine;
 
 /// Build and run Cybersecurity Mesh Architectures: describe security products,
 /// plug their instances together, and let sandboxed adapters configure them.
@@ -97,6 +103,14 @@ pub enum Command {
     /// Manage credentials for OCI registries (login, logout)
     Registry(registry::RegistryArgs),
     Build(build::BuildArgs),
+    Produce(produce::ProduceArgs),
+    Watch(watch::WatchArgs),
+    /// Fire a command through a plug (the trigger side's hook first, else the executor's) or
+    /// on an instance with its trigger hook; typed params in, JSON result out
+    Trigger(trigger::ActionArgs),
+    /// Run a command through a plug (the executor side's hook first, else the trigger's) or on
+    /// an instance with its execute hook; typed params in, JSON result out
+    Execute(trigger::ActionArgs),
     Plan(plan::PlanArgs),
     Up(up::UpArgs),
     Down(up::DownArgs),
@@ -140,6 +154,10 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Pull(args) => pull::exec(args, ctx)?,
         Command::Registry(args) => registry::exec(args, ctx)?,
         Command::Build(args) => build::exec(args, ctx)?,
+        Command::Produce(args) => produce::exec(args, ctx)?,
+        Command::Watch(args) => watch::exec(args, ctx)?,
+        Command::Trigger(args) => trigger::exec(args, engine::exercise::Exercise::Trigger, ctx)?,
+        Command::Execute(args) => trigger::exec(args, engine::exercise::Exercise::Execute, ctx)?,
         Command::Plan(args) => plan::exec(args, ctx)?,
         Command::Up(args) => up::exec_up(args, ctx)?,
         Command::Down(args) => up::exec_down(args, ctx)?,

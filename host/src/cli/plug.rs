@@ -1,12 +1,14 @@
 //! `meshroom plug TOPIC SRC DST` and `meshroom unplug TOPIC SRC DST`.
 
+use std::path::Path;
+
 use anyhow::bail;
 
 use super::Context;
 use super::common::{done, hook_index, load_project, mode_parser, print_json};
 use super::secrets::forget_secrets;
-use crate::project::{Mode, PlugOutcome, PlugRequest, ResolveError, SetupBy};
-use crate::secrets::SecretScope;
+use crate::project::{Mode, Plug, PlugOutcome, PlugRequest, ResolveError, SetupBy};
+use crate::secrets::{self, SecretScope, SecretStore, SecretValue};
 
 /// Plug two instances together for a topic, through their products' integrations
 #[derive(Debug, clap::Args)]
@@ -23,6 +25,10 @@ pub struct PlugArgs {
     /// Only integrations accepting this format
     #[arg(short, long)]
     pub format: Option<String>,
+    /// Read the plug's secret NAME from stdin, one line per secret (repeatable); stored
+    /// encrypted, readable only by this plug's hooks
+    #[arg(short = 's', long = "read-secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
 }
 
 /// Remove a plug between two instances
@@ -45,6 +51,8 @@ pub struct UnplugArgs {
 pub fn exec_plug(args: PlugArgs, ctx: &Context) -> anyhow::Result<()> {
     let mut project = load_project(ctx)?;
     let hooks = hook_index(ctx, &project)?;
+    // Secrets are read first, so a missing identity fails before anything changes.
+    let secrets = read_plug_secrets(project.root(), &args.secrets, ctx.interactive())?;
     let request = PlugRequest {
         topic: args.topic,
         src: args.src_instance,
@@ -55,12 +63,14 @@ pub fn exec_plug(args: PlugArgs, ctx: &Context) -> anyhow::Result<()> {
     };
     match project.plug(&hooks, &request) {
         Ok(PlugOutcome::Exists(plug)) => {
+            store_plug_secrets(secrets, &plug)?;
             if ctx.json {
                 print_json(&plug)?;
             }
             done(ctx, format!("{plug} is already plugged: nothing to do"));
         }
         Ok(PlugOutcome::New(r)) => {
+            store_plug_secrets(secrets, &r.plug)?;
             if ctx.json {
                 print_json(&r.plug)?;
             }
@@ -76,6 +86,40 @@ pub fn exec_plug(args: PlugArgs, ctx: &Context) -> anyhow::Result<()> {
         Err(ResolveError::Refused(refusal)) => bail!("{}", refusal.to_string().trim_end()),
         Err(ResolveError::Project(e)) => return Err(e.into()),
     }
+    Ok(())
+}
+
+/// The store and the values of `plug -s NAME…`, read before plugging.
+type PlugSecrets = Option<(SecretStore, Vec<(String, SecretValue)>)>;
+
+fn read_plug_secrets(
+    root: &Path,
+    names: &[String],
+    interactive: bool,
+) -> anyhow::Result<PlugSecrets> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let store = SecretStore::open(root)?;
+    store.check_writable()?;
+    let values = secrets::read_secrets_from_stdin(names, interactive)?;
+    Ok(Some((store, values)))
+}
+
+fn store_plug_secrets(secrets: PlugSecrets, plug: &Plug) -> anyhow::Result<()> {
+    let Some((mut store, values)) = secrets else {
+        return Ok(());
+    };
+    let scope = SecretScope::plug(
+        &plug.src_instance,
+        &plug.dst_instance,
+        &plug.topic,
+        plug.mode.as_str(),
+    );
+    for (name, value) in values {
+        store.set(&scope, &name, value)?;
+    }
+    store.save()?;
     Ok(())
 }
 

@@ -22,7 +22,14 @@ pub struct PublishArgs {
     /// Publish hooks only: the topic of the integrations to submit
     pub topic: Option<String>,
     /// Publish hooks only: the role of the integrations to submit
-    pub role: Option<String>,
+    #[arg(value_parser = super::common::role_parser())]
+    pub role: Option<crate::project::Role>,
+    /// Publish hooks only: the mode of the integrations to submit
+    #[arg(short, long, value_parser = super::common::mode_parser())]
+    pub mode: Option<crate::project::Mode>,
+    /// Publish hooks only: the format of the integrations to submit
+    #[arg(short, long)]
+    pub format: Option<String>,
     /// Where to publish: `HOST[:PORT]/REPO:TAG`, `oci-layout:DIR:TAG`, or `REPO:TAG` for
     /// the local default registry (`$MESHROOM_REGISTRY_DIR`)
     #[arg(long, value_name = "REF")]
@@ -42,11 +49,7 @@ pub struct PublishArgs {
 /// Runs `meshroom publish`.
 pub fn exec(args: PublishArgs, ctx: &Context) -> anyhow::Result<()> {
     let Some(to) = &args.to else {
-        bail!(
-            "publishing integrations to `{}`'s catalog runs its adapter's publish hooks, which this build does not run yet; to publish the product as an OCI artifact, add `--to REF` (e.g. `--to 127.0.0.1:5000/acme/{}:1.0.0`)",
-            args.product,
-            args.product
-        );
+        return publish_hooks(&args, ctx);
     };
     let reference = ArtifactRef::parse(to)?;
     let product_dir = ctx.project_dir.join("products").join(&args.product);
@@ -81,6 +84,69 @@ pub fn exec(args: PublishArgs, ctx: &Context) -> anyhow::Result<()> {
             already_present = published.skipped,
             "blobs"
         );
+    }
+    Ok(())
+}
+
+/// `publish PRODUCT [TARGET] [TOPIC] [ROLE]` without `--to`: runs the publish hooks of the
+/// matching explicit integrations, reporting each result.
+fn publish_hooks(args: &PublishArgs, ctx: &Context) -> anyhow::Result<()> {
+    let project = super::common::load_project(ctx)?;
+    project.product(&args.product)?;
+    let integrations: Vec<crate::project::Integration> = project
+        .explicit_integrations()
+        .iter()
+        .filter(|i| {
+            i.product == args.product
+                && args.target.as_ref().is_none_or(|t| *t == i.target_product)
+                && args.topic.as_ref().is_none_or(|t| *t == i.topic)
+                && args.role.is_none_or(|r| r == i.role)
+                && args.mode.is_none_or(|m| m == i.mode)
+                && args
+                    .format
+                    .as_ref()
+                    .is_none_or(|f| i.format.as_ref() == Some(f))
+        })
+        .cloned()
+        .collect();
+    if integrations.is_empty() {
+        bail!(
+            "no integration of `{}` matches; create one with `meshroom create integration {} TARGET TOPIC ROLE` (or publish the product itself with `--to REF`)",
+            args.product,
+            args.product
+        );
+    }
+    let (published, without) = ctx.runtime()?.block_on(async {
+        let engine =
+            crate::engine::Engine::start(&project, crate::runtime::RuntimeConfig::default())
+                .await?;
+        Ok::<_, anyhow::Error>(crate::engine::vendor::publish(&engine, &integrations).await?)
+    })?;
+    let failed = published
+        .iter()
+        .flat_map(|p| &p.hooks)
+        .filter(|h| h.error.is_some())
+        .count();
+    if ctx.json {
+        super::common::print_json(
+            &serde_json::json!({"published": published, "without_hook": without}),
+        )?;
+    } else {
+        for p in &published {
+            for h in &p.hooks {
+                match (&h.message, &h.error) {
+                    (Some(m), _) => println!("{}: {}: {m}", p.integration, h.hook),
+                    (_, Some(e)) => eprintln!("{}: {}: error: {e}", p.integration, h.hook),
+                    _ => {}
+                }
+            }
+        }
+        for w in &without {
+            eprintln!("{w}: no publish hook, nothing to do");
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} publish hook(s) failed");
     }
     Ok(())
 }

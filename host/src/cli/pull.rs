@@ -38,11 +38,7 @@ pub fn exec(args: PullArgs, ctx: &Context) -> anyhow::Result<()> {
             .join(&args.reference)
             .is_dir()
     {
-        bail!(
-            "pulling `{}`'s catalog runs its adapter's pull hooks, which this build does not run yet; to pull a published product give a reference such as `127.0.0.1:5000/acme/{}:1.0.0`",
-            args.reference,
-            args.reference
-        );
+        return pull_catalog(&args, ctx);
     }
     let reference = ArtifactRef::parse(&args.reference)?;
     let lock_path = Lockfile::path_in(&ctx.project_dir);
@@ -85,6 +81,45 @@ pub fn exec(args: PullArgs, ctx: &Context) -> anyhow::Result<()> {
         println!(
             "pulled {} {} ({})",
             pulled.product, pulled.reference, pulled.manifest_digest
+        );
+    }
+    Ok(())
+}
+
+/// `meshroom pull PRODUCT`: runs the product's catalog pull hooks and writes the product
+/// definitions they return under `products/`.
+fn pull_catalog(args: &PullArgs, ctx: &Context) -> anyhow::Result<()> {
+    let project = super::common::load_project(ctx)?;
+    let product = project.product(&args.reference)?.name.clone();
+    let pulled = ctx.runtime()?.block_on(async {
+        let engine = crate::engine::Engine::start(&project, crate::runtime::RuntimeConfig::default()).await?;
+        if engine.adapter(&product)?.is_none() {
+            bail!("product `{product}` has no adapter, so no pull hook: set `adapter:` in its definition, or give a registry reference to pull a published product");
+        }
+        Ok(crate::engine::vendor::pull(&engine, &project, &product, args.force).await?)
+    })?;
+    if ctx.json {
+        super::common::print_json(&pulled)?;
+    } else {
+        for w in &pulled.written {
+            println!("wrote {w}");
+        }
+        for s in &pulled.skipped {
+            eprintln!("skipped `{}`: {}", s.name, s.reason);
+        }
+        for r in &pulled.refused {
+            eprintln!("refused the answer of pull hook `{}`: {}", r.name, r.reason);
+        }
+        if pulled.hooks.is_empty() {
+            eprintln!("product `{product}`'s adapter has no pull hook: nothing to do");
+        }
+    }
+    if !pulled.skipped.is_empty() || !pulled.refused.is_empty() {
+        bail!(
+            "pulled {} product definition(s) from `{product}`'s catalog; {} skipped, {} hook answer(s) refused (see above)",
+            pulled.written.len(),
+            pulled.skipped.len(),
+            pulled.refused.len()
         );
     }
     Ok(())

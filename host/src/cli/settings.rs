@@ -49,7 +49,20 @@ fn store_secrets(
         return Ok(());
     }
     let mut store = SecretStore::open(root)?;
-    store.check_writable()?;
+    if let Err(e) = store.check_writable() {
+        if !names.is_empty() {
+            return Err(e.into());
+        }
+        // Only prompting for secrets nobody asked to set: a store that is
+        // not set up is a hint, not a failure.
+        tracing::warn!(
+            "secret settings of `{}` not prompted for: {e}; set them later with `meshroom \
+             configure {} -s NAME`",
+            instance.name,
+            instance.name
+        );
+        return Ok(());
+    }
     let scope = SecretScope::instance(&instance.product, &instance.name);
     for (name, value) in secrets::read_secrets_from_stdin(names, interactive)? {
         store.set(&scope, &name, value)?;

@@ -39,3 +39,7 @@ pub use secrets::{SharedSecrets, instance_scope, plug_scope};
 pub use session::{Engine, listing_hook_index};
 pub use sides::{PlugSides, plug_sides};
 pub use source::AdapterSource;
+
+pub mod exercise;
+pub mod files;
+pub mod vendor;

@@ -119,7 +119,7 @@ impl fmt::Display for PlugRefusal {
         if self.capabilities_match {
             writeln!(
                 f,
-                "cannot plug {} ({}) --[{}]-> {} ({}) (mode {mode}): matching capabilities exist, but no adapter declares a setup hook that can set them up",
+                "cannot plug {} ({}) --[{}]-> {} ({}) (mode {mode}): matching capabilities exist, but no pair of integrations has a setup hook on each side, and no setup hook owns both sides",
                 r.src, self.src_product, r.topic, r.dst, self.dst_product
             )?;
         } else {

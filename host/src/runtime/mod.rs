@@ -150,7 +150,6 @@ struct Inner {
     linker: Linker<CallState>,
     cache: Option<cache::Cache>,
     config: RuntimeConfig,
-    loaded: Mutex<HashMap<String, Adapter>>,
     stop_ticker: Arc<AtomicBool>,
 }
 
@@ -165,6 +164,10 @@ impl Drop for Inner {
 #[derive(Clone)]
 pub struct Runtime {
     inner: Arc<Inner>,
+    /// Adapters loaded by digest. Kept out of `Inner` (which adapters hold)
+    /// so there is no reference cycle: dropping the last runtime and
+    /// adapter frees the engine and stops the ticker.
+    loaded: Arc<Mutex<HashMap<String, Adapter>>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -232,9 +235,9 @@ impl Runtime {
                 linker,
                 cache,
                 config,
-                loaded: Mutex::new(HashMap::new()),
                 stop_ticker,
             }),
+            loaded: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
@@ -247,7 +250,6 @@ impl Runtime {
     /// loading or compiling anything (for listings).
     pub fn describe_cached(&self, digest: &str) -> Option<AdapterInfo> {
         if let Some(info) = self
-            .inner
             .loaded
             .lock()
             .ok()
@@ -279,7 +281,6 @@ impl Runtime {
     pub async fn load(&self, bytes: &[u8], name: &str) -> Result<Adapter, LoadError> {
         let digest = digest_of(bytes);
         if let Some(a) = self
-            .inner
             .loaded
             .lock()
             .ok()
@@ -331,7 +332,7 @@ impl Runtime {
             })?;
             inner.info = info;
         }
-        if let Ok(mut l) = self.inner.loaded.lock() {
+        if let Ok(mut l) = self.loaded.lock() {
             l.insert(digest, adapter.clone());
         }
         Ok(adapter)

@@ -33,7 +33,6 @@ pub mod identity;
 mod input;
 mod names;
 mod recipients;
-mod resolver;
 mod scope;
 mod store;
 mod value;
@@ -43,7 +42,6 @@ pub use identity::{IdentityConfig, Keyring, create_identity_file, default_identi
 pub use input::{prompt_secret, read_secret_lines, read_secrets_from_stdin};
 pub use names::looks_secret;
 pub use recipients::{RECIPIENTS_FILE, Recipients, parse_recipient};
-pub use resolver::{ScopedSecrets, SharedSecretStore};
 pub use scope::SecretScope;
 pub use store::{STORE_FILE, SecretStore, group_names};
 pub use value::SecretValue;
