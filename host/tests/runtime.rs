@@ -88,7 +88,7 @@ async fn example_adapter_describes_its_hooks() {
         setup.title,
         "Create a webhook receiving the producer's events"
     );
-    assert!(!setup.owns_both);
+    assert!(setup.owns_both);
     let kinds: Vec<HookKind> = info.hooks.iter().map(|h| h.kind).collect();
     for k in [
         HookKind::Teardown,

@@ -36,6 +36,9 @@ impl Adapter for ExampleHttp {
                 .consumer()
                 .topic("events")
                 .order(Order::First)
+                // The producer only has to post to the webhook: this side
+                // sets up both ends of the plug.
+                .owns_both()
                 .title("Create a webhook receiving the producer's events"),
             Hook::teardown("delete_webhook", delete_webhook)
                 .consumer()

@@ -57,7 +57,10 @@ impl Adapter for Hostile {
             Hook::execute("leak", leak).executor().topic("leak"),
             Hook::execute("recurse", recurse).executor().topic("recurse"),
             Hook::execute("exit", exit).executor().topic("exit"),
-            Hook::setup("spin_setup", spin_setup).consumer().topic("events"),
+            Hook::setup("spin_setup", spin_setup)
+                .consumer()
+                .topic("events")
+                .owns_both(),
             Hook::scaffold("scaffold_escape", scaffold_escape).topic("escape"),
             Hook::scaffold("scaffold_absolute", scaffold_absolute).topic("absolute"),
             Hook::scaffold("scaffold_huge", scaffold_huge).topic("huge"),

@@ -118,7 +118,7 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
                 done(
                     ctx,
                     format!(
-                        "scaffolded its adapter crate in {} (build it for wasm32-wasip2, then set `adapter:` in the definition)",
+                        "scaffolded its adapter crate in {} (build it with `meshroom build {name}`)",
                         adapter_dir.display()
                     ),
                 );

@@ -6,6 +6,7 @@
 //! everything else on stderr through `tracing`.
 
 mod add;
+mod build;
 mod check;
 mod common;
 mod configure;
@@ -101,6 +102,7 @@ pub enum Command {
     Pull(pull::PullArgs),
     /// Manage credentials for OCI registries (login, logout)
     Registry(registry::RegistryArgs),
+    Build(build::BuildArgs),
     Produce(produce::ProduceArgs),
     Watch(watch::WatchArgs),
     /// Fire a command through a plug (the trigger side's hook first, else the executor's) or
@@ -151,6 +153,7 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Publish(args) => publish::exec(args, ctx)?,
         Command::Pull(args) => pull::exec(args, ctx)?,
         Command::Registry(args) => registry::exec(args, ctx)?,
+        Command::Build(args) => build::exec(args, ctx)?,
         Command::Produce(args) => produce::exec(args, ctx)?,
         Command::Watch(args) => watch::exec(args, ctx)?,
         Command::Trigger(args) => trigger::exec(args, engine::exercise::Exercise::Trigger, ctx)?,

@@ -97,7 +97,13 @@ pub fn exec(scope: ScopeArgs, run: RunArgs, action: Action, ctx: &Context) -> an
     let selection = scope.selection();
     check_names(&project, &selection)?;
     let config = run.runtime_config()?;
-    let rt = ctx.runtime()?;
+    // More workers than cores: a guest spinning until its CPU budget runs
+    // out yields often, but must never delay other plugs' I/O.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(4, |n| n.get().max(4)))
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
     let report = rt.block_on(async {
         let engine = Engine::start(&project, config)
             .await

@@ -117,7 +117,6 @@ impl RunReport {
 
 /// What a plug's task sends back.
 struct TaskResult {
-    index: usize,
     plug: Plug,
     steps: Vec<StepResult>,
     error: Option<String>,
@@ -134,6 +133,14 @@ pub async fn run(
     plan: Plan,
     options: &RunOptions,
 ) -> RunReport {
+    if plan.step_count() > 0
+        && let Err(e) = engine.secrets().preload()
+    {
+        tracing::warn!(
+            "cannot read the secrets store: {}; adapters asking for secrets get none",
+            error_chain(&e)
+        );
+    }
     let snapshot = Arc::new(project.clone());
     let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
     let mut locks: HashMap<String, Arc<Mutex<()>>> = HashMap::new();
@@ -179,25 +186,37 @@ pub async fn run(
             permits.clone(),
             options.interrupt.clone(),
         );
+        let planned = pp.clone();
         tasks.spawn(async move {
-            run_plug(
-                engine, snapshot, plug, steps, action, permits, interrupt, slot,
+            let result = run_plug(
+                engine.clone(),
+                snapshot.clone(),
+                plug,
+                steps,
+                action,
+                permits,
+                interrupt,
             )
-            .await
+            .await;
+            let (plug, report) = finish(&engine, result, action, &planned);
+            if let Some(plug) = plug {
+                // Saved off the async threads, many plugs at once.
+                let path = snapshot.plug_path(&plug);
+                match tokio::task::spawn_blocking(move || write_plug(path, &plug)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::error!("{e}"),
+                    Err(e) => tracing::error!("a plug save failed: {e}"),
+                }
+            }
+            (slot, report)
         });
     }
 
     while let Some(joined) = tasks.join_next().await {
-        let result = match joined {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!("a plug task failed: {e}");
-                continue;
-            }
-        };
-        let slot = result.index;
-        let report = finish(&engine, project, result, action, &plan.plugs[slot]);
-        reports[slot] = Some(report);
+        match joined {
+            Ok((slot, report)) => reports[slot] = Some(report),
+            Err(e) => tracing::error!("a plug task failed: {e}"),
+        }
     }
     if let Err(e) = engine.secrets().save() {
         tracing::error!("cannot save the secrets store: {}", error_chain(&e));
@@ -246,10 +265,8 @@ async fn run_plug(
     action: Action,
     permits: Arc<Semaphore>,
     interrupt: Arc<AtomicBool>,
-    index: usize,
 ) -> TaskResult {
     let mut result = TaskResult {
-        index,
         plug: plug.clone(),
         steps: Vec::new(),
         error: None,
@@ -410,14 +427,25 @@ fn save(project: &mut Project, plug: &Plug) {
     }
 }
 
-/// Records a plug's outcome (status, outputs, error) and reports it.
+/// Writes a plug file atomically (as [`Project::save_plug`] does).
+fn write_plug(
+    path: Result<std::path::PathBuf, crate::project::ProjectError>,
+    plug: &Plug,
+) -> Result<(), String> {
+    let fail = |e: &dyn std::fmt::Display| format!("cannot save plug {plug}: {e}");
+    let path = path.map_err(|e| fail(&e))?;
+    let text = serde_yaml_ng::to_string(plug).map_err(|e| fail(&e))?;
+    crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(|e| fail(&e))
+}
+
+/// A plug's outcome (status, outputs, error), the plug to save (none
+/// for `check`), and its report.
 fn finish(
     engine: &Engine,
-    project: &mut Project,
     result: TaskResult,
     action: Action,
     planned: &PlugPlan,
-) -> PlugReport {
+) -> (Option<Plug>, PlugReport) {
     let TaskResult {
         mut plug,
         steps,
@@ -447,13 +475,16 @@ fn finish(
         } else {
             (Verdict::Done, None)
         };
-        return PlugReport {
-            plug: plug.to_string(),
-            verdict,
-            state: super::plan::plug_state(&plug),
-            message,
-            steps,
-        };
+        return (
+            None,
+            PlugReport {
+                plug: plug.to_string(),
+                verdict,
+                state: super::plan::plug_state(&plug),
+                message,
+                steps,
+            },
+        );
     }
     let verdict = if let Some(e) = &error {
         plug.extra
@@ -477,13 +508,13 @@ fn finish(
         }
         Verdict::Done
     };
-    save(project, &plug);
-    PlugReport {
+    let report = PlugReport {
         plug: plug.to_string(),
         verdict,
         state: super::plan::plug_state(&plug),
         message: error
             .or_else(|| interrupted.then(|| "interrupted before all its hooks ran".into())),
         steps,
-    }
+    };
+    (Some(plug), report)
 }

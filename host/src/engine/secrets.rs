@@ -65,6 +65,16 @@ impl SharedSecrets {
         }
     }
 
+    /// Decrypts the store now (when there is one), so the first adapter
+    /// asking for a secret does not pay for it inside its time limit.
+    pub fn preload(&self) -> Result<(), SecretsError> {
+        let store = self.lock();
+        if store.path().exists() {
+            store.entries()?;
+        }
+        Ok(())
+    }
+
     /// Records secret outputs of a hook under `scope` (in memory until
     /// [`Self::save`]).
     pub fn record(

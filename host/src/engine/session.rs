@@ -96,6 +96,13 @@ impl Engine {
         Ok(Some(adapter))
     }
 
+    /// Uses `store` for secrets instead of the project's store opened with
+    /// identities from the environment (embedders, benchmarks).
+    pub fn with_secrets(mut self, store: crate::secrets::SecretStore) -> Self {
+        self.secrets = SharedSecrets::new(store);
+        self
+    }
+
     /// The runtime.
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
