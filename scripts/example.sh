@@ -128,6 +128,8 @@ bold "10. check for drift, then tear everything down"
 run check
 run down
 run list plugs
-say "Caddy's logger after down: $(curl -s "$CADDY_ADMIN_URL/config/logging/logs/" || true)"
+logs=$(curl -s "$CADDY_ADMIN_URL/config/logging/logs/")
+say "Caddy's loggers after down: $logs"
+case "$logs" in *meshroom_*) fail "down left meshroom's logger in Caddy" ;; esac
 
 bold "done: the example mesh was configured, exercised and removed; stopping the products"
