@@ -3,6 +3,8 @@
 //! example adapter's calls really happen; each hostile attempt ends as a
 //! clear error while other calls in the same runtime still succeed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::net::TcpListener;
@@ -101,16 +103,20 @@ async fn example_adapter_describes_its_hooks() {
     ] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
-    // The hostile adapter has only execute and setup hooks: nothing else is described.
+    // The hostile adapter declares no teardown/check/produce/watch/trigger/
+    // publish hooks: those kinds are absent from its describe().
     let hostile = rt.load_file(&adapter_wasm("hostile")).await.unwrap();
-    assert!(
-        hostile
-            .info()
-            .hooks
-            .iter()
-            .all(|h| matches!(h.kind, HookKind::Execute | HookKind::Setup))
-    );
-    assert_eq!(hostile.info().hooks_of(HookKind::Teardown).count(), 0);
+    for k in [
+        HookKind::Teardown,
+        HookKind::Check,
+        HookKind::Produce,
+        HookKind::Watch,
+        HookKind::Trigger,
+        HookKind::Publish,
+    ] {
+        assert_eq!(hostile.info().hooks_of(k).count(), 0, "{k}");
+    }
+    assert!(hostile.info().hooks_of(HookKind::Execute).count() > 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -689,4 +695,166 @@ async fn bad_components_are_clear_errors() {
             .contains("failed to read adapter `/nonexistent/a.wasm`"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_stack_overflow_and_exit_are_contained() {
+    let rt = runtime();
+    let hostile = rt.load_file(&adapter_wasm("hostile")).await.unwrap();
+    let deny = CallPolicy::deny_all();
+    let err = hostile_call(&hostile, "recurse", json!({}), &deny)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, HookErrorKind::Crashed, "{err}");
+    assert!(err.message.contains("stack"), "{err}");
+    still_ok(&hostile).await;
+    let err = hostile_call(&hostile, "exit", json!({}), &deny)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, HookErrorKind::Crashed, "{err}");
+    assert!(err.message.contains("exit"), "{err}");
+    still_ok(&hostile).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_files_come_back_as_untrusted_data() {
+    // The runtime never writes files: it hands scaffold/pull answers back
+    // as they are, for the command to check. Here: what it must refuse.
+    let rt = runtime();
+    let hostile = rt.load_file(&adapter_wasm("hostile")).await.unwrap();
+    let deny = CallPolicy::deny_all();
+    let files = hostile
+        .scaffold("scaffold_escape", &HookContext::default(), &deny)
+        .await
+        .unwrap();
+    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    assert!(paths.contains(&"../../../escaped.txt"));
+    let files = hostile
+        .scaffold("scaffold_absolute", &HookContext::default(), &deny)
+        .await
+        .unwrap();
+    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    assert!(paths.contains(&"/tmp/meshroom-hostile-absolute.txt"));
+    let many = hostile
+        .scaffold("scaffold_many", &HookContext::default(), &deny)
+        .await
+        .unwrap();
+    assert_eq!(many.len(), 5_000);
+    let defs = hostile
+        .pull("pull_escape", &HookContext::default(), &deny)
+        .await
+        .unwrap();
+    assert_eq!(defs[0].name, "../../evil");
+    assert!(!std::path::Path::new("/tmp/meshroom-hostile-absolute.txt").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_lines_reach_allowed_peers_only() {
+    use std::io::BufRead;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let receiver = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        std::io::BufReader::new(conn)
+            .lines()
+            .map(|l| l.unwrap())
+            .collect::<Vec<String>>()
+    });
+    let rt = runtime();
+    let adapter = rt.load_file(&adapter_wasm("example_http")).await.unwrap();
+    let mut src = instance("edr1", "example_http", "http://127.0.0.1:9");
+    src.settings = json!({});
+    let mut dst = instance("syslog1", "syslog", "");
+    dst.settings = json!({ "address": addr });
+    let ctx = HookContext {
+        instance: Some(src.clone()),
+        plug: Some(PlugRef {
+            src,
+            dst,
+            topic: "logs".into(),
+            mode: Mode::Push,
+            format: None,
+            is_trigger: false,
+            src_config: json!({}),
+            dst_config: json!({}),
+            outputs: json!({}),
+        }),
+        integration: None,
+    };
+    let batch: Vec<Vec<u8>> = (0..100)
+        .map(|i| format!("<13>record {i}").into_bytes())
+        .collect();
+
+    // Not in the policy: refused, nothing connects.
+    let err = adapter
+        .produce("send_lines", &ctx, &batch, &CallPolicy::deny_all())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, HookErrorKind::Unreachable, "{err}");
+
+    // Allowed: every record arrives, in order.
+    let allowed = CallPolicy::deny_all().allow_socket(&addr);
+    let report = adapter
+        .produce("send_lines", &ctx, &batch, &allowed)
+        .await
+        .unwrap();
+    assert_eq!(report.accepted, 100);
+    let lines = receiver.join().unwrap();
+    assert_eq!(
+        lines,
+        (0..100)
+            .map(|i| format!("<13>record {i}"))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaffolded_adapter_crate_builds_and_loads() {
+    // What `meshroom create product` writes, built like `meshroom build`
+    // does, then loaded: its setup hook is described.
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let sdk = root.join("sdk").canonicalize().unwrap();
+    for (path, contents) in adapter_crate_files("acme_edr") {
+        let contents = contents.replace(
+            "{ git = \"https://github.com/meshroom-rs/meshroom\" }",
+            &format!("{{ path = {:?} }}", sdk.display().to_string()),
+        );
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+    // Share the adapters' target dir: the SDK and its dependencies are built already.
+    let target = root.join("adapters/target");
+    let out = std::process::Command::new("cargo")
+        .args(["build", "--target", "wasm32-wasip2", "--release", "--quiet"])
+        .current_dir(dir.path())
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "build failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wasm = target.join("wasm32-wasip2/release/acme_edr_adapter.wasm");
+    let adapter = runtime().load_file(&wasm).await.unwrap();
+    assert_eq!(adapter.product(), "acme_edr");
+    let setup: Vec<_> = adapter.info().hooks_of(HookKind::Setup).collect();
+    assert_eq!(setup.len(), 1);
+    assert_eq!(setup[0].id, "setup_events_consumer");
+    assert_eq!(setup[0].role, Some(Role::Consumer));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_runtimes_free_their_engine() {
+    // Each runtime reserves its instance pool; a runtime and its adapters
+    // dropped must give it back (no reference cycle), or a long-lived
+    // process creating runtimes runs out of mappings.
+    let bytes = std::fs::read(adapter_wasm("hostile")).unwrap();
+    for _ in 0..200 {
+        let rt = runtime();
+        let adapter = rt.load(&bytes, "hostile.wasm").await.unwrap();
+        still_ok(&adapter).await;
+    }
 }

@@ -1,6 +1,8 @@
 //! The SDK ships its own copy of the WIT contract (so the crate is
 //! publishable alone); it must equal the workspace's `wit/`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 

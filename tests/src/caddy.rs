@@ -12,12 +12,13 @@ use serde_json::json;
 use tempfile::TempDir;
 
 use crate::http;
-use crate::process::{ServiceProcess, find_binary, start_with_retry};
+use crate::process::{Launch, ServiceProcess, find_binary, launch_with_retry};
 
 /// A running Caddy. Dropping it stops it and deletes its folder.
 #[derive(Debug)]
 pub struct Caddy {
     process: ServiceProcess,
+    launch: Launch,
     admin_port: u16,
     http_port: u16,
     dir: TempDir,
@@ -29,32 +30,38 @@ impl Caddy {
         let binary = find_binary("caddy")?;
         let dir = crate::tempdir("caddy")?;
         let config = dir.path().join("caddy.json");
-        let (process, admin_port, http_port) = start_with_retry("caddy", 2, |ports| {
+        let log = dir.path().join("caddy.log");
+        let home = dir.path().to_path_buf();
+        let (launch, process, ports) = launch_with_retry("caddy", 2, |ports| {
             let (admin_port, http_port) = (ports[0], ports[1]);
-            let text =
-                serde_json::to_string_pretty(&config_json(dir.path(), admin_port, http_port))
-                    .context("failed to render the caddy config")?;
+            let text = serde_json::to_string_pretty(&config_json(&home, admin_port, http_port))
+                .context("failed to render the caddy config")?;
             crate::write_file(&config, &text)?;
-            let mut cmd = Command::new(&binary);
-            cmd.arg("run")
-                .arg("--config")
-                .arg(&config)
-                .env("HOME", dir.path())
-                .env("XDG_DATA_HOME", dir.path().join("data"))
-                .env("XDG_CONFIG_HOME", dir.path().join("config"));
-            let mut process =
-                ServiceProcess::spawn("caddy", cmd, &dir.path().join("caddy.log"), &[])?;
-            let admin = format!("http://127.0.0.1:{admin_port}/config/");
-            process.wait_ready(Duration::from_secs(10), |p| {
-                Ok(p.listens_on(admin_port)?
-                    && p.listens_on(http_port)?
-                    && http::status_of(http::get(&admin).timeout(Duration::from_millis(500)))
-                        == Some(200))
-            })?;
-            Ok((process, admin_port, http_port))
+            let (binary, config, home, log) =
+                (binary.clone(), config.clone(), home.clone(), log.clone());
+            Ok(Launch::new(move || {
+                let mut cmd = Command::new(&binary);
+                cmd.arg("run")
+                    .arg("--config")
+                    .arg(&config)
+                    .env("HOME", &home)
+                    .env("XDG_DATA_HOME", home.join("data"))
+                    .env("XDG_CONFIG_HOME", home.join("config"));
+                let mut process = ServiceProcess::spawn("caddy", cmd, &log, &[])?;
+                let admin = format!("http://127.0.0.1:{admin_port}/config/");
+                process.wait_ready(Duration::from_secs(10), |p| {
+                    Ok(p.listens_on(admin_port)?
+                        && p.listens_on(http_port)?
+                        && http::status_of(http::get(&admin).timeout(Duration::from_millis(500)))
+                            == Some(200))
+                })?;
+                Ok(process)
+            }))
         })?;
+        let (admin_port, http_port) = (ports[0], ports[1]);
         Ok(Self {
             process,
+            launch,
             admin_port,
             http_port,
             dir,
@@ -82,25 +89,50 @@ impl Caddy {
         self.http_port
     }
 
+    /// `GET /config/<path>` on the admin API: the JSON at that path, `null` when the
+    /// last key is absent (e.g. `apps/http/servers/srv0/logs`).
+    pub fn config(&self, path: &str) -> Result<serde_json::Value> {
+        let url = format!(
+            "{}/config/{}",
+            self.admin_url(),
+            path.trim_start_matches('/')
+        );
+        let response = http::get(&url).send()?;
+        anyhow::ensure!(
+            response.status == 200,
+            "caddy answered {} to GET {url}: {}",
+            response.status,
+            response.text()
+        );
+        response.json()
+    }
+
+    /// `GET /id/<id>` on the admin API: the object carrying this `@id`, or None.
+    pub fn object(&self, id: &str) -> Result<Option<serde_json::Value>> {
+        let url = format!("{}/id/{id}", self.admin_url());
+        let response = http::get(&url).send()?;
+        match response.status {
+            200 => response.json().map(Some),
+            404 => Ok(None),
+            status => anyhow::bail!("caddy answered {status} to GET {url}: {}", response.text()),
+        }
+    }
+
+    /// The status `srv0` answers to `GET <path>` sent from `source` (any 127.x.y.z
+    /// address), to check a block on one client address.
+    pub fn status_from(&self, source: std::net::Ipv4Addr, path: &str) -> Result<u16> {
+        Ok(http::get(&format!("{}{path}", self.http_url()))
+            .source_ip(source)
+            .send()?
+            .status)
+    }
+
     /// The temp folder of this instance (config, log, storage).
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
 
-    /// Caddy's process id.
-    pub fn pid(&self) -> u32 {
-        self.process.pid()
-    }
-
-    /// Caddy's own log (access logs are excluded from it).
-    pub fn log_tail(&self) -> String {
-        self.process.log_tail()
-    }
-
-    /// Stops Caddy now (dropping does it too).
-    pub fn stop(&mut self) -> Result<()> {
-        self.process.stop().context("failed to stop caddy")
-    }
+    lifecycle_methods!("caddy");
 }
 
 fn config_json(dir: &Path, admin_port: u16, http_port: u16) -> serde_json::Value {

@@ -101,12 +101,26 @@ impl Reply {
     }
 }
 
-#[derive(Debug, Default)]
+/// Computes a reply from the request, for APIs with several endpoints.
+type Responder = Box<dyn Fn(&RecordedRequest) -> Reply + Send + Sync>;
+
+#[derive(Default)]
 struct State {
     requests: Vec<RecordedRequest>,
-    /// One-shot replies used, in order, before the default one.
+    /// One-shot replies used, in order, before anything else.
     queued: VecDeque<Reply>,
+    responder: Option<Responder>,
     default: Reply,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("requests", &self.requests.len())
+            .field("queued", &self.queued.len())
+            .field("responder", &self.responder.is_some())
+            .finish()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -169,6 +183,16 @@ impl HttpCollector {
         self.shared.lock().default = reply;
     }
 
+    /// Answers with what `responder` computes from each request (after queued
+    /// replies), e.g. a login endpoint and a data endpoint:
+    /// `c.respond_with(|r| if r.path == "/login" { Reply::status(200) } else { Reply::status(401) })`.
+    pub fn respond_with(
+        &self,
+        responder: impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static,
+    ) {
+        self.shared.lock().responder = Some(Box::new(responder));
+    }
+
     /// Queues a one-shot reply: queued replies answer the next requests in order,
     /// then the default reply resumes (e.g. a 503 then success, to test retries).
     pub fn queue_reply(&self, reply: Reply) {
@@ -222,12 +246,16 @@ fn serve_connection(stream: TcpStream, stop: &AtomicBool, shared: &Shared) {
         };
         let reply = {
             let mut state = shared.lock();
+            let reply = match state.queued.pop_front() {
+                Some(reply) => reply,
+                None => match &state.responder {
+                    Some(responder) => responder(&request),
+                    None => state.default.clone(),
+                },
+            };
             state.requests.push(request);
             shared.arrived.notify_all();
-            state
-                .queued
-                .pop_front()
-                .unwrap_or_else(|| state.default.clone())
+            reply
         };
         let until = Instant::now() + reply.delay;
         while Instant::now() < until {

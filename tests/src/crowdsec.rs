@@ -3,7 +3,8 @@
 //! starts, `cscli` registers a watcher machine (with a password) and a bouncer
 //! (with an API key), the two identities the API knows:
 //! watchers log in (`POST /v1/watchers/login` → JWT) to create alerts and delete
-//! decisions; bouncers read decisions with `X-Api-Key`.
+//! decisions; bouncers read decisions with `X-Api-Key`. The database survives a
+//! `restart()`, so do the credentials and decisions.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,7 +14,7 @@ use anyhow::{Context, Result};
 use tempfile::TempDir;
 
 use crate::http;
-use crate::process::{ServiceProcess, find_binary, run_to_completion, start_with_retry};
+use crate::process::{Launch, ServiceProcess, find_binary, launch_with_retry, run_to_completion};
 
 /// Debian's default profile: a 4 h ban for every alert on an IP that asks for remediation.
 const PROFILES: &str = r#"name: default_ip_remediation
@@ -29,6 +30,7 @@ on_success: break
 #[derive(Debug)]
 pub struct CrowdSec {
     process: ServiceProcess,
+    launch: Launch,
     port: u16,
     machine_id: String,
     password: String,
@@ -56,7 +58,7 @@ impl CrowdSec {
         let bouncer_key = crate::random_hex(16);
 
         let mut bouncer_added = false;
-        let (process, port) = start_with_retry("crowdsec", 1, |ports| {
+        let (launch, process, ports) = launch_with_retry("crowdsec", 1, |ports| {
             let port = ports[0];
             crate::write_file(&config, &config_text(d, port))?;
             // cscli writes the sqlite database directly: the API need not run yet.
@@ -91,25 +93,31 @@ impl CrowdSec {
                 )?;
                 bouncer_added = true;
             }
-            let mut cmd = Command::new(&crowdsec);
-            cmd.arg("-c").arg(&config).arg("-no-cs");
-            let mut process = ServiceProcess::spawn(
-                "crowdsec",
-                cmd,
-                &d.join("crowdsec.out"),
-                &[d.join("crowdsec_api.log"), d.join("crowdsec.log")],
-            )?;
-            let decisions = format!("http://127.0.0.1:{port}/v1/decisions");
-            // Without credentials the API answers 403: it is up and checking auth.
-            process.wait_ready(Duration::from_secs(15), |p| {
-                Ok(p.listens_on(port)?
-                    && http::status_of(http::get(&decisions).timeout(Duration::from_millis(500)))
-                        == Some(403))
-            })?;
-            Ok((process, port))
+            let (crowdsec, config, d) = (crowdsec.clone(), config.clone(), d.to_path_buf());
+            Ok(Launch::new(move || {
+                let mut cmd = Command::new(&crowdsec);
+                cmd.arg("-c").arg(&config).arg("-no-cs");
+                let mut process = ServiceProcess::spawn(
+                    "crowdsec",
+                    cmd,
+                    &d.join("crowdsec.out"),
+                    &[d.join("crowdsec_api.log"), d.join("crowdsec.log")],
+                )?;
+                let decisions = format!("http://127.0.0.1:{port}/v1/decisions");
+                // Without credentials the API answers 403: it is up and checking auth.
+                process.wait_ready(Duration::from_secs(15), |p| {
+                    Ok(p.listens_on(port)?
+                        && http::status_of(
+                            http::get(&decisions).timeout(Duration::from_millis(500)),
+                        ) == Some(403))
+                })?;
+                Ok(process)
+            }))
         })?;
+        let port = ports[0];
         Ok(Self {
             process,
+            launch,
             port,
             machine_id,
             password,
@@ -160,6 +168,55 @@ impl CrowdSec {
             .context("crowdsec watcher login answered without a token")
     }
 
+    /// The active decisions, all or for one IP, as the bouncer sees them
+    /// (`GET /v1/decisions`; the API's `null` becomes an empty list).
+    pub fn decisions(&self, ip: Option<&str>) -> Result<Vec<serde_json::Value>> {
+        let url = match ip {
+            Some(ip) => format!("{}/v1/decisions?ip={ip}", self.url()),
+            None => format!("{}/v1/decisions", self.url()),
+        };
+        let response = http::get(&url)
+            .header("X-Api-Key", &self.bouncer_key)
+            .send()?;
+        anyhow::ensure!(
+            response.status == 200,
+            "crowdsec answered {} to GET {url}: {}",
+            response.status,
+            response.text()
+        );
+        match response.json()? {
+            serde_json::Value::Null => Ok(Vec::new()),
+            serde_json::Value::Array(items) => Ok(items),
+            other => anyhow::bail!("crowdsec answered GET {url} with {other}"),
+        }
+    }
+
+    /// Bans an IP (an alert carrying one `ban` decision, origin `meshroom-tests`),
+    /// e.g. to give a watch or pull hook something to read.
+    pub fn ban(&self, ip: &str, duration: &str) -> Result<()> {
+        let token = self.login()?;
+        let now = crate::utc_now_rfc3339();
+        let scenario = "meshroom-tests/ban";
+        let alert = serde_json::json!([{
+            "scenario": scenario, "scenario_hash": "", "scenario_version": "",
+            "message": format!("test ban of {ip}"), "events_count": 1,
+            "start_at": now, "stop_at": now, "capacity": 0, "leakspeed": "0",
+            "simulated": false, "events": [],
+            "source": {"scope": "Ip", "value": ip},
+            "decisions": [{"type": "ban", "scope": "Ip", "value": ip, "duration": duration,
+                           "origin": "meshroom-tests", "scenario": scenario}],
+        }]);
+        let url = format!("{}/v1/alerts", self.url());
+        let response = http::post(&url).bearer(&token).json(&alert).send()?;
+        anyhow::ensure!(
+            response.status == 201,
+            "crowdsec answered {} to POST {url}: {}",
+            response.status,
+            response.text()
+        );
+        Ok(())
+    }
+
     /// Runs `cscli ARGS` against this instance (e.g. `["decisions", "list", "-o", "json"]`)
     /// and returns its stdout.
     pub fn cscli(&self, args: &[&str]) -> Result<String> {
@@ -182,20 +239,7 @@ impl CrowdSec {
         self.dir.path()
     }
 
-    /// crowdsec's process id.
-    pub fn pid(&self) -> u32 {
-        self.process.pid()
-    }
-
-    /// crowdsec's logs.
-    pub fn log_tail(&self) -> String {
-        self.process.log_tail()
-    }
-
-    /// Stops crowdsec now (dropping does it too).
-    pub fn stop(&mut self) -> Result<()> {
-        self.process.stop().context("failed to stop crowdsec")
-    }
+    lifecycle_methods!("crowdsec");
 }
 
 fn config_text(d: &Path, port: u16) -> String {

@@ -17,6 +17,7 @@ pub struct Request {
     headers: Vec<(String, String)>,
     body: Vec<u8>,
     timeout: Duration,
+    source_ip: Option<std::net::Ipv4Addr>,
 }
 
 /// A response: status, headers (names as sent) and body.
@@ -53,6 +54,7 @@ impl Request {
             headers: Vec::new(),
             body: Vec::new(),
             timeout: Duration::from_secs(10),
+            source_ip: None,
         }
     }
 
@@ -90,6 +92,14 @@ impl Request {
         self
     }
 
+    /// Connects from this local address, e.g. `127.0.0.2`, so a test can check a
+    /// block on one client address without blocking itself (all of 127.0.0.0/8
+    /// is loopback on Linux).
+    pub fn source_ip(mut self, ip: std::net::Ipv4Addr) -> Self {
+        self.source_ip = Some(ip);
+        self
+    }
+
     /// Sends the request and reads the whole response.
     pub fn send(&self) -> Result<Response> {
         let what = format!("{} {}", self.method, self.url);
@@ -104,7 +114,10 @@ impl Request {
             .with_context(|| format!("invalid address `{authority}`"))?
             .next()
             .with_context(|| format!("`{authority}` resolves to no address"))?;
-        let mut stream = TcpStream::connect_timeout(&addr, self.timeout)?;
+        let mut stream = match self.source_ip {
+            None => TcpStream::connect_timeout(&addr, self.timeout)?,
+            Some(ip) => connect_from(ip, addr, self.timeout)?,
+        };
         stream.set_read_timeout(Some(self.timeout))?;
         stream.set_write_timeout(Some(self.timeout))?;
         let mut head = format!(
@@ -177,6 +190,20 @@ pub fn tcp_accepts(port: u16) -> bool {
 /// The status of a request, or None when the server did not answer.
 pub fn status_of(request: Request) -> Option<u16> {
     request.send().ok().map(|r| r.status)
+}
+
+fn connect_from(
+    ip: std::net::Ipv4Addr,
+    addr: std::net::SocketAddr,
+    timeout: Duration,
+) -> Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    socket
+        .bind(&std::net::SocketAddr::from((ip, 0)).into())
+        .with_context(|| format!("failed to bind the source address {ip}"))?;
+    socket.connect_timeout(&addr.into(), timeout)?;
+    Ok(socket.into())
 }
 
 fn split_url(url: &str) -> Result<(&str, &str)> {

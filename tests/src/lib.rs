@@ -19,6 +19,53 @@
 //! Only 127.0.0.1 is ever used. The API is blocking (std only) so it works the same
 //! from plain `#[test]`s and from `#[tokio::test]`s. It must not be used outside tests.
 
+/// The lifecycle methods every process-backed service has; the struct needs the
+/// fields `process: ServiceProcess` and `launch: Launch`.
+macro_rules! lifecycle_methods {
+    ($name:literal) => {
+        /// The service's main process id (also its process group id).
+        pub fn pid(&self) -> u32 {
+            self.process.pid()
+        }
+
+        /// The last lines of the service's logs, for assertions and failure messages.
+        pub fn log_tail(&self) -> String {
+            self.process.log_tail()
+        }
+
+        /// Whether the service's process still runs.
+        pub fn is_running(&mut self) -> bool {
+            self.process.is_running()
+        }
+
+        /// Stops the service now (dropping does it too); `restart()` brings it back.
+        pub fn stop(&mut self) -> anyhow::Result<()> {
+            anyhow::Context::context(self.process.stop(), concat!("failed to stop ", $name))
+        }
+
+        /// Starts the service again on the same ports with the same folder (after
+        /// `stop()`, a crash, or to restart a running one), and waits until it is
+        /// ready: to test what happens while a product is down and after it is back.
+        pub fn restart(&mut self) -> anyhow::Result<()> {
+            self.stop()?;
+            self.process =
+                anyhow::Context::context(self.launch.run(), concat!("failed to restart ", $name))?;
+            Ok(())
+        }
+
+        /// Freezes the service (SIGSTOP): connections are accepted by the kernel but
+        /// never answered, as with a hung product. `resume()` undoes it.
+        pub fn pause(&mut self) {
+            self.process.pause();
+        }
+
+        /// Lets a paused service answer again.
+        pub fn resume(&mut self) {
+            self.process.resume();
+        }
+    };
+}
+
 pub mod caddy;
 pub mod collector;
 pub mod crowdsec;
@@ -37,7 +84,7 @@ pub use crowdsec::CrowdSec;
 pub use line_receiver::TcpLineReceiver;
 pub use port::{free_port, port_is_free};
 pub use process::process_alive;
-pub use registry::DockerRegistry;
+pub use registry::{DockerRegistry, RegistryRequest};
 pub use rsyslog::Rsyslog;
 pub use taxii::Taxii;
 
@@ -107,4 +154,66 @@ pub(crate) fn tempdir(service: &str) -> anyhow::Result<tempfile::TempDir> {
 pub(crate) fn write_file(path: &Path, contents: &str) -> anyhow::Result<()> {
     use anyhow::Context;
     std::fs::write(path, contents).with_context(|| format!("failed to write `{}`", path.display()))
+}
+
+/// The current UTC time as RFC 3339 with seconds (`2026-11-27T21:00:00Z`), as the
+/// products' APIs expect in timestamps (STIX `created`, CrowdSec `start_at`).
+pub fn utc_now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    rfc3339_from_unix(secs)
+}
+
+/// Formats seconds since the Unix epoch as RFC 3339 UTC (proleptic Gregorian).
+pub fn rfc3339_from_unix(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX);
+    let rem = secs % 86_400;
+    // Days to civil date (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_dates_are_civil_dates() {
+        assert_eq!(super::rfc3339_from_unix(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            super::rfc3339_from_unix(951_782_400),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            super::rfc3339_from_unix(1_795_815_000),
+            "2026-11-27T21:30:00Z"
+        );
+        assert_eq!(
+            super::rfc3339_from_unix(4_107_542_399),
+            "2100-02-28T23:59:59Z"
+        );
+    }
+
+    #[test]
+    fn random_uuids_are_version_4() {
+        let a = super::random_uuid();
+        let b = super::random_uuid();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+        assert!(["8", "9", "a", "b"].contains(&&a[19..20]), "{a}");
+    }
 }

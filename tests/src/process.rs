@@ -26,23 +26,32 @@ pub struct ServiceProcess {
     child: Child,
     watchdog: Option<Child>,
     logs: Vec<PathBuf>,
+    /// Sizes of the logs when this run started.
+    log_offsets: Vec<u64>,
     exited: Option<ExitStatus>,
+    term_grace: Duration,
+    /// Set once `stop()` completed: its pid may be reused afterwards, so the group
+    /// is never signalled again.
+    stopped: bool,
 }
 
 impl ServiceProcess {
     /// Spawns `cmd` in a new process group, stdin from /dev/null, stdout and stderr
-    /// to `log` (emptied first), which lies in the instance's temp folder: the
-    /// watchdog deletes that folder if the test process dies. `extra_logs` are other files the service writes,
-    /// deleted first (a retried start must not see the failed attempt's errors) and
-    /// quoted with `log` when it fails.
+    /// appended to `log`, which lies in the instance's temp folder: the watchdog
+    /// deletes that folder if the test process dies. `extra_logs` are other files
+    /// the service writes, quoted with `log` when it fails.
     pub fn spawn(name: &str, mut cmd: Command, log: &Path, extra_logs: &[PathBuf]) -> Result<Self> {
-        for extra in extra_logs {
-            let _ = std::fs::remove_file(extra);
-        }
+        let mut logs = vec![log.to_path_buf()];
+        logs.extend(extra_logs.iter().cloned());
+        // Only what this run writes counts in ready-checks (a restart or a retried
+        // start appends to the same files).
+        let log_offsets = logs
+            .iter()
+            .map(|path| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0))
+            .collect();
         let out = File::options()
             .create(true)
-            .write(true)
-            .truncate(true)
+            .append(true)
             .open(log)
             .with_context(|| format!("failed to open the log file `{}`", log.display()))?;
         let err = out
@@ -59,15 +68,21 @@ impl ServiceProcess {
             )
         })?;
         let watchdog = spawn_watchdog(child.id(), log.parent()).ok();
-        let mut logs = vec![log.to_path_buf()];
-        logs.extend(extra_logs.iter().cloned());
         Ok(Self {
             name: name.to_string(),
             child,
             watchdog,
             logs,
+            log_offsets,
             exited: None,
+            term_grace: TERM_GRACE,
+            stopped: false,
         })
+    }
+
+    /// How long `stop()` waits after SIGTERM before SIGKILL (default 5 s).
+    pub fn set_term_grace(&mut self, grace: Duration) {
+        self.term_grace = grace;
     }
 
     /// The service's process id (also its process group id).
@@ -114,13 +129,28 @@ impl ServiceProcess {
         if crate::port::listened_by_group(self.pid(), port) {
             return Ok(true);
         }
-        for log in &self.logs {
-            let text = std::fs::read_to_string(log).unwrap_or_default();
+        for (log, &offset) in self.logs.iter().zip(&self.log_offsets) {
+            let text = read_from(log, offset).unwrap_or_default();
             if text.contains("Address already in use") || text.contains("address already in use") {
                 bail!("127.0.0.1:{port}: address already in use");
             }
         }
         Ok(false)
+    }
+
+    /// Freezes the service's processes (SIGSTOP): the kernel still accepts
+    /// connections but nothing answers, as with a hung product.
+    pub fn pause(&mut self) {
+        if !self.stopped {
+            signal_group(self.pid(), "STOP");
+        }
+    }
+
+    /// Lets a paused service run again (SIGCONT).
+    pub fn resume(&mut self) {
+        if !self.stopped {
+            signal_group(self.pid(), "CONT");
+        }
     }
 
     /// Whether the process is still running.
@@ -145,14 +175,18 @@ impl ServiceProcess {
     /// Stops the service: SIGTERM to its process group, SIGKILL after a grace
     /// period. Idempotent.
     pub fn stop(&mut self) -> Result<()> {
+        if self.stopped {
+            return Ok(());
+        }
         let pgid = self.child.id();
         if self.try_exit_status()?.is_none() {
-            signal_group(pgid, "TERM");
-            let deadline = Instant::now() + TERM_GRACE;
+            signal_group(pgid, "15");
+            signal_group(pgid, "CONT"); // a paused service must run to exit
+            let deadline = Instant::now() + self.term_grace;
             while self.try_exit_status()?.is_none() {
                 if Instant::now() > deadline {
                     note(&format!("{} ignored SIGTERM; killing it", self.name));
-                    signal_group(pgid, "KILL");
+                    signal_group(pgid, "9");
                     let status = self
                         .child
                         .wait()
@@ -164,11 +198,12 @@ impl ServiceProcess {
             }
         }
         // Children the service left in its group go too.
-        signal_group(pgid, "KILL");
+        signal_group(pgid, "9");
         if let Some(mut watchdog) = self.watchdog.take() {
-            signal_group(watchdog.id(), "KILL"); // the shell and its `sleep`
+            signal_group(watchdog.id(), "9"); // the shell and its `sleep`
             let _ = watchdog.wait();
         }
+        self.stopped = true;
         Ok(())
     }
 
@@ -189,6 +224,41 @@ impl Drop for ServiceProcess {
             note(&format!("failed to stop {}: {e:#}", self.name));
         }
     }
+}
+
+/// Spawns a service on its fixed ports and waits until it is ready; kept by each
+/// service so `restart()` brings it back on the same ports.
+pub struct Launch(Box<dyn Fn() -> Result<ServiceProcess> + Send + Sync>);
+
+impl Launch {
+    pub fn new(launch: impl Fn() -> Result<ServiceProcess> + Send + Sync + 'static) -> Self {
+        Self(Box::new(launch))
+    }
+
+    /// Spawns the service and waits until it is ready.
+    pub fn run(&self) -> Result<ServiceProcess> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Launch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Launch")
+    }
+}
+
+/// Starts a service on fresh ports, retrying on a taken port: `prepare` gets the
+/// ports, writes what depends on them and returns the launcher for them.
+pub fn launch_with_retry(
+    name: &str,
+    ports: usize,
+    mut prepare: impl FnMut(&[u16]) -> Result<Launch>,
+) -> Result<(Launch, ServiceProcess, Vec<u16>)> {
+    start_with_retry(name, ports, |chosen| {
+        let launch = prepare(chosen)?;
+        let process = launch.run()?;
+        Ok((launch, process, chosen.to_vec()))
+    })
 }
 
 /// Starts a service on fresh ports, retrying (up to 5 times) when the attempt fails
@@ -264,9 +334,11 @@ pub fn process_alive(pid: u32) -> bool {
     }
 }
 
+/// Signals a whole process group through the shell's `kill` builtin (no `kill`
+/// binary needed; `unsafe` libc calls are denied in this workspace).
 fn signal_group(pgid: u32, signal: &str) {
-    let _ = Command::new("kill")
-        .args([&format!("-{signal}"), "--", &format!("-{pgid}")])
+    let _ = Command::new("sh")
+        .args(["-c", &format!("kill -{signal} -{pgid}")])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -299,6 +371,14 @@ kill -15 "-$2" 2>/dev/null; sleep 3; kill -9 "-$2" 2>/dev/null
         .spawn()
 }
 
+fn read_from(path: &Path, offset: u64) -> std::io::Result<String> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut buf = Vec::new();
+    file.read_to_end(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
 fn tail(path: &Path, lines: usize) -> std::io::Result<String> {
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
@@ -318,4 +398,86 @@ fn tail(path: &Path, lines: usize) -> std::io::Result<String> {
 
 fn note(message: &str) {
     eprintln!("meshroom-tests: {message}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_start_is_retried_on_a_fresh_port_when_the_port_was_taken() {
+        let mut tried = Vec::new();
+        let port = start_with_retry("probe", 1, |ports| {
+            tried.push(ports[0]);
+            if tried.len() < 3 {
+                bail!(
+                    "listen tcp 127.0.0.1:{}: bind: address already in use",
+                    ports[0]
+                );
+            }
+            Ok(ports[0])
+        })
+        .unwrap();
+        assert_eq!(tried.len(), 3);
+        assert_eq!(Some(&port), tried.last());
+        assert_ne!(tried[0], tried[1], "each attempt gets a fresh port");
+        // Other errors are not retried.
+        let mut attempts = 0;
+        let err = start_with_retry("probe", 1, |_| -> Result<()> {
+            attempts += 1;
+            bail!("config is invalid")
+        })
+        .unwrap_err();
+        assert_eq!(attempts, 1);
+        assert!(format!("{err:#}").contains("config is invalid"));
+    }
+
+    #[test]
+    fn a_port_held_by_another_process_is_not_mistaken_for_the_service() {
+        let foreign = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = foreign.local_addr().unwrap().port();
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        let mut process =
+            ServiceProcess::spawn("sleep", cmd, &dir.path().join("log"), &[]).unwrap();
+        assert!(!process.listens_on(port).unwrap());
+        let err = process
+            .wait_ready(Duration::from_millis(200), |p| p.listens_on(port))
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("was not ready"), "{err:#}");
+        let pid = process.pid();
+        drop(process);
+        assert!(!process_alive(pid));
+    }
+
+    #[test]
+    fn a_service_that_exits_early_fails_with_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo 'fatal: no config' >&2; exit 3"]);
+        let mut process =
+            ServiceProcess::spawn("broken", cmd, &dir.path().join("log"), &[]).unwrap();
+        let err = process
+            .wait_ready(Duration::from_secs(5), |_| Ok(false))
+            .unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("broken exited"), "{text}");
+        assert!(text.contains("fatal: no config"), "{text}");
+    }
+
+    #[test]
+    fn a_service_ignoring_sigterm_is_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "trap '' TERM; while :; do sleep 0.1; done"]);
+        let mut process =
+            ServiceProcess::spawn("stubborn", cmd, &dir.path().join("log"), &[]).unwrap();
+        process.set_term_grace(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(100));
+        let pid = process.pid();
+        process.stop().unwrap();
+        assert!(!process_alive(pid));
+        assert!(!process.is_running());
+    }
 }

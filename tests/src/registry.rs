@@ -12,12 +12,39 @@ use anyhow::{Context, Result};
 use tempfile::TempDir;
 
 use crate::http;
-use crate::process::{ServiceProcess, find_binary, run_to_completion, start_with_retry};
+use crate::process::{Launch, ServiceProcess, find_binary, launch_with_retry, run_to_completion};
+
+/// One line of the registry's access log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryRequest {
+    pub method: String,
+    /// Path and query, e.g. `/v2/acme/crowdsec/blobs/sha256:…`.
+    pub path: String,
+    pub status: u16,
+}
+
+impl RegistryRequest {
+    /// Parses a combined-log-format line: `IP - - [date] "GET /v2/ HTTP/1.1" 200 2 "" "ua"`.
+    fn parse(line: &str) -> Option<Self> {
+        let (_, rest) = line.split_once("] \"")?;
+        let (request, rest) = rest.split_once('"')?;
+        let mut parts = request.split_whitespace();
+        let method = parts.next()?.to_string();
+        let path = parts.next()?.to_string();
+        let status = rest.split_whitespace().next()?.parse().ok()?;
+        Some(Self {
+            method,
+            path,
+            status,
+        })
+    }
+}
 
 /// A running registry. Dropping it stops the registry and deletes its storage.
 #[derive(Debug)]
 pub struct DockerRegistry {
     process: ServiceProcess,
+    launch: Launch,
     port: u16,
     credentials: Option<(String, String)>,
     dir: TempDir,
@@ -55,38 +82,45 @@ impl DockerRegistry {
             )?;
             crate::write_file(&htpasswd, line.trim_end())?;
         }
-        let (process, port) = start_with_retry("docker-registry", 1, |ports| {
+        let log = dir.path().join("registry.log");
+        let auth = credentials.is_some();
+        let (launch, process, ports) = launch_with_retry("docker-registry", 1, |ports| {
             let port = ports[0];
-            let mut cmd = Command::new(&binary);
-            cmd.arg("serve")
-                .arg(&config)
-                .env("REGISTRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
-                // An explicit secret silences the "no HTTP secret" warning on every start.
-                .env("REGISTRY_HTTP_SECRET", crate::random_hex(16))
-                .env("OTEL_TRACES_EXPORTER", "none");
-            if credentials.is_some() {
-                cmd.env("REGISTRY_AUTH", "htpasswd")
-                    .env("REGISTRY_AUTH_HTPASSWD_REALM", "meshroom-tests")
-                    .env("REGISTRY_AUTH_HTPASSWD_PATH", &htpasswd);
-            }
-            let mut process = ServiceProcess::spawn(
-                "docker-registry",
-                cmd,
-                &dir.path().join("registry.log"),
-                &[],
-            )?;
-            let url = format!("http://127.0.0.1:{port}/v2/");
-            process.wait_ready(Duration::from_secs(10), |p| {
-                Ok(p.listens_on(port)?
-                    && matches!(
-                        http::status_of(http::get(&url).timeout(Duration::from_millis(500))),
-                        Some(200 | 401)
-                    ))
-            })?;
-            Ok((process, port))
+            let (binary, config, htpasswd, log) = (
+                binary.clone(),
+                config.clone(),
+                htpasswd.clone(),
+                log.clone(),
+            );
+            Ok(Launch::new(move || {
+                let mut cmd = Command::new(&binary);
+                cmd.arg("serve")
+                    .arg(&config)
+                    .env("REGISTRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
+                    // An explicit secret silences the "no HTTP secret" warning.
+                    .env("REGISTRY_HTTP_SECRET", crate::random_hex(16))
+                    .env("OTEL_TRACES_EXPORTER", "none");
+                if auth {
+                    cmd.env("REGISTRY_AUTH", "htpasswd")
+                        .env("REGISTRY_AUTH_HTPASSWD_REALM", "meshroom-tests")
+                        .env("REGISTRY_AUTH_HTPASSWD_PATH", &htpasswd);
+                }
+                let mut process = ServiceProcess::spawn("docker-registry", cmd, &log, &[])?;
+                let url = format!("http://127.0.0.1:{port}/v2/");
+                process.wait_ready(Duration::from_secs(10), |p| {
+                    Ok(p.listens_on(port)?
+                        && matches!(
+                            http::status_of(http::get(&url).timeout(Duration::from_millis(500))),
+                            Some(200 | 401)
+                        ))
+                })?;
+                Ok(process)
+            }))
         })?;
+        let port = ports[0];
         Ok(Self {
             process,
+            launch,
             port,
             credentials,
             dir,
@@ -113,6 +147,30 @@ impl DockerRegistry {
         self.dir.path().join("data")
     }
 
+    /// Where the registry keeps the blob with this digest (`sha256:<hex>`), e.g. to
+    /// tamper with it in a test.
+    pub fn blob_path(&self, digest: &str) -> Result<PathBuf> {
+        let hex = digest
+            .strip_prefix("sha256:")
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .with_context(|| format!("`{digest}` is not a sha256 digest"))?;
+        Ok(self
+            .storage_dir()
+            .join("docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data"))
+    }
+
+    /// Every request the registry served so far, from its access log, in order:
+    /// to prove that a cached blob was not downloaded again.
+    pub fn requests(&self) -> Result<Vec<RegistryRequest>> {
+        let log = self.dir.path().join("registry.log");
+        let text = std::fs::read_to_string(&log)
+            .with_context(|| format!("failed to read `{}`", log.display()))?;
+        Ok(text.lines().filter_map(RegistryRequest::parse).collect())
+    }
+
     /// The user and password when started with auth.
     pub fn credentials(&self) -> Option<(&str, &str)> {
         self.credentials
@@ -125,20 +183,5 @@ impl DockerRegistry {
         self.dir.path()
     }
 
-    /// The registry's process id.
-    pub fn pid(&self) -> u32 {
-        self.process.pid()
-    }
-
-    /// The registry's log, for assertions and failure messages.
-    pub fn log_tail(&self) -> String {
-        self.process.log_tail()
-    }
-
-    /// Stops the registry now (dropping does it too).
-    pub fn stop(&mut self) -> Result<()> {
-        self.process
-            .stop()
-            .context("failed to stop docker-registry")
-    }
+    lifecycle_methods!("docker-registry");
 }

@@ -5,6 +5,8 @@
 //!
 //! Each received message becomes one line:
 //! `<time received, RFC 3339> app=<APP-NAME> msgid=<MSGID> sd=<STRUCTURED-DATA> msg=<MSG>`.
+//! A line that is not syslog (e.g. a JSON access-log line shipped by Caddy) is
+//! kept whole: `app=- msgid=- sd=- msg=<the line>`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,12 +15,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use tempfile::TempDir;
 
-use crate::process::{ServiceProcess, find_binary, run_to_completion, start_with_retry};
+use crate::process::{Launch, ServiceProcess, find_binary, launch_with_retry, run_to_completion};
 
 /// A running rsyslog. Dropping it stops it and deletes its folder.
 #[derive(Debug)]
 pub struct Rsyslog {
     process: ServiceProcess,
+    launch: Launch,
     port: u16,
     dir: TempDir,
 }
@@ -34,7 +37,9 @@ impl Rsyslog {
             .with_context(|| format!("failed to create `{}`", work.display()))?;
         let received = dir.path().join("received.log");
         let config = dir.path().join("rsyslog.conf");
-        let (process, port) = start_with_retry("rsyslog", 1, |ports| {
+        let pid_file = dir.path().join("rsyslogd.pid");
+        let log = dir.path().join("rsyslogd.log");
+        let (launch, process, ports) = launch_with_retry("rsyslog", 1, |ports| {
             let port = ports[0];
             crate::write_file(&config, &config_text(&work, port, &received))?;
             // Validate first: a broken config is a clear error, not a silent exit.
@@ -42,18 +47,30 @@ impl Rsyslog {
                 Command::new(&binary).arg("-N1").arg("-f").arg(&config),
                 "rsyslogd -N1 (config check)",
             )?;
-            let mut cmd = Command::new(&binary);
-            cmd.arg("-n")
-                .arg("-f")
-                .arg(&config)
-                .arg("-i")
-                .arg(dir.path().join("rsyslogd.pid"));
-            let mut process =
-                ServiceProcess::spawn("rsyslog", cmd, &dir.path().join("rsyslogd.log"), &[])?;
-            process.wait_ready(Duration::from_secs(10), |p| p.listens_on(port))?;
-            Ok((process, port))
+            let (binary, config, pid_file, log) = (
+                binary.clone(),
+                config.clone(),
+                pid_file.clone(),
+                log.clone(),
+            );
+            Ok(Launch::new(move || {
+                let mut cmd = Command::new(&binary);
+                cmd.arg("-n")
+                    .arg("-f")
+                    .arg(&config)
+                    .arg("-i")
+                    .arg(&pid_file);
+                let mut process = ServiceProcess::spawn("rsyslog", cmd, &log, &[])?;
+                process.wait_ready(Duration::from_secs(10), |p| p.listens_on(port))?;
+                Ok(process)
+            }))
         })?;
-        Ok(Self { process, port, dir })
+        Ok(Self {
+            process,
+            launch,
+            port: ports[0],
+            dir,
+        })
     }
 
     /// `127.0.0.1:PORT`, where rsyslog accepts syslog over TCP.
@@ -107,15 +124,7 @@ impl Rsyslog {
         self.dir.path()
     }
 
-    /// rsyslogd's process id.
-    pub fn pid(&self) -> u32 {
-        self.process.pid()
-    }
-
-    /// Stops rsyslog now (dropping does it too).
-    pub fn stop(&mut self) -> Result<()> {
-        self.process.stop().context("failed to stop rsyslog")
-    }
+    lifecycle_methods!("rsyslog");
 }
 
 fn config_text(work: &Path, port: u16, received: &Path) -> String {

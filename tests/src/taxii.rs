@@ -1,23 +1,24 @@
 //! A TAXII 2.1 server: medallion 3.0.0 (from the venv `scripts/setup.sh` creates at
 //! `$MESHROOM_VENV`, default `<workspace>/target/venv`) with its memory backend,
 //! one API root and one readable, writable collection. Nothing persists across
-//! restarts.
+//! restarts: a `restart()` brings back the empty collection (same id).
 //!
 //! Every request needs basic auth ([`Taxii::user`], [`Taxii::password`]) and
 //! `Accept: application/taxii+json;version=2.1` ([`ACCEPT`]); POSTs of objects need
 //! `Content-Type: application/taxii+json;version=2.1` and a Content-Length. Paths
-//! end with a slash.
+//! end with a slash. Paging: medallion 3.0.0 answers 500 to `?next=…` unless
+//! `limit=` is sent too (see [`Taxii::objects`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde_json::json;
 use tempfile::TempDir;
 
 use crate::http;
-use crate::process::{ServiceProcess, start_with_retry};
+use crate::process::{Launch, ServiceProcess, launch_with_retry};
 
 /// The media type TAXII 2.1 requests accept and send.
 pub const ACCEPT: &str = "application/taxii+json;version=2.1";
@@ -28,6 +29,7 @@ const API_ROOT: &str = "meshroom";
 #[derive(Debug)]
 pub struct Taxii {
     process: ServiceProcess,
+    launch: Launch,
     port: u16,
     user: String,
     password: String,
@@ -65,29 +67,40 @@ impl Taxii {
             })
             .to_string(),
         )?;
-        let (process, port) = start_with_retry("medallion", 1, |ports| {
+        let log = dir.path().join("medallion.log");
+        let (launch, process, ports) = launch_with_retry("medallion", 1, |ports| {
             let port = ports[0];
             crate::write_file(&data, &data_json(port, &collection_id).to_string())?;
-            let mut cmd = Command::new(&medallion);
-            cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                .arg(&config)
-                .env("PYTHONUNBUFFERED", "1");
-            let mut process =
-                ServiceProcess::spawn("medallion", cmd, &dir.path().join("medallion.log"), &[])?;
-            let discovery = format!("http://127.0.0.1:{port}/taxii2/");
-            process.wait_ready(Duration::from_secs(20), |p| {
-                Ok(p.listens_on(port)?
-                    && http::status_of(
-                        http::get(&discovery)
-                            .basic_auth(&user, &password)
-                            .header("Accept", ACCEPT)
-                            .timeout(Duration::from_millis(500)),
-                    ) == Some(200))
-            })?;
-            Ok((process, port))
+            let (medallion, config, log, user, password) = (
+                medallion.clone(),
+                config.clone(),
+                log.clone(),
+                user.clone(),
+                password.clone(),
+            );
+            Ok(Launch::new(move || {
+                let mut cmd = Command::new(&medallion);
+                cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                    .arg(&config)
+                    .env("PYTHONUNBUFFERED", "1");
+                let mut process = ServiceProcess::spawn("medallion", cmd, &log, &[])?;
+                let discovery = format!("http://127.0.0.1:{port}/taxii2/");
+                process.wait_ready(Duration::from_secs(20), |p| {
+                    Ok(p.listens_on(port)?
+                        && http::status_of(
+                            http::get(&discovery)
+                                .basic_auth(&user, &password)
+                                .header("Accept", ACCEPT)
+                                .timeout(Duration::from_millis(500)),
+                        ) == Some(200))
+                })?;
+                Ok(process)
+            }))
         })?;
+        let port = ports[0];
         Ok(Self {
             process,
+            launch,
             port,
             user,
             password,
@@ -120,6 +133,62 @@ impl Taxii {
         )
     }
 
+    /// Every object in the collection (all pages), as the server returns them.
+    pub fn objects(&self) -> Result<Vec<serde_json::Value>> {
+        let mut objects = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            // medallion 3.0.0 answers 500 to `next=` without `limit=` (its memory
+            // backend deletes a `limit` it assumes is there): always send both.
+            let url = match &next {
+                Some(token) => format!("{}?limit=100&next={token}", self.objects_url()),
+                None => format!("{}?limit=100", self.objects_url()),
+            };
+            let response = http::get(&url)
+                .basic_auth(&self.user, &self.password)
+                .header("Accept", ACCEPT)
+                .send()?;
+            anyhow::ensure!(
+                response.status == 200,
+                "medallion answered {} to GET {url}: {}",
+                response.status,
+                response.text()
+            );
+            let page = response.json()?;
+            if let Some(items) = page["objects"].as_array() {
+                objects.extend(items.iter().cloned());
+            }
+            match (page["more"].as_bool(), page["next"].as_str()) {
+                (Some(true), Some(token)) => next = Some(token.to_string()),
+                _ => return Ok(objects),
+            }
+        }
+    }
+
+    /// Adds STIX 2.1 objects to the collection (one envelope), failing unless all
+    /// were accepted.
+    pub fn add_objects(&self, objects: &[serde_json::Value]) -> Result<()> {
+        let url = self.objects_url();
+        let envelope = json!({ "objects": objects });
+        let response = http::post(&url)
+            .basic_auth(&self.user, &self.password)
+            .header("Accept", ACCEPT)
+            .body(ACCEPT, envelope.to_string())
+            .send()?;
+        anyhow::ensure!(
+            response.status == 202,
+            "medallion answered {} to POST {url}: {}",
+            response.status,
+            response.text()
+        );
+        let status = response.json()?;
+        anyhow::ensure!(
+            status["success_count"].as_u64() == Some(objects.len() as u64),
+            "medallion did not accept every object: {status}"
+        );
+        Ok(())
+    }
+
     /// The basic-auth user.
     pub fn user(&self) -> &str {
         &self.user
@@ -140,20 +209,7 @@ impl Taxii {
         self.dir.path()
     }
 
-    /// medallion's process id.
-    pub fn pid(&self) -> u32 {
-        self.process.pid()
-    }
-
-    /// medallion's log (one line per request).
-    pub fn log_tail(&self) -> String {
-        self.process.log_tail()
-    }
-
-    /// Stops medallion now (dropping does it too).
-    pub fn stop(&mut self) -> Result<()> {
-        self.process.stop().context("failed to stop medallion")
-    }
+    lifecycle_methods!("medallion");
 }
 
 /// The venv holding medallion: `$MESHROOM_VENV`, else `<workspace>/target/venv`.

@@ -81,12 +81,18 @@ fn docker_registry_serves_the_distribution_api() {
         .send()
         .unwrap();
     assert_eq!(got.body, blob);
+    let stored = registry.blob_path(&digest).unwrap();
+    assert_eq!(std::fs::read(&stored).unwrap(), blob);
+    // The access log shows what was served (e.g. to prove a cache hit).
+    let served = registry.requests().unwrap();
+    let blob_path = format!("/v2/harness/blobs/{digest}");
     assert!(
-        registry
-            .storage_dir()
-            .join("docker/registry/v2/blobs")
-            .is_dir()
+        served
+            .iter()
+            .any(|r| r.method == "GET" && r.path == blob_path && r.status == 200),
+        "{served:?}"
     );
+    assert_eq!(served.iter().filter(|r| r.method == "PUT").count(), 1);
 
     let (pid, port, dir) = (
         registry.pid(),
@@ -151,13 +157,23 @@ fn rsyslog_writes_received_syslog_lines_to_its_file() {
         .write_all(format!("{} {framed}", framed.len()).as_bytes())
         .unwrap();
     stream.flush().unwrap();
-    let lines = rsyslog.wait_for_lines(2, WAIT).unwrap();
+    // A line that is not syslog at all (Caddy's JSON access log) is kept whole.
+    stream
+        .write_all(b"{\"logger\":\"http.log.access.x\",\"status\":200}\n")
+        .unwrap();
+    stream.flush().unwrap();
+    let lines = rsyslog.wait_for_lines(3, WAIT).unwrap();
     assert!(
         lines[0].ends_with("app=caddy msgid=ACCESS sd=[meta k=\"v\"] msg=GET / 200"),
         "{lines:?}"
     );
     assert!(
         lines[1].ends_with("app=meshroom msgid=TEST sd=- msg=second message"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2]
+            .ends_with("app=- msgid=- sd=- msg={\"logger\":\"http.log.access.x\",\"status\":200}"),
         "{lines:?}"
     );
     let (pid, port, dir) = (rsyslog.pid(), rsyslog.port(), rsyslog.dir().to_path_buf());
@@ -179,7 +195,43 @@ fn caddy_is_reconfigured_through_its_admin_api() {
     let home = http::get(&format!("{}/", caddy.http_url())).send().unwrap();
     assert_eq!((home.status, home.text().as_str()), (200, "ok"));
 
-    // Insert a route in front of the catch-all, as the WAF adapter does.
+    // Block one client address, as the WAF adapter does: 127.0.0.2 gets 403,
+    // the test's own 127.0.0.1 still gets through.
+    let deny = json!({"@id": "harness-deny", "match": [{"remote_ip": {"ranges": ["127.0.0.2/32"]}}],
+        "handle": [{"handler": "static_response", "status_code": 403}], "terminal": true});
+    let put = http::put(&format!(
+        "{}/config/apps/http/servers/srv0/routes/0",
+        caddy.admin_url()
+    ))
+    .json(&deny)
+    .send()
+    .unwrap();
+    assert_eq!(put.status, 200, "{}", put.text());
+    let from = |ip: [u8; 4]| {
+        http::get(&format!("{}/", caddy.http_url()))
+            .source_ip(ip.into())
+            .send()
+            .unwrap()
+            .status
+    };
+    assert_eq!((from([127, 0, 0, 2]), from([127, 0, 0, 1])), (403, 200));
+    assert_eq!(caddy.status_from([127, 0, 0, 2].into(), "/").unwrap(), 403);
+    assert_eq!(
+        caddy.object("harness-deny").unwrap().unwrap()["handle"][0]["status_code"],
+        403
+    );
+    http::delete(&format!("{}/id/harness-deny", caddy.admin_url()))
+        .send()
+        .unwrap();
+    assert_eq!(from([127, 0, 0, 2]), 200);
+    assert_eq!(caddy.object("harness-deny").unwrap(), None);
+    // An absent key reads as null; the server's logs are off until an adapter adds them.
+    assert_eq!(
+        caddy.config("apps/http/servers/srv0/logs").unwrap(),
+        serde_json::Value::Null
+    );
+
+    // Insert a route in front of the catch-all.
     let route = json!({"@id": "harness-block", "match": [{"path": ["/blocked"]}],
         "handle": [{"handler": "static_response", "status_code": 403}], "terminal": true});
     let put = http::put(&format!(
@@ -221,6 +273,50 @@ fn caddy_is_reconfigured_through_its_admin_api() {
 }
 
 #[test]
+fn caddy_access_logs_reach_rsyslog_over_tcp() {
+    // The example mesh's `events` plug, done by hand through Caddy's admin API:
+    // a logger writing JSON access logs to rsyslog's TCP input.
+    let caddy = Caddy::start().unwrap();
+    let rsyslog = Rsyslog::start().unwrap();
+    let logger = json!({"@id": "harness-logger",
+        "writer": {"output": "net", "address": format!("tcp/{}", rsyslog.addr()), "dial_timeout": "2s"},
+        "encoder": {"format": "json"}, "include": ["http.log.access.harness"]});
+    let added = http::put(&format!(
+        "{}/config/logging/logs/harness",
+        caddy.admin_url()
+    ))
+    .json(&logger)
+    .send()
+    .unwrap();
+    assert_eq!(added.status, 200, "{}", added.text());
+    let enabled = http::put(&format!(
+        "{}/config/apps/http/servers/srv0/logs",
+        caddy.admin_url()
+    ))
+    .json(&json!({"@id": "harness-server-logs", "default_logger_name": "harness"}))
+    .send()
+    .unwrap();
+    assert_eq!(enabled.status, 200, "{}", enabled.text());
+    for path in ["/one", "/two"] {
+        let response = http::get(&format!("{}{path}", caddy.http_url()))
+            .send()
+            .unwrap();
+        assert_eq!(response.status, 200);
+    }
+    let lines = rsyslog.wait_for_lines(2, WAIT).unwrap();
+    let uris: Vec<String> = lines
+        .iter()
+        .map(|line| {
+            let (_, json_text) = line.split_once(" msg=").unwrap();
+            let entry: serde_json::Value = serde_json::from_str(json_text).unwrap();
+            assert_eq!(entry["logger"], "http.log.access.harness");
+            entry["request"]["uri"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(uris, ["/one", "/two"]);
+}
+
+#[test]
 fn crowdsec_watcher_bans_and_bouncer_reads_decisions() {
     let crowdsec = CrowdSec::start().unwrap();
     let url = crowdsec.url();
@@ -241,7 +337,7 @@ fn crowdsec_watcher_bans_and_bouncer_reads_decisions() {
         .unwrap();
     assert_eq!((none.status, none.text().trim()), (200, "null"));
     // A ban is an alert carrying a decision.
-    let now = utc_now_rfc3339();
+    let now = meshroom_tests::utc_now_rfc3339();
     let alert = json!([{"scenario": "meshroom/deny", "scenario_hash": "", "scenario_version": "",
         "message": "harness test ban", "events_count": 1, "start_at": now, "stop_at": now,
         "capacity": 0, "leakspeed": "0", "simulated": false, "events": [],
@@ -262,6 +358,15 @@ fn crowdsec_watcher_bans_and_bouncer_reads_decisions() {
         .unwrap();
     assert_eq!(listed[0]["value"], "203.0.113.7", "{listed}");
     assert_eq!(listed[0]["type"], "ban");
+    assert_eq!(crowdsec.decisions(Some("203.0.113.7")).unwrap().len(), 1);
+    assert!(crowdsec.decisions(Some("198.51.100.9")).unwrap().is_empty());
+    crowdsec.ban("198.51.100.9", "1h").unwrap();
+    let all = crowdsec.decisions(None).unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(
+        all.iter()
+            .any(|d| d["value"] == "198.51.100.9" && d["origin"] == "meshroom-tests")
+    );
     // cscli reads the same database (`-a`: decisions of every origin, not only
     // crowdsec's and cscli's own).
     let cscli = crowdsec
@@ -323,7 +428,7 @@ fn taxii_server_shares_stix_objects_in_its_collection() {
     assert_eq!(wrong.status, 401);
 
     // Post an indicator and read it back.
-    let now = utc_now_rfc3339();
+    let now = meshroom_tests::utc_now_rfc3339();
     let id = format!("indicator--{}", meshroom_tests::random_uuid());
     let envelope = json!({"objects": [{"type": "indicator", "spec_version": "2.1", "id": id,
         "created": now, "modified": now, "name": "harness test indicator",
@@ -344,9 +449,75 @@ fn taxii_server_shares_stix_objects_in_its_collection() {
         .unwrap();
     assert_eq!(read["objects"][0]["id"], id, "{read}");
 
+    // More objects than one page (100) holds: `objects()` follows `next`.
+    let many: Vec<serde_json::Value> = (0..150)
+        .map(|i| {
+            json!({"type": "indicator", "spec_version": "2.1",
+                "id": format!("indicator--{}", meshroom_tests::random_uuid()),
+                "created": now, "modified": now, "name": format!("bulk {i}"),
+                "pattern": format!("[ipv4-addr:value = '198.51.100.{}']", i % 250),
+                "pattern_type": "stix", "valid_from": now})
+        })
+        .collect();
+    taxii.add_objects(&many).unwrap();
+    let stored = taxii.objects().unwrap();
+    assert_eq!(stored.len(), 151);
+    assert!(stored.iter().any(|o| o["id"] == id));
+
     let (pid, port, dir) = (taxii.pid(), taxii.port(), taxii.dir().to_path_buf());
     drop(taxii);
     assert_stopped("medallion", pid, &[port], dir);
+}
+
+#[test]
+fn a_product_can_go_down_and_come_back_on_the_same_port() {
+    // CrowdSec keeps its database: credentials and decisions survive a restart.
+    let mut crowdsec = CrowdSec::start().unwrap();
+    crowdsec.ban("192.0.2.10", "4h").unwrap();
+    let (port, first_pid) = (crowdsec.port(), crowdsec.pid());
+    crowdsec.stop().unwrap();
+    assert!(!crowdsec.is_running());
+    let down = crowdsec.decisions(None).unwrap_err();
+    assert!(format!("{down:#}").contains("refused"), "{down:#}");
+    crowdsec.restart().unwrap();
+    assert_eq!(crowdsec.port(), port);
+    assert_ne!(crowdsec.pid(), first_pid);
+    assert!(!process_alive(first_pid));
+    assert_eq!(crowdsec.decisions(Some("192.0.2.10")).unwrap().len(), 1);
+    crowdsec.login().unwrap();
+
+    // rsyslog appends to the same file after a restart.
+    let mut rsyslog = Rsyslog::start().unwrap();
+    let send = |addr: &str, line: &[u8]| {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.write_all(line).unwrap();
+    };
+    send(&rsyslog.addr(), b"<14>1 - h app - - - before\n");
+    rsyslog.wait_for_lines(1, WAIT).unwrap();
+    rsyslog.restart().unwrap();
+    send(&rsyslog.addr(), b"<14>1 - h app - - - after\n");
+    let lines = rsyslog.wait_for_lines(2, WAIT).unwrap();
+    assert!(
+        lines[0].ends_with("msg=before") && lines[1].ends_with("msg=after"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_paused_product_accepts_connections_but_never_answers() {
+    let mut caddy = Caddy::start().unwrap();
+    let home = format!("{}/", caddy.http_url());
+    caddy.pause();
+    let hung = http::get(&home).timeout(Duration::from_millis(300)).send();
+    assert!(hung.is_err(), "a paused caddy answered");
+    caddy.resume();
+    assert_eq!(http::get(&home).send().unwrap().status, 200);
+    // Stopping a paused service works too.
+    caddy.pause();
+    let (pid, dir) = (caddy.pid(), caddy.dir().to_path_buf());
+    let ports = [caddy.admin_port(), caddy.http_port()];
+    drop(caddy);
+    assert_stopped("caddy", pid, &ports, dir);
 }
 
 #[test]
@@ -404,6 +575,25 @@ fn http_collector_records_requests_and_answers_as_told() {
     assert!(gave_up.is_err());
     let all = collector.wait_for_requests(7, WAIT).unwrap();
     assert_eq!(all[6].path, "/timeout");
+
+    // Replies computed per request, for an API with several endpoints.
+    collector.respond_with(|r| match r.path.as_str() {
+        "/login" => Reply::status(200).json(&json!({"token": "t"})),
+        _ if r.header("authorization") == Some("Bearer t") => Reply::status(204),
+        _ => Reply::status(401),
+    });
+    let login = http::post(&format!("{}/login", collector.url()))
+        .send()
+        .unwrap();
+    assert_eq!(login.json().unwrap()["token"], "t");
+    let with = http::get(&format!("{}/data", collector.url()))
+        .bearer("t")
+        .send()
+        .unwrap();
+    let without = http::get(&format!("{}/data", collector.url()))
+        .send()
+        .unwrap();
+    assert_eq!((with.status, without.status), (204, 401));
 
     let port = collector.port();
     drop(stream);
@@ -465,6 +655,7 @@ fn a_service_is_stopped_when_the_process_that_started_it_dies() {
         .unwrap();
     assert!(!output.status.success(), "the helper should have aborted");
     let info: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let info = &info["rsyslog"];
     let pid = u32::try_from(info["pid"].as_u64().unwrap()).unwrap();
     let port = u16::try_from(info["ports"][0].as_u64().unwrap()).unwrap();
     // The watchdog polls once a second.
@@ -506,21 +697,6 @@ fn http_client_speaks_basic_auth_as_curl_does() {
 }
 
 fn sha256_hex(data: &[u8]) -> String {
-    let mut child = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(data).unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout).unwrap()[..64].to_string()
-}
-
-/// Now as RFC 3339 UTC with seconds, from the system clock.
-fn utc_now_rfc3339() -> String {
-    let out = Command::new("date")
-        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(data))
 }

@@ -12,6 +12,9 @@
 //! - trigger (`block_ip`): `POST {url}/commands`.
 //! - execute (`block_ip`): answers locally with what it would run.
 //! - scaffold, pull, publish: the vendor-workflow hooks, without network.
+//! - produce (producer, `logs`): sends records as lines over TCP to the
+//!   consumer instance's `address` setting (`host:port`).
+//! - execute (`isolate_host`): always `not-supported` (this product cannot).
 //!
 //! Secrets: `api_key` (instance secret setting) authenticates every call.
 
@@ -58,6 +61,14 @@ impl Adapter for ExampleHttp {
                 .executor()
                 .topic("block_ip")
                 .title("Describe the block command"),
+            Hook::produce("send_lines", send_lines)
+                .producer()
+                .topic("logs")
+                .title("Send records as lines over TCP to the consumer"),
+            Hook::execute("isolate_host", isolate_host)
+                .executor()
+                .topic("isolate_host")
+                .title("Isolate a host (not supported by this product)"),
             Hook::scaffold("integration_readme", integration_readme)
                 .title("Write the integration's README"),
             Hook::pull("catalog", catalog).title("Import the partner catalog"),
@@ -152,6 +163,20 @@ fn send_events(ctx: &Context, batch: Vec<Vec<u8>>) -> Result<ProduceReport> {
         accepted: u32::try_from(accepted).unwrap_or(u32::MAX),
         detail: String::new(),
     })
+}
+
+fn send_lines(ctx: &Context, batch: Vec<Vec<u8>>) -> Result<ProduceReport> {
+    let address = ctx.plug()?.dst.setting_str("address")?;
+    let mut sender = meshroom_sdk::tcp::TcpLineSender::connect(address)?;
+    let sent = sender.send_lines(&batch)?;
+    Ok(ProduceReport {
+        accepted: u32::try_from(sent).unwrap_or(u32::MAX),
+        detail: format!("sent to {address}"),
+    })
+}
+
+fn isolate_host(_ctx: &Context, _params: Value) -> Result<Value> {
+    Err(Error::NotSupported("example_http cannot isolate hosts".into()))
 }
 
 struct EventPager {

@@ -14,12 +14,27 @@
 //! - `flood`: logs `params.lines` lines of `params.size` bytes.
 //! - `leak`: reads its own secret `api_key` and puts it in an error message.
 //!
+//! - `recurse`: recurses without end (stack overflow).
+//! - `exit`: calls `std::process::exit`.
+//!
 //! Plus `ok`, a well-behaved execute hook, and a `setup` that spins (to
 //! show a setup hook is bounded the same way).
+//!
+//! Vendor-workflow hooks whose answers the host must refuse or bound:
+//! - scaffold, one per topic: `escape` (a `../` path next to a fine file),
+//!   `absolute` (`/tmp/...`), `huge` (a 24 MiB file), `many` (5,000 files),
+//!   `sneaky` (`a/./b`, `a//c`, `..\\x`).
+//! - pull: `pull_escape` (product named `../../evil`), `pull_absolute`
+//!   (`/tmp/evil`), `pull_huge` (a 24 MiB definition), `pull_many` (5,000
+//!   definitions), `pull_invalid` (a definition that is not a product, one
+//!   whose `name` disagrees with its folder, one naming an adapter, and a
+//!   valid `hostile_ok`).
 
 use meshroom_sdk::http::Request;
 use meshroom_sdk::tcp::TcpLineSender;
-use meshroom_sdk::{Adapter, Context, Error, Hook, Outcome, Result, Value, json, log};
+use meshroom_sdk::{
+    Adapter, Context, Error, File, Hook, Outcome, ProductDefinition, Result, Value, json, log,
+};
 
 struct Hostile;
 
@@ -40,7 +55,19 @@ impl Adapter for Hostile {
             Hook::execute("snoop", snoop).executor().topic("snoop"),
             Hook::execute("flood", flood).executor().topic("flood"),
             Hook::execute("leak", leak).executor().topic("leak"),
+            Hook::execute("recurse", recurse).executor().topic("recurse"),
+            Hook::execute("exit", exit).executor().topic("exit"),
             Hook::setup("spin_setup", spin_setup).consumer().topic("events"),
+            Hook::scaffold("scaffold_escape", scaffold_escape).topic("escape"),
+            Hook::scaffold("scaffold_absolute", scaffold_absolute).topic("absolute"),
+            Hook::scaffold("scaffold_huge", scaffold_huge).topic("huge"),
+            Hook::scaffold("scaffold_many", scaffold_many).topic("many"),
+            Hook::scaffold("scaffold_sneaky", scaffold_sneaky).topic("sneaky"),
+            Hook::pull("pull_escape", pull_escape),
+            Hook::pull("pull_absolute", pull_absolute),
+            Hook::pull("pull_huge", pull_huge),
+            Hook::pull("pull_many", pull_many),
+            Hook::pull("pull_invalid", pull_invalid),
         ]
     }
 }
@@ -141,6 +168,75 @@ fn leak(ctx: &Context, _params: Value) -> Result<Value> {
     let key = ctx.secret("api_key")?;
     log::warn(&format!("my key is {key}"));
     Err(Error::Failed(format!("leaking the key {key} in an error")))
+}
+
+#[allow(unconditional_recursion)]
+fn depth(n: u64) -> u64 {
+    // black_box keeps the recursion from being turned into a loop.
+    std::hint::black_box(depth(std::hint::black_box(n + 1))) + 1
+}
+
+fn recurse(_ctx: &Context, _params: Value) -> Result<Value> {
+    Ok(json!(depth(0)))
+}
+
+fn exit(_ctx: &Context, _params: Value) -> Result<Value> {
+    std::process::exit(3)
+}
+
+fn file(path: &str, contents: impl Into<Vec<u8>>) -> File {
+    File { path: path.into(), contents: contents.into() }
+}
+
+fn scaffold_escape(_ctx: &Context) -> Result<Vec<File>> {
+    Ok(vec![file("README.md", "fine"), file("../../../escaped.txt", "escaped")])
+}
+
+fn scaffold_absolute(_ctx: &Context) -> Result<Vec<File>> {
+    Ok(vec![file("README.md", "fine"), file("/tmp/meshroom-hostile-absolute.txt", "escaped")])
+}
+
+fn scaffold_huge(_ctx: &Context) -> Result<Vec<File>> {
+    Ok(vec![file("README.md", "fine"), file("huge.bin", vec![b'x'; 24 << 20])])
+}
+
+fn scaffold_many(_ctx: &Context) -> Result<Vec<File>> {
+    Ok((0..5000).map(|i| file(&format!("f/{i}.txt"), "x")).collect())
+}
+
+fn scaffold_sneaky(_ctx: &Context) -> Result<Vec<File>> {
+    Ok(vec![file("a/./b", "x"), file("a//c", "x"), file("..\\x", "x")])
+}
+
+fn definition(name: &str, text: impl Into<String>) -> ProductDefinition {
+    ProductDefinition { name: name.into(), definition: text.into() }
+}
+
+fn pull_escape(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
+    Ok(vec![definition("../../evil", "name: evil\n")])
+}
+
+fn pull_absolute(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
+    Ok(vec![definition("/tmp/meshroom-hostile-evil", "name: evil\n")])
+}
+
+fn pull_huge(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
+    let mut text = String::from("name: huge\ndescription: ");
+    text.push_str(&"x".repeat(24 << 20));
+    Ok(vec![definition("huge", text)])
+}
+
+fn pull_many(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
+    Ok((0..5000).map(|i| definition(&format!("p{i}"), format!("name: p{i}\n"))).collect())
+}
+
+fn pull_invalid(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
+    Ok(vec![
+        definition("broken", "- just\n- a list\n"),
+        definition("mismatch", "name: someone_else\n"),
+        definition("with_adapter", "name: with_adapter\nadapter: ../../hostile.wasm\n"),
+        definition("hostile_ok", "name: hostile_ok\ndescription: the only valid one\nconsumes:\n  events:\n    - mode: push\n"),
+    ])
 }
 
 meshroom_sdk::export!(Hostile);

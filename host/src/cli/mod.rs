@@ -5,8 +5,30 @@
 //! library, prints results on stdout (tables, or JSON with `--json`) and
 //! everything else on stderr through `tracing`.
 
+mod add;
+mod check;
+mod common;
+mod configure;
 mod context;
+mod create;
+pub mod graph;
+mod init;
+mod list;
 mod logging;
+mod oci;
+mod plan;
+mod plug;
+mod produce;
+pub mod publish;
+pub mod pull;
+pub mod registry;
+mod remove;
+mod scaffold;
+pub mod secrets;
+mod settings;
+pub mod trigger;
+mod up;
+mod watch;
 
 pub use context::Context;
 
@@ -15,10 +37,18 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::engine;
+
 /// Build and run Cybersecurity Mesh Architectures: describe security products,
 /// plug their instances together, and let sandboxed adapters configure them.
 #[derive(Debug, Parser)]
-#[command(name = "meshroom", disable_version_flag = true, max_term_width = 100)]
+#[allow(clippy::manual_non_exhaustive)]
+#[command(
+    name = "meshroom",
+    version,
+    disable_version_flag = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Path to the meshroom project directory
     #[arg(
@@ -52,8 +82,37 @@ pub struct Cli {
 /// Every `meshroom` command. Add a variant and a match arm in [`run`] per command.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Init(init::InitArgs),
+    List(list::ListArgs),
+    Create(create::CreateArgs),
+    Add(add::AddArgs),
+    Configure(configure::ConfigureArgs),
+    Remove(remove::RemoveArgs),
+    Plug(plug::PlugArgs),
+    Unplug(plug::UnplugArgs),
+    Graph(graph::GraphArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell)
     Completions(CompletionsArgs),
+    /// Manage the encrypted secrets store (secrets.age) and its recipients
+    Secrets(secrets::SecretsArgs),
+    /// Publish a product as an OCI artifact (`--to REF`), or run its catalog publish hooks
+    Publish(publish::PublishArgs),
+    /// Pull a published product into `products/` and lock its digest, or run a product's pull hooks
+    Pull(pull::PullArgs),
+    /// Manage credentials for OCI registries (login, logout)
+    Registry(registry::RegistryArgs),
+    Produce(produce::ProduceArgs),
+    Watch(watch::WatchArgs),
+    /// Fire a command through a plug (the trigger side's hook first, else the executor's) or
+    /// on an instance with its trigger hook; typed params in, JSON result out
+    Trigger(trigger::ActionArgs),
+    /// Run a command through a plug (the executor side's hook first, else the trigger's) or on
+    /// an instance with its execute hook; typed params in, JSON result out
+    Execute(trigger::ActionArgs),
+    Plan(plan::PlanArgs),
+    Up(up::UpArgs),
+    Down(up::DownArgs),
+    Check(check::CheckArgs),
 }
 
 /// Arguments of `meshroom completions`.
@@ -80,10 +139,31 @@ pub fn main() -> ExitCode {
 /// Runs one parsed command.
 pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Init(args) => init::exec(args, ctx)?,
+        Command::List(args) => list::exec(args, ctx)?,
+        Command::Create(args) => create::exec(args, ctx)?,
+        Command::Add(args) => add::exec(args, ctx)?,
+        Command::Configure(args) => configure::exec(args, ctx)?,
+        Command::Remove(args) => remove::exec(args, ctx)?,
+        Command::Plug(args) => plug::exec_plug(args, ctx)?,
+        Command::Unplug(args) => plug::exec_unplug(args, ctx)?,
+        Command::Graph(args) => graph::exec(args, ctx)?,
+        Command::Publish(args) => publish::exec(args, ctx)?,
+        Command::Pull(args) => pull::exec(args, ctx)?,
+        Command::Registry(args) => registry::exec(args, ctx)?,
+        Command::Produce(args) => produce::exec(args, ctx)?,
+        Command::Watch(args) => watch::exec(args, ctx)?,
+        Command::Trigger(args) => trigger::exec(args, engine::exercise::Exercise::Trigger, ctx)?,
+        Command::Execute(args) => trigger::exec(args, engine::exercise::Exercise::Execute, ctx)?,
+        Command::Plan(args) => plan::exec(args, ctx)?,
+        Command::Up(args) => up::exec_up(args, ctx)?,
+        Command::Down(args) => up::exec_down(args, ctx)?,
+        Command::Check(args) => check::exec_check(args, ctx)?,
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(args.shell, &mut cmd, "meshroom", &mut std::io::stdout());
         }
+        Command::Secrets(args) => secrets::exec(args, ctx)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,1 +1,45 @@
-//! TODO
+//! The engine: between the project model and the adapter runtime.
+//!
+//! - finds each product's adapter (`adapter:` in its definition: a `.wasm`
+//!   file in the product folder, or an OCI reference locked in
+//!   `meshroom.lock` and kept in the blob cache) and loads it once per
+//!   digest ([`Engine::open`]);
+//! - fills the model's hook index from the adapters' `describe()`
+//!   ([`listing_hook_index`] for listings: cached by digest, never
+//!   recompiling);
+//! - builds each hook call's context (non-secret settings only) and policy
+//!   (egress templated from the current instance's settings; secrets from
+//!   the store, scoped to the plug then the instance).
+//!
+//! It must not print: commands do. It never writes a secret anywhere but the
+//! encrypted store.
+
+mod context;
+mod egress;
+mod error;
+mod index;
+mod plan;
+mod run;
+mod secrets;
+mod session;
+mod sides;
+mod source;
+
+pub use context::{hook_context, instance_ref, integration_ref, plug_ref, public_settings};
+pub use egress::{Egress, egress_of};
+pub use error::EngineError;
+pub use index::{
+    declared_hooks, describe_product, hook_index, runtime_kind, runtime_mode, runtime_role,
+};
+pub use plan::{
+    Action, LAST_ERROR_KEY, Plan, PlugPlan, Selection, Side, Step, last_error, plan, plug_state,
+};
+pub use run::{PlugReport, RunOptions, RunReport, StepResult, Verdict, run};
+pub use secrets::{SharedSecrets, instance_scope, plug_scope};
+pub use session::{Engine, listing_hook_index};
+pub use sides::{PlugSides, plug_sides};
+pub use source::AdapterSource;
+
+pub mod exercise;
+pub mod files;
+pub mod vendor;

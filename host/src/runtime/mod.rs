@@ -18,6 +18,31 @@
 //!
 //! The runtime knows nothing of YAML, projects or the secrets store: it
 //! takes plain Rust values.
+//!
+//! ```no_run
+//! # async fn f() -> anyhow::Result<()> {
+//! use meshroom::runtime::*;
+//! use serde_json::json;
+//!
+//! let runtime = Runtime::new(RuntimeConfig::default())?;
+//! let adapter = runtime.load_file("products/acme/adapter.wasm".as_ref()).await?;
+//! let hook = adapter.info().hooks_of(HookKind::Setup).next().expect("a setup hook");
+//! let instance = InstanceRef {
+//!     name: "acme1".into(),
+//!     product: "acme".into(),
+//!     settings: json!({ "url": "http://127.0.0.1:8080" }),
+//! };
+//! let ctx = HookContext { instance: Some(instance), ..HookContext::default() };
+//! // Allow the instance's API; answer its secrets (scoped by the caller).
+//! let policy = CallPolicy::deny_all()
+//!     .allow_http("http://127.0.0.1:8080")
+//!     .with_secrets(|name: &str| (name == "api_key").then(|| "…".to_string()));
+//! match adapter.setup(&hook.id, &ctx, &policy).await {
+//!     Ok(outcome) => println!("record {:?}", outcome.outputs),
+//!     Err(e) => eprintln!("{e}"), // e.kind: unauthorized, cpu-limit, crashed…
+//! }
+//! # Ok(()) }
+//! ```
 
 mod bindings;
 mod cache;
@@ -125,7 +150,6 @@ struct Inner {
     linker: Linker<CallState>,
     cache: Option<cache::Cache>,
     config: RuntimeConfig,
-    loaded: Mutex<HashMap<String, Adapter>>,
     stop_ticker: Arc<AtomicBool>,
 }
 
@@ -140,6 +164,10 @@ impl Drop for Inner {
 #[derive(Clone)]
 pub struct Runtime {
     inner: Arc<Inner>,
+    /// Adapters loaded by digest. Kept out of `Inner` (which adapters hold)
+    /// so there is no reference cycle: dropping the last runtime and
+    /// adapter frees the engine and stops the ticker.
+    loaded: Arc<Mutex<HashMap<String, Adapter>>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -207,9 +235,9 @@ impl Runtime {
                 linker,
                 cache,
                 config,
-                loaded: Mutex::new(HashMap::new()),
                 stop_ticker,
             }),
+            loaded: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
@@ -221,10 +249,13 @@ impl Runtime {
     /// The cached `describe()` answer of a component digest, without
     /// loading or compiling anything (for listings).
     pub fn describe_cached(&self, digest: &str) -> Option<AdapterInfo> {
-        if let Ok(loaded) = self.inner.loaded.lock() {
-            if let Some(a) = loaded.get(digest) {
-                return Some(a.info().clone());
-            }
+        if let Some(info) = self
+            .loaded
+            .lock()
+            .ok()
+            .and_then(|l| l.get(digest).map(|a| a.info().clone()))
+        {
+            return Some(info);
         }
         self.inner.cache.as_ref()?.describe(digest)
     }
@@ -250,7 +281,6 @@ impl Runtime {
     pub async fn load(&self, bytes: &[u8], name: &str) -> Result<Adapter, LoadError> {
         let digest = digest_of(bytes);
         if let Some(a) = self
-            .inner
             .loaded
             .lock()
             .ok()
@@ -302,7 +332,7 @@ impl Runtime {
             })?;
             inner.info = info;
         }
-        if let Ok(mut l) = self.inner.loaded.lock() {
+        if let Ok(mut l) = self.loaded.lock() {
             l.insert(digest, adapter.clone());
         }
         Ok(adapter)
@@ -356,15 +386,12 @@ impl Runtime {
 }
 
 fn check_imports(engine: &Engine, component: &Component, name: &str) -> Result<(), LoadError> {
-    let refused: Vec<String> = component
+    let names: Vec<String> = component
         .component_type()
         .imports(engine)
         .map(|(import, _)| import.to_string())
-        .filter(|import| {
-            let bare = import.split('@').next().unwrap_or(import);
-            !ALLOWED_IMPORTS.contains(&bare)
-        })
         .collect();
+    let refused = refused_imports(names.iter().map(String::as_str));
     if refused.is_empty() {
         Ok(())
     } else {
@@ -373,6 +400,17 @@ fn check_imports(engine: &Engine, component: &Component, name: &str) -> Result<(
             imports: refused.join(", "),
         })
     }
+}
+
+/// The imports not in [`ALLOWED_IMPORTS`] (compared without version).
+fn refused_imports<'a>(imports: impl Iterator<Item = &'a str>) -> Vec<String> {
+    imports
+        .filter(|import| {
+            let bare = import.split('@').next().unwrap_or(import);
+            !ALLOWED_IMPORTS.contains(&bare)
+        })
+        .map(String::from)
+        .collect()
 }
 
 struct AdapterInner {
@@ -787,4 +825,39 @@ fn trap_summary(e: &wasmtime::Error) -> String {
     e.chain()
         .last()
         .map_or_else(|| e.to_string(), |c| c.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sandbox_interfaces_may_be_imported() {
+        let refused = refused_imports(
+            [
+                "wasi:http/outgoing-handler@0.2.12",
+                "wasi:io/streams@0.2.0",
+                "meshroom:adapter/host@0.1.0",
+                "wasi:cli/environment@0.2.12",
+                "wasi:http/incoming-handler@0.2.12",
+                "wasi:keyvalue/store@0.2.0",
+                "evil:host/escape",
+            ]
+            .into_iter(),
+        );
+        assert_eq!(
+            refused,
+            [
+                "wasi:http/incoming-handler@0.2.12",
+                "wasi:keyvalue/store@0.2.0",
+                "evil:host/escape"
+            ]
+        );
+    }
+
+    #[test]
+    fn last_lines_keeps_the_end() {
+        assert_eq!(last_lines("a\nb\nc\nd", 2), "c | d");
+        assert_eq!(last_lines("", 2), "");
+    }
 }

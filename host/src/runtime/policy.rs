@@ -79,7 +79,30 @@ impl CallPolicy {
     /// Allows HTTP to one more authority (`host:port`); also accepts a URL,
     /// whose authority is taken.
     pub fn allow_http(mut self, authority_or_url: &str) -> Self {
-        self.http.push(authority_of(authority_or_url));
+        self.http.push(pinned_authority(authority_or_url));
+        self
+    }
+
+    /// Allows HTTP to the authority of every `http(s)://` URL among an
+    /// instance's settings (a JSON object; nested values included): the
+    /// default policy of a product that declares none.
+    pub fn allow_urls_in(mut self, settings: &serde_json::Value) -> Self {
+        fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::String(s)
+                    if s.starts_with("http://") || s.starts_with("https://") =>
+                {
+                    let a = pinned_authority(s);
+                    if !a.is_empty() && !out.contains(&a) {
+                        out.push(a);
+                    }
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+                serde_json::Value::Object(m) => m.values().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        walk(settings, &mut self.http);
         self
     }
 
@@ -128,13 +151,31 @@ pub fn authority_of(authority_or_url: &str) -> String {
         .to_string()
 }
 
+/// The authority of a URL with its port made explicit from the scheme
+/// (`https://x/` → `x:443`), so allowing an https URL does not allow plain
+/// http to the same host; a bare authority is kept as given.
+fn pinned_authority(authority_or_url: &str) -> String {
+    let authority = authority_of(authority_or_url);
+    let default_port = match authority_or_url.split_once("://") {
+        Some(("https", _)) => 443,
+        Some(("http", _)) => 80,
+        _ => return authority,
+    };
+    match split_host_port(&authority) {
+        (_, Some(_)) => authority,
+        (host, None) if host.contains(':') => format!("[{host}]:{default_port}"),
+        (host, None) => format!("{host}:{default_port}"),
+    }
+}
+
 /// Splits `host:port`, `[v6]:port`, `host`.
 pub(crate) fn split_host_port(authority: &str) -> (String, Option<u16>) {
-    if let Some(rest) = authority.strip_prefix('[') {
-        if let Some((h, tail)) = rest.split_once(']') {
-            let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
-            return (h.to_string(), port);
-        }
+    if let Some((h, tail)) = authority
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+    {
+        let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
+        return (h.to_string(), port);
     }
     match authority.rsplit_once(':') {
         Some((h, p)) if !h.contains(':') => match p.parse() {
@@ -210,10 +251,32 @@ mod tests {
             .allow_http("Example.com");
         assert!(p.allows_http("127.0.0.1", 8080, 80));
         assert!(!p.allows_http("127.0.0.1", 8081, 80));
-        assert!(p.allows_http("example.COM", 443, 443));
+        assert!(
+            p.allows_http("example.COM", 443, 443),
+            "a bare host allows the scheme's port"
+        );
+        let https = CallPolicy::deny_all().allow_http("https://api.example.com/v1");
+        assert!(https.allows_http("api.example.com", 443, 443));
+        assert!(
+            !https.allows_http("api.example.com", 80, 80),
+            "https URL does not open plain http"
+        );
         assert!(!p.allows_http("example.com", 8443, 443));
         assert!(!p.allows_http("evil.com", 80, 80));
         assert_eq!(split_host_port("[::1]:80"), ("::1".to_string(), Some(80)));
+    }
+
+    #[test]
+    fn urls_in_settings_are_allowed() {
+        let p = CallPolicy::deny_all().allow_urls_in(&serde_json::json!({
+            "url": "https://siem.example.com/api",
+            "nested": {"webhook": "http://10.0.0.5:8088/hook"},
+            "name": "not a url",
+            "port": 514
+        }));
+        assert_eq!(p.http, ["siem.example.com:443", "10.0.0.5:8088"]);
+        assert!(p.allows_http("siem.example.com", 443, 443));
+        assert!(!p.allows_http("siem.example.com", 80, 80));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Shared pieces of the runtime tests: the adapters' build step and a real
 //! HTTP API server on 127.0.0.1 that the example adapter configures.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;

@@ -1,0 +1,240 @@
+//! Project-scale benchmark: a generated project of 200 products, 1,000
+//! instances and 3,000 plugs; times what `list plugs`, `list integrations`,
+//! `plug` and `graph` do (through the library functions the commands call,
+//! each including `Project::load`), plus the whole `meshroom list plugs`
+//! process. Target: each under 50 ms.
+//!
+//! Run: `cargo bench -p meshroom-host --bench project`
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use meshroom::cli::graph;
+use meshroom::project::{
+    DeclaredHook, HookIndex, IntegrationFilter, Mode, PlugRequest, Project, Role,
+};
+
+const PRODUCTS: usize = 200;
+const INSTANCES_PER_PRODUCT: usize = 5;
+const PLUGS: usize = 3_000;
+
+/// Product kinds: (topics produced, topics consumed, triggers, executes).
+/// Topics produced, consumed, triggered, executed.
+type Kind = (
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+const KINDS: [Kind; 4] = [
+    (&["alerts"], &["events", "threats"], &["deny"], &[]), // SIEM-like
+    (&["events", "alerts"], &[], &[], &["deny", "contain"]), // EDR-like
+    (&["threats"], &["threats", "sightings"], &[], &[]),   // TIP-like
+    (&["events", "sightings"], &["alerts"], &[], &["deny"]), // WAF/NDR-like
+];
+
+fn kind(p: usize) -> usize {
+    p % KINDS.len()
+}
+
+fn definition(p: usize) -> String {
+    let (prod, cons, trig, exec) = KINDS[kind(p)];
+    let mut s = format!(
+        "name: product{p}\ndescription: generated product {p}\ntags: [bench]\nsettings:\n  - name: url\n    required: true\n"
+    );
+    for (key, topics) in [
+        ("produces", prod),
+        ("consumes", cons),
+        ("triggers", trig),
+        ("executes", exec),
+    ] {
+        if topics.is_empty() {
+            continue;
+        }
+        s.push_str(&format!("{key}:\n"));
+        for t in topics {
+            s.push_str(&format!("  {t}:\n    - format: ocsf\n    - mode: pull\n"));
+        }
+    }
+    s
+}
+
+fn hooks() -> HookIndex {
+    let mut idx = HookIndex::new();
+    for p in 0..PRODUCTS {
+        let (prod, cons, trig, exec) = KINDS[kind(p)];
+        let product = format!("product{p}");
+        for (role, topics) in [
+            (Role::Producer, prod),
+            (Role::Consumer, cons),
+            (Role::Trigger, trig),
+            (Role::Executor, exec),
+        ] {
+            for t in topics {
+                let mut h = DeclaredHook::setup(&product, role, t);
+                h.target_product = None;
+                idx.extend([h]);
+            }
+        }
+    }
+    idx
+}
+
+/// Every (source product, destination product, topic) edge the capabilities allow.
+fn feasible_edges() -> Vec<(usize, usize, &'static str)> {
+    let mut out = Vec::new();
+    for a in 0..PRODUCTS {
+        let (prod, _, trig, _) = KINDS[kind(a)];
+        for b in 0..PRODUCTS {
+            if a == b {
+                continue;
+            }
+            let (_, cons, _, exec) = KINDS[kind(b)];
+            for t in prod
+                .iter()
+                .filter(|t| cons.contains(t))
+                .chain(trig.iter().filter(|t| exec.contains(t)))
+            {
+                out.push((a, b, *t));
+            }
+        }
+    }
+    out
+}
+
+fn generate(root: &Path) {
+    std::fs::create_dir_all(root.join("instances")).unwrap();
+    for p in 0..PRODUCTS {
+        let dir = root.join(format!("products/product{p}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("definition.yaml"), definition(p)).unwrap();
+        for i in 0..INSTANCES_PER_PRODUCT {
+            let inst = root.join(format!("instances/product{p}/p{p}i{i}"));
+            std::fs::create_dir_all(&inst).unwrap();
+            std::fs::write(
+                inst.join("config.yaml"),
+                format!("name: p{p}i{i}\nproduct: product{p}\nsettings:\n  url: https://p{p}i{i}.example\n"),
+            )
+            .unwrap();
+        }
+    }
+    let edges = feasible_edges();
+    let step = edges.len() / PLUGS;
+    for n in 0..PLUGS {
+        let (a, b, topic) = edges[n * step];
+        let (ia, ib) = (n % INSTANCES_PER_PRODUCT, (n / 7) % INSTANCES_PER_PRODUCT);
+        let dir = root.join(format!("instances/product{a}/p{a}i{ia}/plugs/p{b}i{ib}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kind = if ["deny", "contain"].contains(&topic) {
+            "kind: trigger\n"
+        } else {
+            ""
+        };
+        let status = if n % 2 == 0 { "status: up\n" } else { "" };
+        std::fs::write(
+            dir.join(format!("{topic}.yaml")),
+            format!("src_instance: p{a}i{ia}\ndst_instance: p{b}i{ib}\ntopic: {topic}\nmode: push\nformat: ocsf\n{kind}{status}"),
+        )
+        .unwrap();
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    generate(root);
+    let hooks = hooks();
+    {
+        let p = Project::load(root).unwrap();
+        assert_eq!(p.products().len(), PRODUCTS);
+        assert_eq!(p.instances().len(), PRODUCTS * INSTANCES_PER_PRODUCT);
+        assert_eq!(p.plugs().len(), PLUGS, "plug paths collided");
+        eprintln!(
+            "generated: {} products, {} instances, {} plugs, {} integrations",
+            p.products().len(),
+            p.instances().len(),
+            p.plugs().len(),
+            p.integrations(&hooks, &IntegrationFilter::default()).len()
+        );
+    }
+
+    let mut g = c.benchmark_group("project");
+    g.sample_size(20);
+    g.bench_function("load", |b| {
+        b.iter(|| black_box(Project::load(root).unwrap()))
+    });
+    g.bench_function("list_plugs", |b| {
+        b.iter(|| {
+            let p = Project::load(root).unwrap();
+            let rows: Vec<String> = p
+                .plugs()
+                .iter()
+                .map(|plug| format!("{plug} {}", plug.status.as_str()))
+                .collect();
+            black_box(rows)
+        })
+    });
+    g.bench_function("list_integrations", |b| {
+        b.iter(|| {
+            let p = Project::load(root).unwrap();
+            black_box(p.list_integrations(&hooks, &IntegrationFilter::default()))
+        })
+    });
+    // A plug not in the project yet: product0 (SIEM-like) consumes events
+    // from product1 (EDR-like); instance p1i4 → p0i3.
+    let request = PlugRequest {
+        topic: "events".into(),
+        src: "p1i4".into(),
+        dst: "p0i3".into(),
+        mode: Some(Mode::Push),
+        ..PlugRequest::default()
+    };
+    let plug_file = root.join("instances/product1/p1i4/plugs/p0i3/events.yaml");
+    g.bench_function("plug", |b| {
+        b.iter_batched(
+            || {
+                let _ = std::fs::remove_file(&plug_file);
+            },
+            |()| {
+                let mut p = Project::load(root).unwrap();
+                black_box(p.plug(&hooks, &request).unwrap())
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    let _ = std::fs::remove_file(&plug_file);
+    g.bench_function("graph_dot", |b| {
+        b.iter(|| {
+            let p = Project::load(root).unwrap();
+            black_box(graph::to_dot(&graph::mesh_graph(&p)))
+        })
+    });
+    g.bench_function("graph_capabilities_dot", |b| {
+        b.iter(|| {
+            let p = Project::load(root).unwrap();
+            black_box(graph::to_dot(&graph::capability_graph(&p, &hooks)))
+        })
+    });
+    g.bench_function("process_list_plugs", |b| {
+        b.iter(|| {
+            let status = Command::new(env!("CARGO_BIN_EXE_meshroom"))
+                .arg("-p")
+                .arg(root)
+                .args(["list", "plugs"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,270 @@
+//! `meshroom graph`: the mesh (instances and plugs, coloured by status) or
+//! the capability graph (products and every feasible edge), as Graphviz dot,
+//! Mermaid, JSON or SVG.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context as _, bail};
+use serde_json::json;
+
+use super::Context;
+use super::common::{hook_index, load_project};
+use crate::project::{HookIndex, IntegrationFilter, Project};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz dot source
+    Dot,
+    /// Mermaid flowchart
+    Mermaid,
+    /// Nodes and edges as JSON
+    Json,
+    /// SVG rendered by Graphviz `dot` (must be installed)
+    Svg,
+}
+
+/// Draw the mesh (instances and plugs) or, with --capabilities, the products and every feasible edge
+#[derive(Debug, clap::Args)]
+pub struct GraphArgs {
+    /// Output format
+    #[arg(short, long, value_enum, default_value = "dot")]
+    pub format: GraphFormat,
+    /// Draw products and every edge their capabilities allow, instead of instances and plugs
+    #[arg(short, long)]
+    pub capabilities: bool,
+}
+
+/// A graph ready to render: nodes (id, label, group) and edges.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Graph {
+    pub nodes: Vec<Node>,
+    pub edges: Vec<Edge>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Node {
+    pub id: String,
+    pub label: String,
+    /// The product (mesh graph) or the first tag (capability graph).
+    pub group: String,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Edge {
+    pub from: String,
+    pub to: String,
+    pub label: String,
+    /// `up`/`down` for plugs; `feasible` for capability edges.
+    pub status: String,
+    pub trigger: bool,
+}
+
+/// The mesh: one node per instance, one edge per plug.
+pub fn mesh_graph(project: &Project) -> Graph {
+    let mut g = Graph::default();
+    for i in project.instances() {
+        g.nodes.push(Node {
+            id: i.name.clone(),
+            label: format!("{}\n({})", i.name, i.product),
+            group: i.product.clone(),
+        });
+    }
+    for p in project.plugs() {
+        let mut label = p.topic.clone();
+        if p.mode == crate::project::Mode::Pull {
+            label.push_str(" (pull)");
+        }
+        if let Some(f) = &p.format {
+            label.push_str(&format!(" [{f}]"));
+        }
+        g.edges.push(Edge {
+            from: p.src_instance.clone(),
+            to: p.dst_instance.clone(),
+            label,
+            status: p.status.as_str().to_string(),
+            trigger: p.is_trigger(),
+        });
+    }
+    g
+}
+
+/// The capability graph: one node per product, one edge per feasible
+/// (source product, destination product, mode) with its topics.
+pub fn capability_graph(project: &Project, hooks: &HookIndex) -> Graph {
+    let mut g = Graph::default();
+    for p in project.products() {
+        g.nodes.push(Node {
+            id: p.name.clone(),
+            label: p.name.clone(),
+            group: p.definition.tags.first().cloned().unwrap_or_default(),
+        });
+    }
+    let mut edges: BTreeMap<(String, String, bool), Vec<String>> = BTreeMap::new();
+    for i in project.integrations(hooks, &IntegrationFilter::default()) {
+        if !i.role.is_source() {
+            continue;
+        }
+        let trigger = i.role == crate::project::Role::Trigger;
+        let mut topic = i.topic.clone();
+        if i.mode == crate::project::Mode::Pull {
+            topic.push_str(" (pull)");
+        }
+        let topics = edges
+            .entry((i.product, i.target_product, trigger))
+            .or_default();
+        if !topics.contains(&topic) {
+            topics.push(topic);
+        }
+    }
+    for ((from, to, trigger), topics) in edges {
+        g.edges.push(Edge {
+            from,
+            to,
+            label: topics.join(", "),
+            status: "feasible".into(),
+            trigger,
+        });
+    }
+    g
+}
+
+fn quote(s: &str) -> String {
+    format!(
+        "\"{}\"",
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    )
+}
+
+/// Graphviz dot source.
+pub fn to_dot(g: &Graph) -> String {
+    let mut out = String::from(
+        "digraph mesh {\n  rankdir=LR;\n  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
+    );
+    for n in &g.nodes {
+        out.push_str(&format!(
+            "  {} [label={}];\n",
+            quote(&n.id),
+            quote(&n.label)
+        ));
+    }
+    for e in &g.edges {
+        let color = match e.status.as_str() {
+            "up" => "#2e7d32",
+            "down" => "#9e9e9e",
+            _ => "#1565c0",
+        };
+        let style = if e.trigger { "dashed" } else { "solid" };
+        out.push_str(&format!(
+            "  {} -> {} [label={}, color=\"{color}\", fontcolor=\"{color}\", style={style}];\n",
+            quote(&e.from),
+            quote(&e.to),
+            quote(&e.label)
+        ));
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// Mermaid flowchart source.
+pub fn to_mermaid(g: &Graph) -> String {
+    let ids: BTreeMap<&str, String> = g
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.as_str(), format!("n{i}")))
+        .collect();
+    let text = |s: &str| s.replace('"', "#quot;").replace('\n', "<br/>");
+    let mut out = String::from("flowchart LR\n");
+    for n in &g.nodes {
+        out.push_str(&format!(
+            "  {}[\"{}\"]\n",
+            ids[n.id.as_str()],
+            text(&n.label)
+        ));
+    }
+    let mut link_styles = Vec::new();
+    for (idx, e) in g.edges.iter().enumerate() {
+        let (Some(from), Some(to)) = (ids.get(e.from.as_str()), ids.get(e.to.as_str())) else {
+            continue;
+        };
+        let arrow = if e.trigger { "-.->" } else { "-->" };
+        out.push_str(&format!("  {from} {arrow}|\"{}\"| {to}\n", text(&e.label)));
+        let color = match e.status.as_str() {
+            "up" => "#2e7d32",
+            "down" => "#9e9e9e",
+            _ => "#1565c0",
+        };
+        link_styles.push(format!("  linkStyle {idx} stroke:{color}\n"));
+    }
+    for l in link_styles {
+        out.push_str(&l);
+    }
+    out
+}
+
+/// JSON nodes and edges.
+pub fn to_json(g: &Graph) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(&json!(g))? + "\n")
+}
+
+/// SVG via Graphviz `dot -Tsvg`.
+fn to_svg(g: &Graph) -> anyhow::Result<Vec<u8>> {
+    let child = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "`--format svg` needs Graphviz's `dot`, which is not installed (e.g. `apt install graphviz`); `--format dot` prints the source instead"
+        ),
+        Err(e) => return Err(e).context("failed to run Graphviz `dot`"),
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(to_dot(g).as_bytes())
+            .context("failed to write to Graphviz `dot`")?;
+    }
+    let out = child
+        .wait_with_output()
+        .context("failed to run Graphviz `dot`")?;
+    if !out.status.success() {
+        bail!(
+            "Graphviz `dot` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(out.stdout)
+}
+
+pub fn exec(args: GraphArgs, ctx: &Context) -> anyhow::Result<()> {
+    let project = load_project(ctx)?;
+    let graph = if args.capabilities {
+        let hooks = hook_index(ctx, &project)?;
+        capability_graph(&project, &hooks)
+    } else {
+        mesh_graph(&project)
+    };
+    let format = if ctx.json {
+        GraphFormat::Json
+    } else {
+        args.format
+    };
+    let bytes = match format {
+        GraphFormat::Dot => to_dot(&graph).into_bytes(),
+        GraphFormat::Mermaid => to_mermaid(&graph).into_bytes(),
+        GraphFormat::Json => to_json(&graph)?.into_bytes(),
+        GraphFormat::Svg => to_svg(&graph)?,
+    };
+    std::io::stdout()
+        .lock()
+        .write_all(&bytes)
+        .context("failed to write to stdout")?;
+    Ok(())
+}

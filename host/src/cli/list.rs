@@ -1,0 +1,532 @@
+//! `meshroom list products|integrations|instances|plugs|templates`.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::Context;
+use super::common::{
+    hook_index, load_project, mode_parser, or_dash, print_json, print_table, role_parser,
+};
+use crate::project::{Capability, IntegrationFilter, Mode, Project, Role, templates};
+
+/// List products, integrations, instances, plugs or templates
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[command(subcommand)]
+    pub what: ListCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ListCommand {
+    /// List products: tags, number of integrations, instances
+    Products {
+        /// Only products whose name contains this
+        search: Option<String>,
+        /// Also show each product's capabilities
+        #[arg(short, long)]
+        wide: bool,
+    },
+    /// List integrations: explicit ones (files) and generic ones (matching capabilities), with who can set each side up
+    Integrations {
+        /// Only integrations of this product
+        product: Option<String>,
+        /// Only integrations towards this product
+        target_product: Option<String>,
+        /// Only this topic
+        #[arg(short, long)]
+        topic: Option<String>,
+        /// Only this role
+        #[arg(short, long, value_parser = role_parser())]
+        role: Option<Role>,
+        /// Only this mode
+        #[arg(short, long, value_parser = mode_parser())]
+        mode: Option<Mode>,
+        /// Also show each integration's file
+        #[arg(short, long)]
+        wide: bool,
+    },
+    /// List instances and their plugs
+    Instances {
+        /// Only instances whose name contains this
+        search: Option<String>,
+        /// Only instances of this product
+        #[arg(short, long)]
+        product: Option<String>,
+        /// Also show each instance's settings
+        #[arg(short, long)]
+        wide: bool,
+    },
+    /// List plugs with their status (up or down)
+    Plugs {
+        /// Only plugs from this instance
+        src_instance: Option<String>,
+        /// Only plugs to this instance
+        dst_instance: Option<String>,
+        /// Only this topic
+        #[arg(short, long)]
+        topic: Option<String>,
+        /// Only this mode
+        #[arg(short, long, value_parser = mode_parser())]
+        mode: Option<Mode>,
+        /// Also show owner and recorded outputs
+        #[arg(short, long)]
+        wide: bool,
+    },
+    /// List the product templates embedded in meshroom (for `create product --from`)
+    Templates {
+        /// Also show full descriptions
+        #[arg(short, long)]
+        wide: bool,
+    },
+}
+
+pub fn exec(args: ListArgs, ctx: &Context) -> anyhow::Result<()> {
+    match args.what {
+        ListCommand::Templates { wide } => templates_cmd(ctx, wide),
+        ListCommand::Products { search, wide } => {
+            let project = load_project(ctx)?;
+            products(ctx, &project, search.as_deref(), wide)
+        }
+        ListCommand::Integrations {
+            product,
+            target_product,
+            topic,
+            role,
+            mode,
+            wide,
+        } => {
+            let project = load_project(ctx)?;
+            if let Some(p) = &product {
+                project.product(p)?;
+            }
+            if let Some(p) = &target_product {
+                project.product(p)?;
+            }
+            let filter = IntegrationFilter {
+                product: product.as_deref(),
+                target: target_product.as_deref(),
+                topic: topic.as_deref(),
+                role,
+                mode,
+                format: None,
+            };
+            integrations(ctx, &project, &filter, wide)
+        }
+        ListCommand::Instances {
+            search,
+            product,
+            wide,
+        } => {
+            let project = load_project(ctx)?;
+            if let Some(p) = &product {
+                project.product(p)?;
+            }
+            instances(ctx, &project, search.as_deref(), product.as_deref(), wide)
+        }
+        ListCommand::Plugs {
+            src_instance,
+            dst_instance,
+            topic,
+            mode,
+            wide,
+        } => {
+            let project = load_project(ctx)?;
+            for name in src_instance.iter().chain(dst_instance.iter()) {
+                project.instance(name, None)?;
+            }
+            plugs(
+                ctx,
+                &project,
+                src_instance.as_deref(),
+                dst_instance.as_deref(),
+                topic.as_deref(),
+                mode,
+                wide,
+            )
+        }
+    }
+}
+
+fn caps_text(caps: &[Capability], role: Role) -> String {
+    caps.iter()
+        .filter(|c| c.role == role)
+        .map(|c| {
+            let mut s = c.topic.clone().unwrap_or_else(|| "*".into());
+            if c.mode == Mode::Pull {
+                s.push_str(":pull");
+            }
+            if let Some(f) = &c.format {
+                s.push('/');
+                s.push_str(f);
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn products(
+    ctx: &Context,
+    project: &Project,
+    search: Option<&str>,
+    wide: bool,
+) -> anyhow::Result<()> {
+    let hooks = hook_index(ctx, project)?;
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    let all = project.integrations(&hooks, &IntegrationFilter::default());
+    for i in &all {
+        *counts.entry(i.product.as_str()).or_default() += 1;
+    }
+    let mut instances: HashMap<&str, Vec<&str>> = HashMap::new();
+    for i in project.instances() {
+        instances
+            .entry(i.product.as_str())
+            .or_default()
+            .push(&i.name);
+    }
+    let selected: Vec<_> = project
+        .products()
+        .iter()
+        .filter(|p| search.is_none_or(|s| p.name.contains(s)))
+        .collect();
+    if ctx.json {
+        let out: Vec<_> = selected
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": p.name,
+                    "description": p.definition.description,
+                    "vendor": p.definition.vendor,
+                    "tags": p.definition.tags,
+                    "adapter": p.definition.adapter,
+                    "integrations": counts.get(p.name.as_str()).copied().unwrap_or(0),
+                    "instances": instances.get(p.name.as_str()).cloned().unwrap_or_default(),
+                    "capabilities": project.capabilities(&p.name, &hooks),
+                })
+            })
+            .collect();
+        return print_json(&out);
+    }
+    let mut headers = vec!["name", "tags", "integrations", "instances"];
+    if wide {
+        headers.extend(["produces", "consumes", "triggers", "executes"]);
+    }
+    let rows: Vec<Vec<String>> = selected
+        .iter()
+        .map(|p| {
+            let mut row = vec![
+                p.name.clone(),
+                or_dash(p.definition.tags.join(", ")),
+                counts
+                    .get(p.name.as_str())
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
+                or_dash(
+                    instances
+                        .get(p.name.as_str())
+                        .map(|v| v.join(", "))
+                        .unwrap_or_default(),
+                ),
+            ];
+            if wide {
+                let caps = project.capabilities(&p.name, &hooks);
+                for role in Role::ALL {
+                    row.push(or_dash(caps_text(&caps, role)));
+                }
+            }
+            row
+        })
+        .collect();
+    print_table(&headers, &rows)
+}
+
+/// Number of plugs per (source product, destination product, topic, mode).
+fn plug_counts(project: &Project) -> HashMap<(String, String, String, Mode), usize> {
+    let mut out = HashMap::new();
+    for plug in project.plugs() {
+        if let Ok((src, dst)) = project.plug_ends(plug) {
+            *out.entry((
+                src.product.clone(),
+                dst.product.clone(),
+                plug.topic.clone(),
+                plug.mode,
+            ))
+            .or_default() += 1;
+        }
+    }
+    out
+}
+
+/// Rows of `list integrations` (also used by the benchmark).
+pub fn integrations(
+    ctx: &Context,
+    project: &Project,
+    filter: &IntegrationFilter<'_>,
+    wide: bool,
+) -> anyhow::Result<()> {
+    let hooks = hook_index(ctx, project)?;
+    let listed = project.list_integrations(&hooks, filter);
+    let counts = plug_counts(project);
+    let plugs_of = |i: &crate::project::Integration| {
+        let key = if i.role.is_source() {
+            (
+                i.product.clone(),
+                i.target_product.clone(),
+                i.topic.clone(),
+                i.mode,
+            )
+        } else {
+            (
+                i.target_product.clone(),
+                i.product.clone(),
+                i.topic.clone(),
+                i.mode,
+            )
+        };
+        counts.get(&key).copied().unwrap_or(0)
+    };
+    if ctx.json {
+        let out: Vec<_> = listed
+            .iter()
+            .map(|l| {
+                let mut v = serde_json::to_value(l).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("plugs".into(), json!(plugs_of(&l.integration)));
+                }
+                v
+            })
+            .collect();
+        return print_json(&out);
+    }
+    let mut headers = vec![
+        "product",
+        "target product",
+        "topic",
+        "role",
+        "mode",
+        "format",
+        "kind",
+        "setup",
+        "plugs",
+    ];
+    if wide {
+        headers.push("file");
+    }
+    let rows: Vec<Vec<String>> = listed
+        .iter()
+        .map(|l| {
+            let i = &l.integration;
+            let mut row = vec![
+                i.product.clone(),
+                i.target_product.clone(),
+                i.topic.clone(),
+                i.role.to_string(),
+                i.mode.to_string(),
+                or_dash(i.format.clone().unwrap_or_default()),
+                if i.generic { "generic" } else { "explicit" }.to_string(),
+                l.setup.describe().to_string(),
+                plugs_of(i).to_string(),
+            ];
+            if wide {
+                row.push(or_dash(
+                    i.path
+                        .as_ref()
+                        .map(|p| {
+                            p.strip_prefix(project.root())
+                                .unwrap_or(p)
+                                .display()
+                                .to_string()
+                        })
+                        .unwrap_or_default(),
+                ));
+            }
+            row
+        })
+        .collect();
+    print_table(&headers, &rows)
+}
+
+fn instances(
+    ctx: &Context,
+    project: &Project,
+    search: Option<&str>,
+    product: Option<&str>,
+    wide: bool,
+) -> anyhow::Result<()> {
+    let selected: Vec<_> = project
+        .instances()
+        .iter()
+        .filter(|i| {
+            search.is_none_or(|s| i.name.contains(s)) && product.is_none_or(|p| i.product == p)
+        })
+        .collect();
+    if ctx.json {
+        let out: Vec<_> = selected
+            .iter()
+            .map(|i| {
+                json!({
+                    "name": i.name,
+                    "product": i.product,
+                    "settings": i.config.settings,
+                    "plugs": project.plugs_of(i).map(ToString::to_string).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        return print_json(&out);
+    }
+    let mut headers = vec!["name", "product", "plugs"];
+    if wide {
+        headers.push("settings");
+    }
+    let rows: Vec<Vec<String>> = selected
+        .iter()
+        .map(|i| {
+            let mut row = vec![
+                i.name.clone(),
+                i.product.clone(),
+                or_dash(
+                    project
+                        .plugs_of(i)
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+            ];
+            if wide {
+                row.push(or_dash(
+                    i.config
+                        .settings
+                        .iter()
+                        .map(|(k, v)| format!("{k}={}", compact(v)))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ));
+            }
+            row
+        })
+        .collect();
+    print_table(&headers, &rows)
+}
+
+fn compact(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[derive(Serialize)]
+struct PlugRow<'a> {
+    #[serde(flatten)]
+    plug: &'a crate::project::Plug,
+    src_product: &'a str,
+}
+
+/// `list plugs` (also used by the benchmark).
+pub fn plugs(
+    ctx: &Context,
+    project: &Project,
+    src: Option<&str>,
+    dst: Option<&str>,
+    topic: Option<&str>,
+    mode: Option<Mode>,
+    wide: bool,
+) -> anyhow::Result<()> {
+    let selected: Vec<_> = project
+        .plugs()
+        .iter()
+        .filter(|p| {
+            src.is_none_or(|s| p.src_instance == s)
+                && dst.is_none_or(|d| p.dst_instance == d)
+                && topic.is_none_or(|t| p.topic == t)
+                && mode.is_none_or(|m| p.mode == m)
+        })
+        .collect();
+    if ctx.json {
+        let out: Vec<_> = selected
+            .iter()
+            .map(|p| PlugRow {
+                plug: p,
+                src_product: &p.src_product,
+            })
+            .collect();
+        return print_json(&out);
+    }
+    let mut headers = vec![
+        "src instance",
+        "dst instance",
+        "topic",
+        "mode",
+        "format",
+        "kind",
+        "status",
+    ];
+    if wide {
+        headers.extend(["owner", "outputs"]);
+    }
+    let rows: Vec<Vec<String>> = selected
+        .iter()
+        .map(|p| {
+            let mut row = vec![
+                p.src_instance.clone(),
+                p.dst_instance.clone(),
+                p.topic.clone(),
+                p.mode.to_string(),
+                or_dash(p.format.clone().unwrap_or_default()),
+                if p.is_trigger() { "trigger" } else { "data" }.to_string(),
+                p.status.as_str().to_string(),
+            ];
+            if wide {
+                row.push(or_dash(p.owner.clone().unwrap_or_default()));
+                row.push(or_dash(
+                    p.settings
+                        .iter()
+                        .map(|(k, v)| format!("{k}={}", compact(v)))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ));
+            }
+            row
+        })
+        .collect();
+    print_table(&headers, &rows)
+}
+
+fn templates_cmd(ctx: &Context, wide: bool) -> anyhow::Result<()> {
+    let list = templates::list();
+    if ctx.json {
+        return print_json(&list);
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|t| {
+            let description = if wide || t.description.chars().count() <= 70 {
+                t.description.clone()
+            } else {
+                let cut: String = t.description.chars().take(69).collect();
+                format!("{}…", cut.trim_end())
+            };
+            vec![
+                t.name.clone(),
+                format!(
+                    "{}/{}/{}/{}",
+                    t.capabilities[0], t.capabilities[1], t.capabilities[2], t.capabilities[3]
+                ),
+                or_dash(t.tags.join(", ")),
+                or_dash(description),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "name",
+            "produces/consumes/triggers/executes",
+            "tags",
+            "description",
+        ],
+        &rows,
+    )
+}

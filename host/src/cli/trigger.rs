@@ -1,0 +1,278 @@
+//! `meshroom trigger` and `meshroom execute`: call a trigger or execute hook
+//! with typed JSON params and print its JSON result; the exit codes that
+//! tell an adapter's error kinds apart (shared with `produce` and `watch`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use serde_json::{Map, Value};
+
+use super::common::{load_project, mode_parser, print_json};
+use super::{Context, ExitError};
+use crate::engine::exercise::Exercise;
+use crate::project::Mode;
+use crate::runtime::{HookError, HookErrorKind};
+
+/// The exit codes of the commands that call adapter hooks, for `--help`.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0   success
+  1   error before the hook ran (project, arguments, no matching hook, adapter not loadable)
+  2   invalid command line
+  10  the adapter reported invalid-config (a setting or parameter is missing or malformed)
+  11  the adapter reported unauthorized (the product refused the credentials)
+  12  the adapter reported unreachable (product down, or host not allowed by the sandbox)
+  13  the adapter reported not-supported
+  14  the adapter reported failed
+  20  the adapter crashed (trap or panic)
+  21  the adapter used more CPU than allowed
+  22  the hook did not finish in time
+  23  the adapter used more memory than allowed
+  24  the host could not run the hook";
+
+/// The exit code for a hook error kind (see [`EXIT_CODES`]).
+pub fn exit_code(kind: HookErrorKind) -> u8 {
+    match kind {
+        HookErrorKind::InvalidConfig => 10,
+        HookErrorKind::Unauthorized => 11,
+        HookErrorKind::Unreachable => 12,
+        HookErrorKind::NotSupported => 13,
+        HookErrorKind::Failed => 14,
+        HookErrorKind::Crashed => 20,
+        HookErrorKind::CpuLimit => 21,
+        HookErrorKind::Timeout => 22,
+        HookErrorKind::MemoryLimit => 23,
+        HookErrorKind::Host => 24,
+    }
+}
+
+/// A failed hook call as a CLI error keeping its kind in the message and
+/// the exit code.
+pub fn hook_failure(err: HookError) -> anyhow::Error {
+    anyhow::Error::new(ExitError {
+        code: exit_code(err.kind),
+        message: err.to_string(),
+    })
+}
+
+/// Arguments of `meshroom trigger` and `meshroom execute`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct ActionArgs {
+    /// The topic (the command's name, e.g. `block_ip`)
+    pub topic: String,
+    /// The instance; with DST, the source (trigger) end of the plug
+    pub instance: String,
+    /// The destination (executor) instance: call the hook of the plug INSTANCE --[TOPIC]-> DST
+    pub dst: Option<String>,
+    /// The plug's mode; any when omitted
+    #[arg(short, long, value_parser = mode_parser())]
+    pub mode: Option<Mode>,
+    /// A parameter `KEY=VALUE` (repeatable). VALUE is parsed as JSON when it is valid JSON
+    /// (`3`, `2.5`, `true`, `null`, `[1,2]`, `{"a":1}`, `"007"` for the string 007), else
+    /// taken as a string (`10.0.0.1`, `1h`)
+    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// Read parameters from a file holding a JSON object (`-` for stdin); `-p` overrides its keys
+    #[arg(long, value_name = "FILE")]
+    pub params_json: Option<PathBuf>,
+}
+
+/// Parses one `-p KEY=VALUE`.
+pub fn parse_param(raw: &str) -> anyhow::Result<(String, Value)> {
+    let Some((key, value)) = raw.split_once('=') else {
+        bail!(
+            "invalid parameter `{raw}`: expected KEY=VALUE, e.g. `-p ip=10.0.0.1` or `-p duration=3600`"
+        );
+    };
+    let key = key.trim();
+    if key.is_empty() {
+        bail!("invalid parameter `{raw}`: the key before `=` is empty");
+    }
+    let value =
+        serde_json::from_str::<Value>(value).unwrap_or_else(|_| Value::String(value.to_string()));
+    Ok((key.to_string(), value))
+}
+
+/// The params object: `--params-json` first, then every `-p` over it.
+pub fn collect_params(params: &[String], params_json: Option<&Path>) -> anyhow::Result<Value> {
+    let mut out = Map::new();
+    if let Some(path) = params_json {
+        let (text, name) = if path == Path::new("-") {
+            use std::io::{IsTerminal, Read};
+            if std::io::stdin().is_terminal() {
+                bail!(
+                    "`--params-json -` reads a JSON object from stdin, which is a terminal: pipe the JSON in or give a file"
+                );
+            }
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("failed to read the params from stdin")?;
+            (s, "stdin".to_string())
+        } else {
+            let s = std::fs::read_to_string(path)
+                .with_context(|| format!("failed to read the params file `{}`", path.display()))?;
+            (s, format!("`{}`", path.display()))
+        };
+        let value: Value = serde_json::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "invalid JSON in {name} at line {}, column {}: {e}",
+                e.line(),
+                e.column()
+            )
+        })?;
+        match value {
+            Value::Object(m) => out = m,
+            other => bail!(
+                "the params in {name} must be a JSON object (`{{\"key\": value}}`), not {}",
+                kind_of(&other)
+            ),
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for raw in params {
+        let (k, v) = parse_param(raw)?;
+        if !seen.insert(k.clone()) {
+            bail!(
+                "parameter `{k}` is given twice with `-p`; give it once (a list is `-p {k}='[1,2]'`)"
+            );
+        }
+        out.insert(k, v);
+    }
+    Ok(Value::Object(out))
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Runs `meshroom trigger` (`exercise` = Trigger) or `meshroom execute`.
+pub fn exec(args: ActionArgs, exercise: Exercise, ctx: &Context) -> anyhow::Result<()> {
+    let params = collect_params(&args.params, args.params_json.as_deref())?;
+    let project = load_project(ctx)?;
+    let rt = ctx.runtime()?;
+    let result = rt.block_on(async {
+        let target = crate::engine::exercise::prepare(
+            &project,
+            exercise,
+            &args.topic,
+            &args.instance,
+            args.dst.as_deref(),
+            args.mode,
+        )
+        .await?;
+        tracing::info!(hook = %target.choice.hook.id, product = %target.adapter.product(), "calling {exercise} hook");
+        let call = match exercise {
+            Exercise::Trigger => {
+                target
+                    .adapter
+                    .trigger(&target.choice.hook.id, &target.context, &params, &target.policy)
+                    .await
+            }
+            _ => {
+                target
+                    .adapter
+                    .execute(&target.choice.hook.id, &target.context, &params, &target.policy)
+                    .await
+            }
+        };
+        call.map_err(hook_failure)
+    })?;
+    print_json(&result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn params_are_typed() {
+        let p = collect_params(
+            &[
+                "ip=10.0.0.1".into(),
+                "duration=3600".into(),
+                "ratio=0.5".into(),
+                "permanent=true".into(),
+                "tags=[\"a\",\"b\"]".into(),
+                "opts={\"x\":1}".into(),
+                "code=\"007\"".into(),
+                "note=".into(),
+                "expr=a=b".into(),
+                "none=null".into(),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            p,
+            json!({"ip": "10.0.0.1", "duration": 3600, "ratio": 0.5, "permanent": true,
+                   "tags": ["a", "b"], "opts": {"x": 1}, "code": "007", "note": "",
+                   "expr": "a=b", "none": null})
+        );
+    }
+
+    #[test]
+    fn bad_params_are_clear_errors() {
+        let e = collect_params(&["novalue".into()], None).unwrap_err();
+        assert!(e.to_string().contains("expected KEY=VALUE"), "{e}");
+        let e = collect_params(&["=1".into()], None).unwrap_err();
+        assert!(e.to_string().contains("key before `=` is empty"), "{e}");
+        let e = collect_params(&["a=1".into(), "a=2".into()], None).unwrap_err();
+        assert!(e.to_string().contains("given twice"), "{e}");
+    }
+
+    #[test]
+    fn params_file_then_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("p.json");
+        std::fs::write(
+            &f,
+            r#"{"ip": "1.2.3.4", "duration": 60, "nested": {"a": [1]}}"#,
+        )
+        .unwrap();
+        let p = collect_params(&["duration=120".into()], Some(&f)).unwrap();
+        assert_eq!(
+            p,
+            json!({"ip": "1.2.3.4", "duration": 120, "nested": {"a": [1]}})
+        );
+        std::fs::write(&f, "[1, 2]").unwrap();
+        let e = collect_params(&[], Some(&f)).unwrap_err();
+        assert!(e.to_string().contains("must be a JSON object"), "{e}");
+        std::fs::write(&f, "{\n  \"a\": 1,\n  oops\n}").unwrap();
+        let e = collect_params(&[], Some(&f)).unwrap_err();
+        assert!(e.to_string().contains("at line 3"), "{e}");
+    }
+
+    #[test]
+    fn every_kind_has_a_distinct_documented_code() {
+        use HookErrorKind::*;
+        let kinds = [
+            InvalidConfig,
+            Unauthorized,
+            Unreachable,
+            NotSupported,
+            Failed,
+            Crashed,
+            CpuLimit,
+            Timeout,
+            MemoryLimit,
+            Host,
+        ];
+        let mut codes: Vec<u8> = kinds.iter().map(|k| exit_code(*k)).collect();
+        for (k, c) in kinds.iter().zip(&codes) {
+            assert!(EXIT_CODES.contains(&format!("\n  {c}  ")), "{k:?}");
+        }
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), kinds.len());
+    }
+}

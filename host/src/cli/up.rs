@@ -1,0 +1,197 @@
+//! `meshroom up` and `meshroom down`: run the setup (teardown) hooks of the
+//! selected plugs through their products' adapters, concurrently, and
+//! record what they did.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::common::{load_project, mode_parser, print_json};
+use super::{Context, ExitError};
+use crate::engine::{Action, Engine, RunOptions, RunReport, Selection, Verdict};
+use crate::project::Mode;
+use crate::runtime::RuntimeConfig;
+
+/// Which plugs: `[INSTANCE] [TARGET] [TOPIC] [MODE]`, as the original.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScopeArgs {
+    /// Only plugs from this (source) instance
+    pub instance: Option<String>,
+    /// Only plugs towards this (destination) instance
+    pub target_instance: Option<String>,
+    /// Only plugs of this topic
+    pub topic: Option<String>,
+    /// Only plugs in this mode
+    #[arg(value_parser = mode_parser())]
+    pub mode: Option<Mode>,
+}
+
+impl ScopeArgs {
+    pub fn selection(&self) -> Selection {
+        Selection {
+            instance: self.instance.clone(),
+            target: self.target_instance.clone(),
+            topic: self.topic.clone(),
+            mode: self.mode,
+        }
+    }
+}
+
+/// Limits of the hook calls, shared by up, down and check.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Most hook calls at once (hooks of one instance always run one at a time)
+    #[arg(short = 'j', long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+    /// Time limit of one hook call, in seconds (wall clock and CPU)
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub hook_timeout: f64,
+}
+
+impl RunArgs {
+    pub fn runtime_config(&self) -> anyhow::Result<RuntimeConfig> {
+        if !(self.hook_timeout.is_finite() && self.hook_timeout > 0.0) {
+            anyhow::bail!("--hook-timeout must be a positive number of seconds");
+        }
+        let limit = Duration::from_secs_f64(self.hook_timeout);
+        Ok(RuntimeConfig {
+            timeout: limit,
+            cpu_limit: limit,
+            max_instances: u32::from(self.jobs) + 8,
+            ..RuntimeConfig::default()
+        })
+    }
+}
+
+/// Set up the selected plugs (all by default) on their products: run their setup hooks
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Tear down the selected plugs (all by default) from their products: run their teardown hooks
+#[derive(Debug, clap::Args)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+pub fn exec_up(args: UpArgs, ctx: &Context) -> anyhow::Result<()> {
+    exec(args.scope, args.run, Action::Up, ctx)
+}
+
+pub fn exec_down(args: DownArgs, ctx: &Context) -> anyhow::Result<()> {
+    exec(args.scope, args.run, Action::Down, ctx)
+}
+
+/// Runs `action` (up, down or check) over the selected plugs and prints the report.
+pub fn exec(scope: ScopeArgs, run: RunArgs, action: Action, ctx: &Context) -> anyhow::Result<()> {
+    let mut project = load_project(ctx)?;
+    let selection = scope.selection();
+    check_names(&project, &selection)?;
+    let config = run.runtime_config()?;
+    let rt = ctx.runtime()?;
+    let report = rt.block_on(async {
+        let engine = Engine::start(&project, config)
+            .await
+            .context("cannot start the engine")?;
+        let plan = engine.plan(&project, &selection, action);
+        let interrupt = Arc::new(AtomicBool::new(false));
+        let flag = interrupt.clone();
+        let quiet = ctx.quiet;
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                flag.store(true, Ordering::Relaxed);
+                if !quiet {
+                    eprintln!("interrupted: letting running hooks finish, then saving state");
+                }
+            }
+        });
+        let options = RunOptions {
+            jobs: usize::from(run.jobs),
+            interrupt,
+        };
+        anyhow::Ok(crate::engine::run(Arc::new(engine), &mut project, plan, &options).await)
+    })?;
+    print_report(ctx, &report)?;
+    verdict(&report)
+}
+
+/// Refuses unknown instance names up front (with suggestions).
+pub fn check_names(project: &crate::project::Project, selection: &Selection) -> anyhow::Result<()> {
+    for name in [&selection.instance, &selection.target]
+        .into_iter()
+        .flatten()
+    {
+        project.instance(name, None)?;
+    }
+    Ok(())
+}
+
+fn print_report(ctx: &Context, report: &RunReport) -> anyhow::Result<()> {
+    if ctx.json {
+        return print_json(report);
+    }
+    let mut out = String::new();
+    for p in &report.plugs {
+        let word = match (report.action, p.verdict) {
+            (_, Verdict::Skipped) => "skipped",
+            (_, Verdict::Failed) => "FAILED",
+            (_, Verdict::Interrupted) => "interrupted",
+            (_, Verdict::Drifted) => "DRIFTED",
+            (Action::Up, Verdict::Done) => "up",
+            (Action::Down, Verdict::Done) => "down",
+            (Action::Check, Verdict::Done) => "ok",
+        };
+        out.push_str(&format!("{word:<11} {}", p.plug));
+        if let Some(m) = &p.message {
+            out.push_str(&format!(": {m}"));
+        }
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(())
+}
+
+/// The exit status: a summary error when anything failed, drifted or was interrupted.
+fn verdict(report: &RunReport) -> anyhow::Result<()> {
+    if report.success() {
+        return Ok(());
+    }
+    let failed = report.count(Verdict::Failed);
+    let drifted = report.count(Verdict::Drifted);
+    let interrupted = report.count(Verdict::Interrupted);
+    let done = report.count(Verdict::Done);
+    let mut parts = Vec::new();
+    if failed > 0 {
+        parts.push(format!("{failed} failed"));
+    }
+    if drifted > 0 {
+        parts.push(format!("{drifted} drifted"));
+    }
+    if interrupted > 0 || report.interrupted {
+        parts.push(format!("{interrupted} interrupted"));
+    }
+    let verb = match report.action {
+        Action::Up => "up",
+        Action::Down => "down",
+        Action::Check => "checked",
+    };
+    Err(ExitError {
+        code: if failed == 0 && drifted > 0 { 2 } else { 1 },
+        message: format!(
+            "{} of {} plugs: {} ({done} {verb})",
+            failed + drifted + interrupted,
+            report.plugs.len(),
+            parts.join(", ")
+        ),
+    }
+    .into())
+}

@@ -1,0 +1,208 @@
+//! A product's egress policy: the `egress:` key of its definition, templated
+//! from the settings of the instance whose adapter runs — an adapter reaches
+//! only its own instance's hosts.
+//!
+//! ```yaml
+//! egress:
+//!   http: ["{{url}}"]      # the host:port of the URL setting `url`
+//!   tcp: ["{{address}}"]   # a host:port setting
+//! ```
+//!
+//! Each entry is text with `{{setting}}` placeholders; after substitution
+//! the authority (`host:port`) is kept, so a URL setting gives its host and
+//! port. `udp` entries are accepted like `tcp` ones. No `egress:` key: the
+//! adapter reaches nothing.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::error::EngineError;
+use crate::project::{Instance, Product};
+use crate::runtime::authority_of;
+
+/// The hosts an adapter may reach for `instance`: HTTP authorities and
+/// socket peers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Egress {
+    /// `host:port` (or `host`) allowed over HTTP(S).
+    pub http: Vec<String>,
+    /// `host:port` allowed over TCP/UDP.
+    pub sockets: Vec<String>,
+}
+
+/// Templates `product`'s egress from `instance`'s settings (`settings`:
+/// the instance's effective settings, defaults included).
+pub fn egress_of(
+    product: &Product,
+    instance: &Instance,
+    settings: &Map<String, Value>,
+) -> Result<Egress, EngineError> {
+    let definition = product.definition_path();
+    let Some(spec) = product.definition.extra.get("egress") else {
+        return Ok(Egress::default());
+    };
+    let bad = |message: String| EngineError::EgressFormat {
+        definition: definition.clone(),
+        message,
+    };
+    let Value::Object(spec) = spec else {
+        return Err(bad(
+            "expected a mapping like `http: [\"{{url}}\"]`".to_string()
+        ));
+    };
+    let mut egress = Egress::default();
+    for (key, entries) in spec {
+        let list = match key.as_str() {
+            "http" => &mut egress.http,
+            "tcp" | "udp" => &mut egress.sockets,
+            other => {
+                return Err(bad(format!(
+                    "unknown key `{other}` (expected `http`, `tcp` or `udp`)"
+                )));
+            }
+        };
+        let entries: Vec<&Value> = match entries {
+            Value::Array(a) => a.iter().collect(),
+            Value::Null => Vec::new(),
+            one => vec![one],
+        };
+        for entry in entries {
+            let Value::String(template) = entry else {
+                return Err(bad(format!(
+                    "`{key}` entries must be strings, got `{entry}`"
+                )));
+            };
+            let text = substitute(
+                template,
+                |name| {
+                    setting_text(settings, name).ok_or_else(|| EngineError::EgressSetting {
+                        product: product.name.clone(),
+                        instance: instance.name.clone(),
+                        setting: name.to_string(),
+                        definition: definition.clone(),
+                    })
+                },
+                &definition,
+            )?;
+            let authority = authority_of(text.trim());
+            if authority.is_empty() {
+                return Err(bad(format!(
+                    "`{template}` gives no host for instance `{}`",
+                    instance.name
+                )));
+            }
+            list.push(authority);
+        }
+    }
+    Ok(egress)
+}
+
+/// A setting's value as text (strings, numbers); `None` when unset or empty.
+fn setting_text(settings: &Map<String, Value>, name: &str) -> Option<String> {
+    match settings.get(name)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Replaces every `{{name}}` in `template` with `value(name)`.
+fn substitute(
+    template: &str,
+    mut value: impl FnMut(&str) -> Result<String, EngineError>,
+    definition: &Path,
+) -> Result<String, EngineError> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            return Err(EngineError::EgressFormat {
+                definition: definition.to_path_buf(),
+                message: format!("unclosed `{{{{` in `{template}`"),
+            });
+        };
+        out.push_str(&value(after[..end].trim())?);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::ProductDefinition;
+    use serde_json::json;
+
+    fn product(egress: Value) -> Product {
+        let mut definition = ProductDefinition::default();
+        definition.extra.insert("egress".into(), egress);
+        Product {
+            name: "siem".into(),
+            dir: "products/siem".into(),
+            definition,
+            python_files: Vec::new(),
+        }
+    }
+
+    fn settings(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn templates_authorities_from_the_instance_settings() {
+        let p = product(
+            json!({"http": ["{{url}}", "api.vendor.example:443"], "tcp": ["{{host}}:{{port}}"]}),
+        );
+        let i = Instance::new(Path::new("instances"), "siem", "s1");
+        let e = egress_of(
+            &p,
+            &i,
+            &settings(
+                json!({"url": "http://127.0.0.1:8080/api/v1", "host": "10.0.0.5", "port": 514}),
+            ),
+        )
+        .unwrap();
+        assert_eq!(e.http, ["127.0.0.1:8080", "api.vendor.example:443"]);
+        assert_eq!(e.sockets, ["10.0.0.5:514"]);
+    }
+
+    #[test]
+    fn a_missing_setting_names_product_setting_and_file() {
+        let p = product(json!({"http": ["{{url}}"]}));
+        let i = Instance::new(Path::new("instances"), "siem", "s1");
+        let err = egress_of(&p, &i, &Map::new()).unwrap_err().to_string();
+        assert!(
+            err.contains("`siem`")
+                && err.contains("`url`")
+                && err.contains("definition.yaml")
+                && err.contains("s1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn no_egress_key_reaches_nothing_and_bad_keys_are_refused() {
+        let mut p = product(json!(null));
+        p.definition.extra.clear();
+        let i = Instance::new(Path::new("instances"), "siem", "s1");
+        assert_eq!(egress_of(&p, &i, &Map::new()).unwrap(), Egress::default());
+        let p = product(json!({"ftp": ["x"]}));
+        assert!(
+            egress_of(&p, &i, &Map::new())
+                .unwrap_err()
+                .to_string()
+                .contains("`ftp`")
+        );
+        let p = product(json!({"http": ["{{url"]}));
+        assert!(
+            egress_of(&p, &i, &Map::new())
+                .unwrap_err()
+                .to_string()
+                .contains("unclosed")
+        );
+    }
+}

@@ -1,0 +1,300 @@
+//! `meshroom publish` / `meshroom pull` / `meshroom registry login` run as the real
+//! binary against a real registry (Debian `docker-registry`) and the image-layout default.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use meshroom_tests::DockerRegistry;
+
+/// A vendor's or operator's machine: its own project, cache, default registry, login
+/// store and home (so the user's real docker config is never read).
+struct Machine {
+    root: tempfile::TempDir,
+}
+
+impl Machine {
+    fn new() -> Self {
+        Machine {
+            root: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn project(&self) -> PathBuf {
+        self.root.path().join("project")
+    }
+
+    fn meshroom(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshroom"));
+        cmd.arg("-p")
+            .arg(self.project())
+            .args(args)
+            .env("MESHROOM_CACHE", self.root.path().join("cache"))
+            .env(
+                "MESHROOM_REGISTRY_DIR",
+                self.root.path().join("default-registry"),
+            )
+            .env("MESHROOM_AUTH_FILE", self.root.path().join("auth.json"))
+            .env("HOME", self.root.path().join("home"))
+            .env("XDG_CONFIG_HOME", self.root.path().join("home/.config"))
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env_remove("MESHROOM_REGISTRY_USER")
+            .env_remove("MESHROOM_REGISTRY_PASSWORD")
+            .env_remove("DOCKER_CONFIG")
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(input) = stdin {
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs meshroom and returns stdout; panics with stderr on failure.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.meshroom(args, None);
+        assert!(
+            out.status.success(),
+            "meshroom {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs meshroom expecting failure; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.meshroom(args, None);
+        assert!(
+            !out.status.success(),
+            "meshroom {args:?} should have failed"
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+/// A component: the header plus a custom section carrying `marker`.
+fn component(marker: &str) -> Vec<u8> {
+    let name = b"meshroom-test";
+    let mut section = vec![name.len() as u8];
+    section.extend_from_slice(name);
+    section.extend_from_slice(marker.as_bytes());
+    let mut bytes = b"\0asm\x0d\x00\x01\x00".to_vec();
+    bytes.push(0);
+    bytes.push(section.len() as u8); // < 128: one LEB128 byte
+    bytes.extend(section);
+    bytes
+}
+
+fn write_product(project: &Path, name: &str, marker: &str) {
+    let dir = project.join("products").join(name);
+    std::fs::create_dir_all(dir.join("integrations/zeek")).unwrap();
+    std::fs::write(
+        dir.join("definition.yaml"),
+        format!("name: {name}\ndescription: |\n  An IPS\n  for tests\nvendor: Acme\nadapter: adapter.wasm\nconsumes:\n  events:\n  - format: ecs\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("adapter.wasm"), component(marker)).unwrap();
+    std::fs::write(
+        dir.join("integrations/zeek/events_consumer.yml"),
+        "description: zeek events in\n",
+    )
+    .unwrap();
+}
+
+fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+fn yaml(path: &Path) -> serde_yaml_ng::Value {
+    serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn publish_then_pull_installs_the_product_and_locks_its_digest() {
+    let registry = DockerRegistry::start().unwrap();
+    let (vendor, operator) = (Machine::new(), Machine::new());
+    write_product(&vendor.project(), "acme_ips", "v1");
+    let reference = format!("{}/acme/ips:1.0.0", registry.addr());
+
+    let published = json(&vendor.ok(&["--json", "publish", "acme_ips", "--to", &reference]));
+    let digest = published["manifest_digest"].as_str().unwrap().to_string();
+    assert!(digest.starts_with("sha256:"));
+    assert_eq!(published["uploaded"], 4);
+    // Same inputs, same digest, nothing uploaded again.
+    let again = json(&vendor.ok(&["--json", "publish", "acme_ips", "--to", &reference]));
+    assert_eq!(again["manifest_digest"].as_str().unwrap(), digest);
+    assert_eq!(again["uploaded"], 0);
+
+    let pulled = json(&operator.ok(&["--json", "pull", &reference]));
+    assert_eq!(pulled["product"], "acme_ips");
+    assert_eq!(pulled["manifest_digest"].as_str().unwrap(), digest);
+    assert_eq!(pulled["lock"], "added");
+    let product = operator.project().join("products/acme_ips");
+    let definition = yaml(&product.join("definition.yaml"));
+    assert_eq!(
+        definition["adapter"].as_str().unwrap(),
+        format!("{reference}@{digest}")
+    );
+    assert_eq!(definition["vendor"].as_str().unwrap(), "Acme");
+    assert_eq!(
+        definition["consumes"]["events"][0]["format"]
+            .as_str()
+            .unwrap(),
+        "ecs"
+    );
+    assert_eq!(
+        std::fs::read_to_string(product.join("integrations/zeek/events_consumer.yml")).unwrap(),
+        "description: zeek events in\n"
+    );
+    let lock = yaml(&operator.project().join("meshroom.lock"));
+    assert_eq!(lock["products"][0]["product"].as_str().unwrap(), "acme_ips");
+    assert_eq!(
+        lock["products"][0]["manifest_digest"].as_str().unwrap(),
+        digest
+    );
+
+    // The vendor moves the tag: `--locked` refuses, the lockfile stays as it was.
+    write_product(&vendor.project(), "acme_ips", "v2");
+    let moved = json(&vendor.ok(&["--json", "publish", "acme_ips", "--to", &reference]));
+    assert_ne!(moved["manifest_digest"].as_str().unwrap(), digest);
+    let lock_before = std::fs::read(operator.project().join("meshroom.lock")).unwrap();
+    let err = operator.fails(&["pull", &reference, "--locked"]);
+    assert!(
+        err.contains("locked to") && err.contains("--locked"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(operator.project().join("meshroom.lock")).unwrap(),
+        lock_before
+    );
+    // Without it, the lockfile follows the tag.
+    let updated = json(&operator.ok(&["--json", "pull", &reference]));
+    assert_eq!(updated["lock"], "updated");
+    assert_eq!(updated["manifest_digest"], moved["manifest_digest"]);
+}
+
+#[test]
+fn the_default_image_layout_registry_needs_no_server() {
+    let machine = Machine::new();
+    write_product(&machine.project(), "acme_ips", "layout");
+    let out = machine.ok(&["publish", "acme_ips", "--to", "acme/ips:1.0.0"]);
+    assert!(
+        out.starts_with("published acme_ips to acme/ips:1.0.0@sha256:"),
+        "{out}"
+    );
+    assert!(
+        machine
+            .root
+            .path()
+            .join("default-registry/index.json")
+            .is_file()
+    );
+
+    // A second project on the same machine pulls it from the default registry.
+    std::fs::remove_dir_all(machine.project()).unwrap();
+    let out = machine.ok(&["pull", "acme/ips:1.0.0"]);
+    assert!(out.starts_with("pulled acme_ips acme/ips:1.0.0"), "{out}");
+    let definition = yaml(&machine.project().join("products/acme_ips/definition.yaml"));
+    assert!(
+        definition["adapter"]
+            .as_str()
+            .unwrap()
+            .starts_with("acme/ips:1.0.0@sha256:")
+    );
+
+    let err = machine.fails(&["pull", "acme/ips:9.9.9"]);
+    assert!(err.contains("not found"), "{err}");
+}
+
+#[test]
+fn login_checks_and_saves_credentials_that_publish_then_uses() {
+    let registry = DockerRegistry::start_with_auth("vendor", "s3cret-pass").unwrap();
+    let machine = Machine::new();
+    write_product(&machine.project(), "acme_ips", "auth");
+    let reference = format!("{}/acme/ips:1.0.0", registry.addr());
+
+    let err = machine.fails(&["publish", "acme_ips", "--to", &reference]);
+    assert!(err.contains("unauthorized"), "{err}");
+
+    let out = machine.meshroom(
+        &[
+            "registry",
+            "login",
+            &registry.addr(),
+            "-u",
+            "vendor",
+            "--password-stdin",
+        ],
+        Some("wrong\n"),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unauthorized") && !err.contains("wrong"),
+        "{err}"
+    );
+    assert!(
+        !machine.root.path().join("auth.json").exists(),
+        "bad credentials are not saved"
+    );
+
+    let out = machine.meshroom(
+        &[
+            "registry",
+            "login",
+            &registry.addr(),
+            "-u",
+            "vendor",
+            "--password-stdin",
+        ],
+        Some("s3cret-pass\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let saved = std::fs::read_to_string(machine.root.path().join("auth.json")).unwrap();
+    assert!(
+        !saved.contains("s3cret-pass"),
+        "no plaintext password on disk"
+    );
+
+    machine.ok(&["publish", "acme_ips", "--to", &reference]);
+    machine.ok(&["registry", "logout", &registry.addr()]);
+    let err = machine.fails(&["pull", &reference]);
+    assert!(err.contains("unauthorized"), "{err}");
+}
+
+#[test]
+fn publish_without_an_adapter_or_a_product_says_what_to_do() {
+    let machine = Machine::new();
+    let err = machine.fails(&["publish", "ghost", "--to", "acme/ghost:1"]);
+    assert!(err.contains("products/ghost/definition.yaml"), "{err}");
+
+    std::fs::create_dir_all(machine.project().join("products/bare")).unwrap();
+    std::fs::write(
+        machine.project().join("products/bare/definition.yaml"),
+        "name: bare\n",
+    )
+    .unwrap();
+    let err = machine.fails(&["publish", "bare", "--to", "acme/bare:1"]);
+    assert!(
+        err.contains("has no adapter") && err.contains("--component"),
+        "{err}"
+    );
+
+    let err = machine.fails(&["publish", "bare"]);
+    assert!(err.contains("--to REF"), "{err}");
+}
