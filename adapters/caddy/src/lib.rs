@@ -13,7 +13,9 @@
 //!   at `routes/0`, with an `@id` derived from the IP (checked first, since
 //!   Caddy accepts duplicate ids silently). `allow` deletes that route.
 
-use adapter_support::{About, ip_param, parse_ip_or_cidr};
+use std::time::Duration;
+
+use adapter_support::{About, ip_param, parse_ip_or_cidr, sleep};
 use meshroom_sdk::http::{Request, Response};
 use meshroom_sdk::{
     Adapter, CheckReport, Context, Error, Hook, Mode, Order, Outcome, Plug, PlugState, Result,
@@ -21,6 +23,10 @@ use meshroom_sdk::{
 };
 
 struct Caddy;
+
+/// Retries of a refused admin call, and the pause between them (~1 s in all).
+const REFUSED_RETRIES: u32 = 20;
+const REFUSED_PAUSE: Duration = Duration::from_millis(50);
 
 impl Adapter for Caddy {
     const PRODUCT: &'static str = "caddy";
@@ -88,12 +94,25 @@ impl Admin {
     }
 
     fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Response> {
-        let mut req = Request::new(method, format!("{}{path}", self.base))
-            .header("content-type", "application/json");
-        if let Some(body) = body {
-            req = req.json(body)?;
+        let mut attempt = 0;
+        loop {
+            let mut req = Request::new(method, format!("{}{path}", self.base))
+                .header("content-type", "application/json");
+            if let Some(body) = body {
+                req = req.json(body)?;
+            }
+            match req.send() {
+                // Caddy restarts its admin endpoint after each config change:
+                // a connection refused right then never reached it, so retry.
+                Err(Error::Unreachable(m))
+                    if m.contains("ConnectionRefused") && attempt < REFUSED_RETRIES =>
+                {
+                    attempt += 1;
+                    sleep(REFUSED_PAUSE);
+                }
+                other => return other.about(&self.what()),
+            }
         }
-        req.send().about(&self.what())
     }
 
     /// A 2xx answer, else an error naming Caddy, the URL and the status.
