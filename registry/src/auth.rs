@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use crate::error::{RegistryError, Result};
-use crate::fsutil::{read_if_exists, write_atomic};
+use crate::fsutil::{read_if_exists, write_private};
 
 /// User name variable for CI credentials.
 pub const USER_ENV: &str = "MESHROOM_REGISTRY_USER";
@@ -386,18 +386,6 @@ fn run_helper(mut cmd: Command, input: &[u8]) -> std::io::Result<std::process::O
         stdin.write_all(input)?;
     }
     child.wait_with_output()
-}
-
-/// Atomic write of a file readable only by its owner (it holds credentials).
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic(path, bytes)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| RegistryError::io("restrict permissions of", path, e))?;
-    }
-    Ok(())
 }
 
 /// The docker-config `auths` keys of a login store, for listing (no secrets).

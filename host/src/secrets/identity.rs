@@ -246,8 +246,7 @@ pub fn create_identity_file(path: &Path) -> Result<x25519::Recipient, SecretsErr
     text.push_str(&format!("# public key: {public}\n"));
     text.push_str(identity.to_string().expose_secret());
     text.push('\n');
-    // The temporary file is created 0600 and keeps that mode once renamed.
-    crate::fsutil::write_atomic(path, text.as_bytes())
+    crate::fsutil::write_atomic_private(path, text.as_bytes())
         .map_err(|e| SecretsError::io("write the identity file", path, e))?;
     set_mode(path, 0o600)?;
     Ok(public)
