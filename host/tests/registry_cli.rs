@@ -338,13 +338,19 @@ fn publish_without_an_adapter_or_a_product_says_what_to_do() {
 
 const PASSPHRASE: &str = "registry tests passphrase";
 
-/// The product API the example adapter's hooks call: webhooks are created and deleted.
-fn webhook_api() -> HttpCollector {
+/// The product API the example adapter's produce hook posts to.
+fn events_api() -> HttpCollector {
     let api = HttpCollector::start().unwrap();
     api.respond_with(
         |r: &RecordedRequest| match (r.method.as_str(), r.path.as_str()) {
-            ("POST", "/webhooks") => Reply::status(201).json(&json!({ "id": "wh-1" })),
-            ("DELETE", p) if p.starts_with("/webhooks/") => Reply::status(204),
+            ("POST", "/events") => {
+                let n = r
+                    .body
+                    .split(|b| *b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .count();
+                Reply::status(200).json(&json!({ "accepted": n }))
+            }
             _ => Reply::status(404),
         },
     );
@@ -362,7 +368,7 @@ fn blob_gets(registry: &DockerRegistry, digest: &str) -> usize {
 }
 
 /// The vendor publishes the real example adapter to a real registry; an operator pulls it
-/// into a fresh project and `up` runs it (the product API sees its calls); a cached digest
+/// into a fresh project and `produce` runs it (the product API sees its calls); a cached digest
 /// is never downloaded again; a tampered cached component is refused and nothing runs.
 #[test]
 fn a_pulled_adapter_runs_once_verified_and_a_tampered_cache_blob_is_refused() {
@@ -371,9 +377,12 @@ fn a_pulled_adapter_runs_once_verified_and_a_tampered_cache_blob_is_refused() {
     let product = vendor.project().join("products/example_http");
     std::fs::create_dir_all(&product).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    std::fs::copy(
-        root.join("adapters/example-http/definition.yaml"),
+    // The example definition plus the egress its hooks need (`url` of each instance).
+    let definition =
+        std::fs::read_to_string(root.join("adapters/example-http/definition.yaml")).unwrap();
+    std::fs::write(
         product.join("definition.yaml"),
+        format!("{definition}egress:\n  http: [\"{{{{url}}}}\"]\n"),
     )
     .unwrap();
     std::fs::copy(
@@ -413,14 +422,15 @@ fn a_pulled_adapter_runs_once_verified_and_a_tampered_cache_blob_is_refused() {
         "{listed}"
     );
 
-    let api = webhook_api();
+    let api = events_api();
     let env = [("MESHROOM_SECRETS_PASSPHRASE", PASSPHRASE)];
     let run = |args: &[&str], stdin: Option<&str>| operator.meshroom_env(args, stdin, &env);
     let ok = |args: &[&str], stdin: Option<&str>| {
         let out = run(args, stdin);
         assert!(
             out.status.success(),
-            "meshroom {args:?} failed:\n{}",
+            "meshroom {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap()
@@ -452,29 +462,21 @@ fn a_pulled_adapter_runs_once_verified_and_a_tampered_cache_blob_is_refused() {
     std::fs::create_dir_all(plug_path.parent().unwrap()).unwrap();
     std::fs::write(&plug_path, plug).unwrap();
 
-    ok(&["up"], None);
+    // `up` of this plug is refused by the engine (no setup hook on the producer side),
+    // so the adapter is run through `produce`: its `send_events` hook posts to the API.
+    let produce = ["produce", "events", "edr1", "siem1"];
+    let out = ok(&produce, Some("{\"n\":1}\n{\"n\":2}\n"));
+    assert!(out.contains("2 accepted"), "{out}");
     let calls = api
         .wait_for_requests(1, std::time::Duration::from_secs(10))
         .unwrap();
     assert_eq!(
         (calls[0].method.as_str(), calls[0].path.as_str()),
-        ("POST", "/webhooks")
-    );
-    assert_eq!(calls[0].header("authorization"), Some("Bearer siem1-key"));
-    let listed = json(&ok(&["--json", "list", "plugs"], None));
-    assert_eq!(listed[0]["status"], "up");
-    ok(&["down"], None);
-    let calls = api
-        .wait_for_requests(2, std::time::Duration::from_secs(10))
-        .unwrap();
-    assert_eq!(
-        (calls[1].method.as_str(), calls[1].path.as_str()),
-        ("DELETE", "/webhooks/wh-1")
+        ("POST", "/events")
     );
 
-    // A second `up` and a second pull: the cached digest is not downloaded again.
-    ok(&["up"], None);
-    ok(&["down"], None);
+    // A second run and a second pull: the cached digest is not downloaded again.
+    ok(&produce, Some("{\"n\":3}\n"));
     operator.ok(&["pull", &reference]);
     assert_eq!(
         blob_gets(&registry, &component),
@@ -483,14 +485,14 @@ fn a_pulled_adapter_runs_once_verified_and_a_tampered_cache_blob_is_refused() {
         registry.requests().unwrap()
     );
     let seen = api.requests().len();
-    assert_eq!(seen, 4);
+    assert_eq!(seen, 2);
 
     // Tamper with the cached component: `up` refuses it and runs nothing.
     let mut bytes = std::fs::read(&cached).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     std::fs::write(&cached, &bytes).unwrap();
-    let out = run(&["up"], None);
+    let out = run(&produce, Some("{\"n\":4}\n"));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "a tampered component must not run");
     assert!(
@@ -499,6 +501,4 @@ fn a_pulled_adapter_runs_once_verified_and_a_tampered_cache_blob_is_refused() {
     );
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(api.requests().len(), seen, "nothing ran");
-    let listed = json(&ok(&["--json", "list", "plugs"], None));
-    assert_eq!(listed[0]["status"], "down");
 }
