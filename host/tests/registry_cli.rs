@@ -190,6 +190,37 @@ fn publish_then_pull_installs_the_product_and_locks_its_digest() {
     let updated = json(&operator.ok(&["--json", "pull", &reference]));
     assert_eq!(updated["lock"], "updated");
     assert_eq!(updated["manifest_digest"], moved["manifest_digest"]);
+
+    // `list products`: the source from meshroom.lock; newer tags only with `--outdated`.
+    let before = registry.requests().unwrap().len();
+    let listed = json(&operator.ok(&["--json", "list", "products"]));
+    assert_eq!(
+        listed[0]["source"]["reference"].as_str().unwrap(),
+        reference
+    );
+    assert_eq!(
+        listed[0]["source"]["manifest_digest"],
+        moved["manifest_digest"]
+    );
+    assert!(listed[0].get("newer").is_none());
+    assert_eq!(
+        registry.requests().unwrap().len(),
+        before,
+        "no network without --outdated"
+    );
+    vendor.ok(&[
+        "publish",
+        "acme_ips",
+        "--to",
+        &format!("{}/acme/ips:1.1.0", registry.addr()),
+    ]);
+    let listed = json(&operator.ok(&["--json", "list", "products", "--outdated"]));
+    assert_eq!(listed[0]["newer"], serde_json::json!(["1.1.0"]));
+    let table = operator.ok(&["list", "products", "--outdated"]);
+    assert!(
+        table.contains("NEWER") && table.contains("1.1.0"),
+        "{table}"
+    );
 }
 
 #[test]
