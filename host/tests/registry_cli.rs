@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use meshroom_tests::DockerRegistry;
+use meshroom_tests::{DockerRegistry, HttpCollector, RecordedRequest, Reply};
+use serde_json::json;
+
+mod support;
 
 /// A vendor's or operator's machine: its own project, cache, default registry, login
 /// store and home (so the user's real docker config is never read).
@@ -187,6 +190,37 @@ fn publish_then_pull_installs_the_product_and_locks_its_digest() {
     let updated = json(&operator.ok(&["--json", "pull", &reference]));
     assert_eq!(updated["lock"], "updated");
     assert_eq!(updated["manifest_digest"], moved["manifest_digest"]);
+
+    // `list products`: the source from meshroom.lock; newer tags only with `--outdated`.
+    let before = registry.requests().unwrap().len();
+    let listed = json(&operator.ok(&["--json", "list", "products"]));
+    assert_eq!(
+        listed[0]["source"]["reference"].as_str().unwrap(),
+        reference
+    );
+    assert_eq!(
+        listed[0]["source"]["manifest_digest"],
+        moved["manifest_digest"]
+    );
+    assert!(listed[0].get("newer").is_none());
+    assert_eq!(
+        registry.requests().unwrap().len(),
+        before,
+        "no network without --outdated"
+    );
+    vendor.ok(&[
+        "publish",
+        "acme_ips",
+        "--to",
+        &format!("{}/acme/ips:1.1.0", registry.addr()),
+    ]);
+    let listed = json(&operator.ok(&["--json", "list", "products", "--outdated"]));
+    assert_eq!(listed[0]["newer"], serde_json::json!(["1.1.0"]));
+    let table = operator.ok(&["list", "products", "--outdated"]);
+    assert!(
+        table.contains("NEWER") && table.contains("1.1.0"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -331,4 +365,171 @@ fn publish_without_an_adapter_or_a_product_says_what_to_do() {
 
     let err = machine.fails(&["publish", "bare"]);
     assert!(err.contains("--to REF"), "{err}");
+}
+
+const PASSPHRASE: &str = "registry tests passphrase";
+
+/// The product API the example adapter's produce hook posts to.
+fn events_api() -> HttpCollector {
+    let api = HttpCollector::start().unwrap();
+    api.respond_with(
+        |r: &RecordedRequest| match (r.method.as_str(), r.path.as_str()) {
+            ("POST", "/events") => {
+                let n = r
+                    .body
+                    .split(|b| *b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .count();
+                Reply::status(200).json(&json!({ "accepted": n }))
+            }
+            _ => Reply::status(404),
+        },
+    );
+    api
+}
+
+/// Blob GETs of `digest` in the registry's access log.
+fn blob_gets(registry: &DockerRegistry, digest: &str) -> usize {
+    registry
+        .requests()
+        .unwrap()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(&format!("/blobs/{digest}")))
+        .count()
+}
+
+/// The vendor publishes the real example adapter to a real registry; an operator pulls it
+/// into a fresh project and `produce` runs it (the product API sees its calls); a cached digest
+/// is never downloaded again; a tampered cached component is refused and nothing runs.
+#[test]
+fn a_pulled_adapter_runs_once_verified_and_a_tampered_cache_blob_is_refused() {
+    let registry = DockerRegistry::start().unwrap();
+    let (vendor, operator) = (Machine::new(), Machine::new());
+    let product = vendor.project().join("products/example_http");
+    std::fs::create_dir_all(&product).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // The example definition plus the egress its hooks need (`url` of each instance).
+    let definition =
+        std::fs::read_to_string(root.join("adapters/example-http/definition.yaml")).unwrap();
+    std::fs::write(
+        product.join("definition.yaml"),
+        format!("{definition}egress:\n  http: [\"{{{{url}}}}\"]\n"),
+    )
+    .unwrap();
+    std::fs::copy(
+        support::adapter_wasm("example_http"),
+        product.join("example_http.wasm"),
+    )
+    .unwrap();
+    let reference = format!("{}/meshroom/example_http:0.1.0", registry.addr());
+    vendor.ok(&["publish", "example_http", "--to", &reference]);
+
+    let pulled = json(&operator.ok(&["--json", "pull", &reference]));
+    let component = pulled["component_digest"].as_str().unwrap().to_string();
+    assert_eq!(
+        blob_gets(&registry, &component),
+        1,
+        "pull downloads the component once"
+    );
+    let cached = operator
+        .root
+        .path()
+        .join("cache/blobs/sha256")
+        .join(component.trim_start_matches("sha256:"));
+    assert!(cached.is_file(), "{} is cached", cached.display());
+    assert!(
+        !operator
+            .project()
+            .join("products/example_http/example_http.wasm")
+            .exists(),
+        "the component lives in the cache, not in the project"
+    );
+
+    // `list products` shows where it comes from.
+    let listed = operator.ok(&["list", "products"]);
+    let short = &pulled["manifest_digest"].as_str().unwrap()["sha256:".len()..][..12];
+    assert!(
+        listed.contains(&format!("{reference} (sha256:{short})")),
+        "{listed}"
+    );
+
+    let api = events_api();
+    let env = [("MESHROOM_SECRETS_PASSPHRASE", PASSPHRASE)];
+    let run = |args: &[&str], stdin: Option<&str>| operator.meshroom_env(args, stdin, &env);
+    let ok = |args: &[&str], stdin: Option<&str>| {
+        let out = run(args, stdin);
+        assert!(
+            out.status.success(),
+            "meshroom {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let url = format!("url={}", api.url());
+    for name in ["edr1", "siem1"] {
+        ok(&["add", "example_http", name, "-c", &url], None);
+        ok(
+            &[
+                "secrets",
+                "set",
+                &format!("instance:example_http/{name}"),
+                "api_key",
+            ],
+            Some(&format!("{name}-key\n")),
+        );
+    }
+    // `plug` refuses two example_http instances (only the consumer side has a setup
+    // hook), so the plug file is written as `plug` would, as the exercise tests do.
+    let plug = serde_yaml_ng::to_string(&json!({
+        "src_instance": "edr1", "dst_instance": "siem1", "topic": "events", "mode": "push",
+        "format": null, "src_config": {}, "dst_config": {}, "status": "down",
+        "kind": null, "owner": null, "settings": {},
+    }))
+    .unwrap();
+    let plug_path = operator
+        .project()
+        .join("instances/example_http/edr1/plugs/siem1/events.yaml");
+    std::fs::create_dir_all(plug_path.parent().unwrap()).unwrap();
+    std::fs::write(&plug_path, plug).unwrap();
+
+    // `up` of this plug is refused by the engine (no setup hook on the producer side),
+    // so the adapter is run through `produce`: its `send_events` hook posts to the API.
+    let produce = ["produce", "events", "edr1", "siem1"];
+    let out = ok(&produce, Some("{\"n\":1}\n{\"n\":2}\n"));
+    assert!(out.contains("2 accepted"), "{out}");
+    let calls = api
+        .wait_for_requests(1, std::time::Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(
+        (calls[0].method.as_str(), calls[0].path.as_str()),
+        ("POST", "/events")
+    );
+
+    // A second run and a second pull: the cached digest is not downloaded again.
+    ok(&produce, Some("{\"n\":3}\n"));
+    operator.ok(&["pull", &reference]);
+    assert_eq!(
+        blob_gets(&registry, &component),
+        1,
+        "{:?}",
+        registry.requests().unwrap()
+    );
+    let seen = api.requests().len();
+    assert_eq!(seen, 2);
+
+    // Tamper with the cached component: `up` refuses it and runs nothing.
+    let mut bytes = std::fs::read(&cached).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&cached, &bytes).unwrap();
+    let out = run(&produce, Some("{\"n\":4}\n"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a tampered component must not run");
+    assert!(
+        err.contains("digest") && err.contains(&component[..20]),
+        "{err}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(api.requests().len(), seen, "nothing ran");
 }

@@ -5,10 +5,14 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::json;
 
+use anyhow::Context as _;
+use meshroom_registry::{LockedProduct, Lockfile};
+
 use super::Context;
 use super::common::{
     hook_index, load_project, mode_parser, or_dash, print_json, print_table, role_parser,
 };
+use super::oci::RegistryFlags;
 use crate::project::{Capability, IntegrationFilter, Mode, Project, Role, templates};
 
 /// List products, integrations, instances, plugs or templates
@@ -27,6 +31,12 @@ pub enum ListCommand {
         /// Also show each product's capabilities
         #[arg(short, long)]
         wide: bool,
+        /// Also ask the registry of each pulled product whether a newer tag exists
+        /// (a network call per pulled product)
+        #[arg(long)]
+        outdated: bool,
+        #[command(flatten)]
+        registry: RegistryFlags,
     },
     /// List integrations: explicit ones (files) and generic ones (matching capabilities), with who can set each side up
     Integrations {
@@ -85,9 +95,15 @@ pub enum ListCommand {
 pub fn exec(args: ListArgs, ctx: &Context) -> anyhow::Result<()> {
     match args.what {
         ListCommand::Templates { wide } => templates_cmd(ctx, wide),
-        ListCommand::Products { search, wide } => {
+        ListCommand::Products {
+            search,
+            wide,
+            outdated,
+            registry,
+        } => {
             let project = load_project(ctx)?;
-            products(ctx, &project, search.as_deref(), wide)
+            let outdated = outdated.then_some(&registry);
+            products(ctx, &project, search.as_deref(), wide, outdated)
         }
         ListCommand::Integrations {
             product,
@@ -172,8 +188,10 @@ fn products(
     project: &Project,
     search: Option<&str>,
     wide: bool,
+    outdated: Option<&RegistryFlags>,
 ) -> anyhow::Result<()> {
     let hooks = hook_index(ctx, project)?;
+    let lock = Lockfile::load(&Lockfile::path_in(project.root()))?;
     let mut counts: HashMap<&str, usize> = HashMap::new();
     let all = project.integrations(&hooks, &IntegrationFilter::default());
     for i in &all {
@@ -191,11 +209,18 @@ fn products(
         .iter()
         .filter(|p| search.is_none_or(|s| p.name.contains(s)))
         .collect();
+    let locked: Vec<Option<&LockedProduct>> = selected.iter().map(|p| lock.get(&p.name)).collect();
+    let newer = match outdated {
+        Some(flags) => Some(newer_versions(ctx, flags, &locked)?),
+        None => None,
+    };
     if ctx.json {
         let out: Vec<_> = selected
             .iter()
-            .map(|p| {
-                json!({
+            .zip(&locked)
+            .enumerate()
+            .map(|(n, (p, l))| {
+                let mut v = json!({
                     "name": p.name,
                     "description": p.definition.description,
                     "vendor": p.definition.vendor,
@@ -204,18 +229,28 @@ fn products(
                     "integrations": counts.get(p.name.as_str()).copied().unwrap_or(0),
                     "instances": instances.get(p.name.as_str()).cloned().unwrap_or_default(),
                     "capabilities": project.capabilities(&p.name, &hooks),
-                })
+                    "source": source_json(*l),
+                });
+                if let (Some(newer), Some(o)) = (&newer, v.as_object_mut()) {
+                    o.insert("newer".into(), json!(newer[n]));
+                }
+                v
             })
             .collect();
         return print_json(&out);
     }
-    let mut headers = vec!["name", "tags", "integrations", "instances"];
+    let mut headers = vec!["name", "tags", "integrations", "instances", "source"];
+    if newer.is_some() {
+        headers.push("newer");
+    }
     if wide {
         headers.extend(["produces", "consumes", "triggers", "executes"]);
     }
     let rows: Vec<Vec<String>> = selected
         .iter()
-        .map(|p| {
+        .zip(&locked)
+        .enumerate()
+        .map(|(n, (p, l))| {
             let mut row = vec![
                 p.name.clone(),
                 or_dash(p.definition.tags.join(", ")),
@@ -230,7 +265,11 @@ fn products(
                         .map(|v| v.join(", "))
                         .unwrap_or_default(),
                 ),
+                l.map_or_else(|| "local".to_string(), LockedProduct::source_label),
             ];
+            if let Some(newer) = &newer {
+                row.push(or_dash(newer[n].join(", ")));
+            }
             if wide {
                 let caps = project.capabilities(&p.name, &hooks);
                 for role in Role::ALL {
@@ -241,6 +280,47 @@ fn products(
         })
         .collect();
     print_table(&headers, &rows)
+}
+
+/// The `source` of a product in `list products --json`: `"local"`, or where it was
+/// pulled from and the digests `meshroom.lock` pins.
+fn source_json(locked: Option<&LockedProduct>) -> serde_json::Value {
+    match locked {
+        None => json!("local"),
+        Some(l) => json!({
+            "reference": l.reference,
+            "manifest_digest": l.manifest_digest.as_str(),
+            "component_digest": l.component_digest.as_str(),
+        }),
+    }
+}
+
+/// For each listed product, the tags newer than the one it was pulled at (empty for local
+/// products and digest references). Only called with `--outdated`: it asks the registries.
+fn newer_versions(
+    ctx: &Context,
+    flags: &RegistryFlags,
+    locked: &[Option<&LockedProduct>],
+) -> anyhow::Result<Vec<Vec<String>>> {
+    if locked.iter().all(Option::is_none) {
+        return Ok(vec![Vec::new(); locked.len()]);
+    }
+    let registry = super::oci::registry(ctx, flags)?;
+    ctx.runtime()?.block_on(async {
+        let mut out = Vec::with_capacity(locked.len());
+        for entry in locked {
+            out.push(match entry {
+                Some(e) => registry.newer_versions(e).await.with_context(|| {
+                    format!(
+                        "failed to list the tags of `{}` (product `{}`)",
+                        e.reference, e.product
+                    )
+                })?,
+                None => Vec::new(),
+            });
+        }
+        Ok(out)
+    })
 }
 
 /// Number of plugs per (source product, destination product, topic, mode).
