@@ -927,15 +927,14 @@ fn setup_hooks_come_from_the_adapters() {
         .iter()
         .map(|i| (i["role"].as_str().unwrap(), i["setup"].as_str().unwrap()))
         .collect();
-    assert_eq!(setup, [("producer", "none"), ("consumer", "own_side")]);
-    let refused = run(&["plug", "events", "a", "b"]).fails();
-    let err = refused.stderr();
-    assert!(err.contains("(consumer) [can set up self]"), "{err}");
-    assert!(
-        err.contains("no pair of integrations has a setup hook on each side"),
-        "{err}"
-    );
     // The second listing reads describe() from the cache: no recompilation.
     let again = run(&["--json", "list", "integrations", "-t", "events"]).ok();
     assert_eq!(again.stdout(), listed.stdout());
+    // The consumer's setup hook (`create_webhook`) owns both ends.
+    assert_eq!(setup, [("producer", "none"), ("consumer", "both")]);
+    let plugged = run(&["plug", "events", "a", "b"]).ok();
+    let said = format!("{}{}", plugged.stdout(), plugged.stderr());
+    assert!(said.contains("sets up both sides"), "{said}");
+    let plugs = run(&["--json", "list", "plugs"]).ok();
+    assert!(plugs.stdout().contains("\"events\""), "{}", plugs.stdout());
 }
