@@ -374,6 +374,10 @@ fn events_api() -> HttpCollector {
     let api = HttpCollector::start().unwrap();
     api.respond_with(
         |r: &RecordedRequest| match (r.method.as_str(), r.path.as_str()) {
+            ("POST", "/webhooks") => {
+                Reply::status(201).json(&json!({ "id": "wh1", "token": "t1" }))
+            }
+            ("DELETE", "/webhooks/wh1") => Reply::status(204),
             ("POST", "/events") => {
                 let n = r
                     .body
@@ -476,22 +480,10 @@ fn a_pulled_adapter_runs_once_verified_and_a_tampered_cache_blob_is_refused() {
             Some(&format!("{name}-key\n")),
         );
     }
-    // `plug` refuses two example_http instances (only the consumer side has a setup
-    // hook), so the plug file is written as `plug` would, as the exercise tests do.
-    let plug = serde_yaml_ng::to_string(&json!({
-        "src_instance": "edr1", "dst_instance": "siem1", "topic": "events", "mode": "push",
-        "format": null, "src_config": {}, "dst_config": {}, "status": "down",
-        "kind": null, "owner": null, "settings": {},
-    }))
-    .unwrap();
-    let plug_path = operator
-        .project()
-        .join("instances/example_http/edr1/plugs/siem1/events.yaml");
-    std::fs::create_dir_all(plug_path.parent().unwrap()).unwrap();
-    std::fs::write(&plug_path, plug).unwrap();
+    // The consumer's setup hook owns both ends: `plug` resolves through it.
+    ok(&["plug", "events", "edr1", "siem1"], None);
 
-    // `up` of this plug is refused by the engine (no setup hook on the producer side),
-    // so the adapter is run through `produce`: its `send_events` hook posts to the API.
+    // The pulled adapter runs: `produce` posts through its `send_events` hook.
     let produce = ["produce", "events", "edr1", "siem1"];
     let out = ok(&produce, Some("{\"n\":1}\n{\"n\":2}\n"));
     assert!(out.contains("2 accepted"), "{out}");
@@ -512,8 +504,33 @@ fn a_pulled_adapter_runs_once_verified_and_a_tampered_cache_blob_is_refused() {
         "{:?}",
         registry.requests().unwrap()
     );
+    assert_eq!(api.requests().len(), 2);
+
+    // `up` runs the pulled adapter's setup hook against the API, `down` its teardown.
+    ok(&["up"], None);
+    let paths = |api: &HttpCollector| -> Vec<String> {
+        api.requests()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    };
+    assert!(
+        paths(&api).contains(&"POST /webhooks".to_string()),
+        "{:?}",
+        paths(&api)
+    );
+    ok(&["down"], None);
+    assert!(
+        paths(&api).contains(&"DELETE /webhooks/wh1".to_string()),
+        "{:?}",
+        paths(&api)
+    );
+    assert_eq!(
+        blob_gets(&registry, &component),
+        1,
+        "up never downloads a cached digest"
+    );
     let seen = api.requests().len();
-    assert_eq!(seen, 2);
 
     // Tamper with the cached component: `up` refuses it and runs nothing.
     let mut bytes = std::fs::read(&cached).unwrap();
