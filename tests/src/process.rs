@@ -143,6 +143,7 @@ impl ServiceProcess {
     pub fn pause(&mut self) {
         if !self.stopped {
             signal_group(self.pid(), "STOP");
+            wait_until_stopped(self.pid(), Duration::from_secs(2));
         }
     }
 
@@ -336,6 +337,30 @@ pub fn process_alive(pid: u32) -> bool {
 
 /// Signals a whole process group through the shell's `kill` builtin (no `kill`
 /// binary needed; `unsafe` libc calls are denied in this workspace).
+/// SIGSTOP is delivered asynchronously: wait until every thread of `pid` is
+/// really stopped (state `T` in `/proc/<pid>/task/*/stat`), so a request sent
+/// next cannot be answered by a thread that had not stopped yet.
+fn wait_until_stopped(pid: u32, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    let all_stopped = || -> bool {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return true;
+        };
+        tasks.flatten().all(|task| {
+            std::fs::read_to_string(task.path().join("stat"))
+                .ok()
+                .and_then(|stat| {
+                    let after = stat.rsplit_once(") ")?.1;
+                    after.chars().next()
+                })
+                .is_none_or(|state| state == 'T' || state == 't')
+        })
+    };
+    while !all_stopped() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn signal_group(pgid: u32, signal: &str) {
     let _ = Command::new("sh")
         .args(["-c", &format!("kill -{signal} -{pgid}")])
