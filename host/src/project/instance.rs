@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::error::Result;
 use super::product::ProductDefinition;
+use super::reader::Reader;
 use super::yaml::null_as_default;
 
 /// The contents of `config.yaml`.
@@ -56,10 +57,15 @@ impl Instance {
     /// Loads `dir/config.yaml` (missing = no settings); name and product come
     /// from the folders, as in the original.
     pub fn load(dir: &Path) -> Result<Instance> {
+        Self::load_with(&mut Reader::direct(), dir)
+    }
+
+    /// [`Self::load`] through `reader`.
+    pub(super) fn load_with(reader: &mut Reader, dir: &Path) -> Result<Instance> {
         let name = file_name(dir);
         let product = dir.parent().map(file_name).unwrap_or_default();
         let path = dir.join("config.yaml");
-        let mut config: InstanceConfig = super::yaml::read_optional(&path)?.unwrap_or_default();
+        let mut config: InstanceConfig = reader.read_optional(&path)?.unwrap_or_default();
         config.name.clone_from(&name);
         config.product.clone_from(&product);
         Ok(Instance {

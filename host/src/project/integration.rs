@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::capability::{Mode, Role};
 use super::error::{ProjectError, Result};
+use super::reader::Reader;
 use super::setting::Setting;
 use super::yaml::null_as_default;
 
@@ -94,6 +95,11 @@ impl Integration {
 
     /// Loads an integration file, parsing its name by the role word.
     pub fn load(path: &Path) -> Result<Integration> {
+        Self::load_with(&mut Reader::direct(), path)
+    }
+
+    /// [`Self::load`] through `reader`.
+    pub(super) fn load_with(reader: &mut Reader, path: &Path) -> Result<Integration> {
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -104,7 +110,7 @@ impl Integration {
                 path.display()
             ))
         })?;
-        let manifest: IntegrationManifest = super::yaml::read(path)?;
+        let manifest: IntegrationManifest = reader.read(path)?;
         let target_dir = path.parent().unwrap_or(Path::new(""));
         let target_product = super::instance::file_name(target_dir);
         let product = target_dir

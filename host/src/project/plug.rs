@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use super::capability::Mode;
 use super::error::Result;
 use super::instance::file_name;
+use super::reader::Reader;
 use super::yaml::null_as_default;
 
 /// Whether a plug is set up on its products.
@@ -110,7 +111,12 @@ impl Plug {
 
     /// Loads a plug file; topic, mode and both instances come from its path.
     pub fn load(path: &Path) -> Result<Plug> {
-        let mut plug: Plug = super::yaml::read(path)?;
+        Self::load_with(&mut Reader::direct(), path)
+    }
+
+    /// [`Self::load`] through `reader`.
+    pub(super) fn load_with(reader: &mut Reader, path: &Path) -> Result<Plug> {
+        let mut plug: Plug = reader.read(path)?;
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::capability::{Capability, CapabilityDecl, Mode, Role};
 use super::error::Result;
+use super::reader::Reader;
 use super::setting::Setting;
 use super::yaml::null_as_default;
 
@@ -182,13 +183,17 @@ impl Product {
 
     /// Loads `dir/definition.yaml` (missing = empty definition, as the original).
     pub fn load(dir: &Path) -> Result<Product> {
+        Self::load_with(&mut Reader::direct(), dir)
+    }
+
+    /// [`Self::load`] through `reader`.
+    pub(super) fn load_with(reader: &mut Reader, dir: &Path) -> Result<Product> {
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let path = dir.join("definition.yaml");
-        let mut definition: ProductDefinition =
-            super::yaml::read_optional(&path)?.unwrap_or_default();
+        let mut definition: ProductDefinition = reader.read_optional(&path)?.unwrap_or_default();
         definition.name.clone_from(&name);
         Ok(Product {
             name,

@@ -10,6 +10,7 @@ use super::integration::Integration;
 use super::names::{closest, ensure_inside, validate_name, validate_word};
 use super::plug::Plug;
 use super::product::{Product, ProductDefinition};
+use super::reader::Reader;
 
 /// A loaded project: products, their explicit integrations, instances and
 /// plugs, each file read once. Lookups by name are O(1).
@@ -29,84 +30,22 @@ pub fn is_project(dir: &Path) -> bool {
     dir.join("products").is_dir()
 }
 
-/// What an entry of a folder is, without a `stat` call when the file system
-/// tells (links are followed with one).
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    Dir,
-    File,
-}
-
-fn kind_of(entry: &std::fs::DirEntry) -> Option<Kind> {
-    let ft = entry.file_type().ok()?;
-    if ft.is_dir() {
-        Some(Kind::Dir)
-    } else if ft.is_file() {
-        Some(Kind::File)
-    } else {
-        let meta = std::fs::metadata(entry.path()).ok()?;
-        if meta.is_dir() {
-            Some(Kind::Dir)
-        } else if meta.is_file() {
-            Some(Kind::File)
-        } else {
-            None
-        }
-    }
-}
-
-/// Sub-folders of `dir`, sorted, hidden ones skipped; a missing `dir` is empty.
-fn sub_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    entries(dir, Kind::Dir, &[])
-}
-
-/// Files of `dir` with one of `exts` (any when empty), sorted, hidden ones
-/// skipped; a missing `dir` is empty.
-fn files(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
-    entries(dir, Kind::File, exts)
-}
-
-fn entries(dir: &Path, want: Kind, exts: &[&str]) -> Result<Vec<PathBuf>> {
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(ProjectError::Read {
-                path: dir.to_path_buf(),
-                source,
-            });
-        }
-    };
-    let mut out = Vec::new();
-    for entry in rd {
-        let entry = entry.map_err(|source| ProjectError::Read {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') {
-            continue;
-        }
-        if !exts.is_empty()
-            && !Path::new(name.as_ref())
-                .extension()
-                .is_some_and(|e| exts.iter().any(|x| e == *x))
-        {
-            continue;
-        }
-        if kind_of(&entry) == Some(want) {
-            out.push(entry.path());
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 impl Project {
     /// Loads the project at `root`: every definition, integration, instance
     /// and plug file, once. A malformed file is an error naming it.
     pub fn load(root: &Path) -> Result<Project> {
+        let mut reader = Reader::cached(root);
+        let project = Self::load_with(&mut reader, root)?;
+        reader.finish();
+        Ok(project)
+    }
+
+    /// [`Self::load`] reading every file from disk: no cache used or saved.
+    pub fn load_uncached(root: &Path) -> Result<Project> {
+        Self::load_with(&mut Reader::direct(), root)
+    }
+
+    pub(super) fn load_with(reader: &mut Reader, root: &Path) -> Result<Project> {
         if !is_project(root) {
             return Err(ProjectError::NotAProject(root.to_path_buf()));
         }
@@ -119,28 +58,32 @@ impl Project {
             instance_idx: HashMap::new(),
             plugs: Vec::new(),
         };
-        for dir in sub_dirs(&root.join("products"))? {
+        for dir in reader.sub_dirs(&root.join("products"))? {
             let name = file_name(&dir);
             if let Err(e) = validate_name("product", &name) {
                 tracing::warn!("skipping folder `{}`: {e}", dir.display());
                 continue;
             }
-            let mut product = Product::load(&dir)?;
-            product.python_files = files(&dir, &["py"])?;
-            for target_dir in sub_dirs(&dir.join("integrations"))? {
-                for file in files(&target_dir, &["yml", "yaml"])? {
-                    project.integrations.push(Integration::load(&file)?);
+            let mut product = Product::load_with(reader, &dir)?;
+            product.python_files = reader.files(&dir, &["py"])?;
+            for target_dir in reader.sub_dirs(&dir.join("integrations"))? {
+                for file in reader.files(&target_dir, &["yml", "yaml"])? {
+                    project
+                        .integrations
+                        .push(Integration::load_with(reader, &file)?);
                 }
-                product.python_files.extend(files(&target_dir, &["py"])?);
+                product
+                    .python_files
+                    .extend(reader.files(&target_dir, &["py"])?);
             }
             project.products.push(product);
         }
-        for product_dir in sub_dirs(&root.join("instances"))? {
-            for dir in sub_dirs(&product_dir)? {
-                let instance = Instance::load(&dir)?;
-                for dst_dir in sub_dirs(&dir.join("plugs"))? {
-                    for file in files(&dst_dir, &["yaml", "yml"])? {
-                        let mut plug = Plug::load(&file)?;
+        for product_dir in reader.sub_dirs(&root.join("instances"))? {
+            for dir in reader.sub_dirs(&product_dir)? {
+                let instance = Instance::load_with(reader, &dir)?;
+                for dst_dir in reader.sub_dirs(&dir.join("plugs"))? {
+                    for file in reader.files(&dst_dir, &["yaml", "yml"])? {
+                        let mut plug = Plug::load_with(reader, &file)?;
                         plug.src_product.clone_from(&instance.product);
                         project.plugs.push(plug);
                     }

@@ -8,16 +8,8 @@ use serde::de::DeserializeOwned;
 
 use super::error::{ProjectError, Result};
 
-/// Reads and parses `path`; an empty file is the type's default.
-pub fn read<T: DeserializeOwned + Default>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|source| ProjectError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse(path, &text)
-}
-
-/// Like [`read`], but a missing file is `None` (one system call, no `stat` first).
+/// Reads and parses `path`; an empty file is the type's default and a
+/// missing one `None` (one system call, no `stat` first).
 pub fn read_optional<T: DeserializeOwned + Default>(path: &Path) -> Result<Option<T>> {
     match std::fs::read_to_string(path) {
         Ok(text) => parse(path, &text).map(Some),
@@ -36,6 +28,11 @@ pub fn parse<T: DeserializeOwned + Default>(path: &Path, text: &str) -> Result<T
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
     {
         return Ok(T::default());
+    }
+    // The common case, a valid file, without the cost of tracking the path;
+    // a failure is parsed again with it, to name the field in the error.
+    if let Ok(value) = serde_yaml_ng::from_str(text) {
+        return Ok(value);
     }
     let de = serde_yaml_ng::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|err| {
