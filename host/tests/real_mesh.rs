@@ -425,7 +425,10 @@ fn a_caddy_down_during_up_fails_its_plug_and_a_second_up_completes_only_it() {
     // The first plug is really up on Caddy 1; the second is not up.
     assert_eq!(meshroom_loggers(&first).len(), 1);
     assert_eq!(listed_plug(&cli, "edge1")["status"], "up");
-    assert_eq!(listed_plug(&cli, "edge2")["status"], "down");
+    let edge2 = listed_plug(&cli, "edge2");
+    assert_eq!(edge2["status"], "down");
+    let last_error = edge2["last_error"].as_str().unwrap_or_default();
+    assert!(last_error.contains("connection refused"), "{edge2:#}");
 
     second.restart().unwrap();
     let again = cli.ok(&["up"]);
@@ -445,7 +448,9 @@ fn a_caddy_down_during_up_fails_its_plug_and_a_second_up_completes_only_it() {
         caddy_loggers(&first)
     );
     assert_eq!(meshroom_loggers(&second).len(), 1);
-    assert_eq!(listed_plug(&cli, "edge2")["status"], "up");
+    let edge2 = listed_plug(&cli, "edge2");
+    assert_eq!(edge2["status"], "up");
+    assert!(edge2.get("last_error").is_none(), "{edge2:#}");
     // Caddy 2 really ships its access logs now.
     let probe = format!("/second-{}", random_hex(6));
     assert_eq!(status_from(&second, Ipv4Addr::LOCALHOST, &probe), 200);
@@ -469,6 +474,10 @@ fn a_wrong_crowdsec_password_is_refused_clearly_and_never_printed() {
         "the password leaked:\n{}",
         ran.text()
     );
+    // Not even in debug logs.
+    let debug = cli.fails(&["-d", "execute", "deny", "ips", "-p", &format!("ip={ip}")]);
+    assert_eq!(debug.code, Some(11), "{}", debug.text());
+    assert!(!debug.text().contains(&wrong), "leaked:\n{}", debug.text());
     assert!(crowdsec.decisions(Some(ip)).unwrap().is_empty());
 }
 

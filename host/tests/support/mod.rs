@@ -228,14 +228,12 @@ fn route(req: &Seen, state: &Mutex<ApiState>) -> (u16, Option<Value>) {
 }
 
 /// The real `meshroom` binary run on one temporary project, as a user would:
-/// its own HOME, a secrets passphrase, the shared compiled-adapter cache, and
-/// loopback traffic never sent to a proxy. The folder is deleted on drop.
+/// its own HOME (where `meshroom secrets init` puts the age identity), the
+/// shared compiled-adapter cache, and loopback traffic never sent to a proxy.
+/// The folder is deleted on drop.
 pub struct Cli {
     root: tempfile::TempDir,
 }
-
-/// The passphrase [`Cli`] gives meshroom for the project's secrets store.
-pub const CLI_PASSPHRASE: &str = "meshroom test passphrase";
 
 /// What a finished `meshroom` run printed, and its exit code.
 #[derive(Debug)]
@@ -253,12 +251,14 @@ impl Ran {
 }
 
 impl Cli {
-    /// `meshroom init` in a new temp folder.
+    /// `meshroom init` in a new temp folder, then `meshroom secrets init` (an
+    /// age key: a passphrase would cost a scrypt run per command).
     pub fn init() -> Cli {
         let cli = Cli {
             root: tempfile::tempdir().unwrap(),
         };
         cli.ok(&["init", cli.project().to_str().unwrap()]);
+        cli.ok(&["secrets", "init"]);
         cli
     }
 
@@ -275,12 +275,13 @@ impl Cli {
             .arg(self.project())
             .args(args)
             .env("MESHROOM_CACHE", shared_cache())
-            .env("MESHROOM_SECRETS_PASSPHRASE", CLI_PASSPHRASE)
             .env("HOME", self.root.path().join("home"))
+            .env("XDG_CONFIG_HOME", self.root.path().join("home/.config"))
             .env("NO_PROXY", "127.0.0.1,localhost")
             .env("no_proxy", "127.0.0.1,localhost")
             .env_remove("MESHROOM_AGE_IDENTITY")
             .env_remove("MESHROOM_AGE_IDENTITY_FILE")
+            .env_remove("MESHROOM_SECRETS_PASSPHRASE")
             .env_remove("RUST_LOG")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
