@@ -279,6 +279,11 @@ fn up_ships_caddy_access_logs_to_rsyslog_and_down_removes_exactly_meshroom_s_log
         caddy_loggers(caddy)
     );
     assert_eq!(caddy.config("logging/logs/operator").unwrap(), own);
+    // The server's access logging meshroom enabled is off again.
+    assert_eq!(
+        caddy.config("apps/http/servers/srv0/logs").unwrap(),
+        Value::Null
+    );
     assert_eq!(listed_plug(cli, "edge")["status"], "down");
     // Traffic no longer reaches rsyslog.
     let late = format!("/real-mesh-late-{}", random_hex(6));
