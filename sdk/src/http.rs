@@ -287,15 +287,18 @@ impl Response {
         if self.is_success() {
             return Ok(self);
         }
-        let mut body = self.text();
-        body.truncate(300);
-        let msg = format!(
-            "{} {} returned {}: {}",
-            self.method,
-            self.url,
-            self.status,
-            body.trim()
-        );
+        let text = self.text();
+        // At most 300 bytes of the body, cut on a character boundary.
+        let end = (0..=text.len().min(300))
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        let body = text[..end].trim();
+        let mut msg = format!("{} {} returned {}", self.method, self.url, self.status);
+        if !body.is_empty() {
+            msg.push_str(": ");
+            msg.push_str(body);
+        }
         Err(match self.status {
             401 | 403 => Error::Unauthorized(msg),
             400 | 422 => Error::InvalidConfig(msg),
@@ -350,8 +353,31 @@ fn http_error(what: &str, authority: &str, code: ErrorCode) -> Error {
         | ErrorCode::ConnectionReadTimeout
         | ErrorCode::ConnectionWriteTimeout
         | ErrorCode::ConnectionLimitReached
-        | ErrorCode::HttpResponseTimeout => Error::Unreachable(format!("{what}: {code:?}")),
+        | ErrorCode::HttpResponseTimeout => {
+            Error::Unreachable(format!("{what}: {}", unreachable_reason(authority, &code)))
+        }
         other => Error::Failed(format!("{what}: {other:?}")),
+    }
+}
+
+/// Why `authority` could not be reached, in words a user acts on. Starts with
+/// the wasi error's words (`connection refused`, …), which adapters may match.
+fn unreachable_reason(authority: &str, code: &ErrorCode) -> String {
+    match code {
+        ErrorCode::ConnectionRefused => {
+            format!("connection refused: nothing listens at {authority} (is the product running?)")
+        }
+        ErrorCode::ConnectionTimeout => format!("connection timeout: {authority} did not answer"),
+        ErrorCode::ConnectionTerminated => {
+            format!("connection terminated: {authority} closed the connection")
+        }
+        ErrorCode::HttpResponseTimeout | ErrorCode::ConnectionReadTimeout => {
+            format!("response timeout: {authority} accepted the connection but did not answer")
+        }
+        ErrorCode::DnsTimeout | ErrorCode::DnsError(_) | ErrorCode::DestinationNotFound => {
+            format!("cannot resolve the host of {authority}: {code:?}")
+        }
+        other => format!("cannot reach {authority}: {other:?}"),
     }
 }
 
@@ -390,5 +416,29 @@ mod tests {
             Url::parse("nonsense"),
             Err(Error::InvalidConfig(_))
         ));
+    }
+
+    fn answer(status: u16, body: &str) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
+            method: "GET".into(),
+            url: "http://127.0.0.1:1/x".into(),
+        }
+    }
+
+    #[test]
+    fn error_for_status_quotes_a_bounded_body_and_never_panics() {
+        let Err(Error::Failed(m)) = answer(500, "").error_for_status() else {
+            panic!("a 500 is a failure");
+        };
+        assert_eq!(m, "GET http://127.0.0.1:1/x returned 500");
+        // 299 ASCII bytes then a 2-byte character across the 300-byte cut.
+        let body = format!("{}é and more", "a".repeat(299));
+        let Err(Error::Failed(m)) = answer(502, &body).error_for_status() else {
+            panic!("a 502 is a failure");
+        };
+        assert!(m.ends_with(&format!(": {}", "a".repeat(299))), "{m}");
     }
 }

@@ -105,7 +105,7 @@ impl Admin {
                 // Caddy restarts its admin endpoint after each config change:
                 // a connection refused right then never reached it, so retry.
                 Err(Error::Unreachable(m))
-                    if m.contains("ConnectionRefused") && attempt < REFUSED_RETRIES =>
+                    if m.contains("connection refused") && attempt < REFUSED_RETRIES =>
                 {
                     attempt += 1;
                     sleep(REFUSED_PAUSE);

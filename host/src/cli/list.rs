@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
 use serde_json::json;
 
 use anyhow::Context as _;
@@ -498,11 +497,16 @@ fn compact(v: &serde_json::Value) -> String {
     }
 }
 
-#[derive(Serialize)]
-struct PlugRow<'a> {
-    #[serde(flatten)]
-    plug: &'a crate::project::Plug,
-    src_product: &'a str,
+/// One plug of `list plugs --json`: the plug as its file stores it, with its
+/// status always present (the file leaves out `down`, as the original does)
+/// and its source product.
+fn plug_row(plug: &crate::project::Plug) -> anyhow::Result<serde_json::Value> {
+    let mut row = serde_json::to_value(plug).context("failed to render a plug as JSON")?;
+    if let Some(fields) = row.as_object_mut() {
+        fields.insert("status".into(), plug.status.as_str().into());
+        fields.insert("src_product".into(), plug.src_product.clone().into());
+    }
+    Ok(row)
 }
 
 /// `list plugs` (also used by the benchmark).
@@ -526,13 +530,10 @@ pub fn plugs(
         })
         .collect();
     if ctx.json {
-        let out: Vec<_> = selected
+        let out = selected
             .iter()
-            .map(|p| PlugRow {
-                plug: p,
-                src_product: &p.src_product,
-            })
-            .collect();
+            .map(|p| plug_row(p))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         return print_json(&out);
     }
     let mut headers = vec![

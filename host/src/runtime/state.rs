@@ -270,6 +270,26 @@ impl Egress {
 }
 
 impl WasiHttpHooks for Egress {
+    /// The error code of a failed connect, from what the OS said (wasmtime's
+    /// default calls every failure "connection refused" and logs a warning
+    /// per attempt): the adapter reports it, so it is only logged at debug.
+    fn p2_error_from_connect(
+        &mut self,
+        err: &std::io::Error,
+    ) -> wasmtime_wasi_http::p2::bindings::http::types::ErrorCode {
+        use std::io::ErrorKind as K;
+        use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode as C;
+        tracing::debug!(product = %self.product, hook = %self.hook, "connect error: {err}");
+        match err.kind() {
+            K::TimedOut => C::ConnectionTimeout,
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => C::ConnectionTerminated,
+            K::HostUnreachable | K::NetworkUnreachable | K::NetworkDown => {
+                C::DestinationUnavailable
+            }
+            _ => C::ConnectionRefused,
+        }
+    }
+
     fn send_request(
         &mut self,
         mut request: http::Request<WasiBody>,

@@ -226,3 +226,106 @@ fn route(req: &Seen, state: &Mutex<ApiState>) -> (u16, Option<Value>) {
         _ => (404, Some(json!({"error": "no route"}))),
     }
 }
+
+/// The real `meshroom` binary run on one temporary project, as a user would:
+/// its own HOME (where `meshroom secrets init` puts the age identity), the
+/// shared compiled-adapter cache, and loopback traffic never sent to a proxy.
+/// The folder is deleted on drop.
+pub struct Cli {
+    root: tempfile::TempDir,
+}
+
+/// What a finished `meshroom` run printed, and its exit code.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    /// stdout and stderr together, for assertions about what a user sees.
+    pub fn text(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+impl Cli {
+    /// `meshroom init` in a new temp folder, then `meshroom secrets init` (an
+    /// age key: a passphrase would cost a scrypt run per command).
+    pub fn init() -> Cli {
+        let cli = Cli {
+            root: tempfile::tempdir().unwrap(),
+        };
+        cli.ok(&["init", cli.project().to_str().unwrap()]);
+        cli.ok(&["secrets", "init"]);
+        cli
+    }
+
+    /// The project folder.
+    pub fn project(&self) -> PathBuf {
+        self.root.path().join("project")
+    }
+
+    /// Runs `meshroom -p PROJECT ARGS` with `stdin` piped in (or nothing).
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Ran {
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_meshroom"))
+            .arg("-p")
+            .arg(self.project())
+            .args(args)
+            .env("MESHROOM_CACHE", shared_cache())
+            .env("HOME", self.root.path().join("home"))
+            .env("XDG_CONFIG_HOME", self.root.path().join("home/.config"))
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("no_proxy", "127.0.0.1,localhost")
+            .env_remove("MESHROOM_AGE_IDENTITY")
+            .env_remove("MESHROOM_AGE_IDENTITY_FILE")
+            .env_remove("MESHROOM_SECRETS_PASSPHRASE")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(mut input) = child.stdin.take()
+            && let Some(text) = stdin
+        {
+            let _ = input.write_all(text.as_bytes());
+        }
+        let out = child.wait_with_output().unwrap();
+        Ran {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs meshroom, which must succeed; returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        self.ok_with(args, None)
+    }
+
+    /// [`Cli::ok`] with `stdin` piped in.
+    pub fn ok_with(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let ran = self.run(args, stdin);
+        assert_eq!(
+            ran.code,
+            Some(0),
+            "meshroom {args:?} failed:\n{}",
+            ran.text()
+        );
+        ran.stdout
+    }
+
+    /// Runs meshroom, which must fail; returns what it printed.
+    pub fn fails(&self, args: &[&str]) -> Ran {
+        let ran = self.run(args, None);
+        assert!(
+            ran.code.is_some_and(|c| c != 0),
+            "meshroom {args:?} should have failed:\n{}",
+            ran.text()
+        );
+        ran
+    }
+}
