@@ -526,13 +526,18 @@ pub fn plugs(
         })
         .collect();
     if ctx.json {
-        let out: Vec<_> = selected
+        let out = selected
             .iter()
-            .map(|p| PlugRow {
-                plug: p,
-                src_product: &p.src_product,
+            .map(|p| {
+                let mut row = serde_json::to_value(PlugRow {
+                    plug: p,
+                    src_product: &p.src_product,
+                })?;
+                // The plug file omits `status` when down; a listing always says it.
+                row["status"] = json!(p.status.as_str());
+                Ok(row)
             })
-            .collect();
+            .collect::<anyhow::Result<Vec<_>>>()?;
         return print_json(&out);
     }
     let mut headers = vec![
