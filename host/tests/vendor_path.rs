@@ -177,7 +177,7 @@ fn create_build_plug_up_check_down_with_the_scaffolded_adapter() {
     outputs.push(text.clone());
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(
-        text.contains("DRIFTED") && text.contains(&format!("threats source `{id}` is gone")),
+        text.contains("DRIFTED") && text.contains(&format!("source of threats `{id}` is gone")),
         "{text}"
     );
 

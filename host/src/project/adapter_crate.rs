@@ -274,7 +274,7 @@ fn lib_rs(product: &str, definition: &ProductDefinition) -> String {
                 format!("/api/{}/{}", topic.to_ascii_lowercase(), words.nouns),
             ),
             ("@RESOURCE_ID@", format!("{t}_{}_id", words.noun)),
-            ("@NOUN@", words.noun.to_string()),
+            ("@WHAT@", format!("{} of {topic}", words.noun)),
             ("@SETUP@", format!("setup_{t}_{role_name}")),
             ("@TEARDOWN@", format!("teardown_{t}_{role_name}")),
             ("@CHECK@", format!("check_{t}_{role_name}")),
@@ -384,20 +384,20 @@ impl Adapter for @TYPE@ {
                 .@METHOD@()
                 .topic(@TOPIC_LIT@)
                 .owns_both()
-                .title("Create a @TOPIC@ @NOUN@ on @PRODUCT@ for the @OTHER@"),
+                .title("Create a @WHAT@ for the @OTHER@"),
             Hook::teardown("@TEARDOWN@", @TEARDOWN@)
                 .@METHOD@()
                 .topic(@TOPIC_LIT@)
-                .title("Delete the @TOPIC@ @NOUN@ that setup created"),
+                .title("Delete the @WHAT@ that setup created"),
             Hook::check("@CHECK@", @CHECK@)
                 .@METHOD@()
                 .topic(@TOPIC_LIT@)
-                .title("Check that the @TOPIC@ @NOUN@ still exists"),
+                .title("Check that the @WHAT@ still exists"),
 @NEXT_HOOKS@        ]
     }
 }
 
-/// Creates the @TOPIC@ @NOUN@ naming the other end of the plug (the @OTHER@),
+/// Creates the @WHAT@ naming the other end of the plug (the @OTHER@),
 /// and records its id on the plug for teardown and check.
 fn @SETUP@(ctx: &Context) -> Result<Outcome> {
     let plug = ctx.plug()?;
@@ -426,7 +426,7 @@ fn @SETUP@(ctx: &Context) -> Result<Outcome> {
     Ok(Outcome::new().output(RESOURCE_ID, id))
 }
 
-/// Deletes the @TOPIC@ @NOUN@ that setup created, by the id it recorded.
+/// Deletes the @WHAT@ that setup created, by the id it recorded.
 fn @TEARDOWN@(ctx: &Context) -> Result<Outcome> {
     let id = ctx.output_str(RESOURCE_ID)?;
     let response = authenticated(ctx, Request::delete(resource_url(ctx, id)?))?.send()?;
@@ -437,17 +437,17 @@ fn @TEARDOWN@(ctx: &Context) -> Result<Outcome> {
     Ok(Outcome::new().clear_output(RESOURCE_ID))
 }
 
-/// Reads the @TOPIC@ @NOUN@ that setup created: gone means the plug is down
+/// Reads the @WHAT@ that setup created: gone means the plug is down
 /// on the product, which `meshroom check` reports as drift.
 fn @CHECK@(ctx: &Context) -> Result<CheckReport> {
     let id = ctx.output_str(RESOURCE_ID)?;
     let response = authenticated(ctx, Request::get(resource_url(ctx, id)?))?.send()?;
     if response.status == 404 {
-        let detail = format!("@TOPIC@ @NOUN@ `{id}` is gone from @PRODUCT@");
+        let detail = format!("@WHAT@ `{id}` is gone");
         return Ok(CheckReport::new(PlugState::Down, detail));
     }
     response.error_for_status()?;
-    let detail = format!("@TOPIC@ @NOUN@ `{id}` present");
+    let detail = format!("@WHAT@ `{id}` present");
     Ok(CheckReport::new(PlugState::Up, detail))
 }
 
