@@ -31,6 +31,12 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
+# rustfmt: a test checks that the adapter code `create product` scaffolds is rustfmt-clean.
+if ! rustfmt --version >/dev/null 2>&1; then
+  log "adding the rustfmt component"
+  rustup component add rustfmt
+fi
+
 # A venv with the TAXII 2.1 server (medallion) the TIP adapter talks to.
 VENV="${MESHROOM_VENV:-$PWD/target/venv}"
 if [ ! -x "$VENV/bin/medallion" ]; then

@@ -6,56 +6,9 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
-use support::{Api, adapter_wasm, shared_cache};
-
-const PASSPHRASE: &str = "lifecycle test passphrase";
-
-fn meshroom(project: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    use std::io::Write;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshroom"));
-    cmd.arg("-p").arg(project).args(args);
-    cmd.env("MESHROOM_CACHE", shared_cache())
-        .env("MESHROOM_SECRETS_PASSPHRASE", PASSPHRASE)
-        .env("HOME", project.join(".home"))
-        .env_remove("MESHROOM_AGE_IDENTITY")
-        .env_remove("MESHROOM_AGE_IDENTITY_FILE")
-        .env_remove("RUST_LOG")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    if let Some(mut input) = child.stdin.take() {
-        if let Some(text) = stdin {
-            let _ = input.write_all(text.as_bytes());
-        }
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn ok(project: &Path, args: &[&str]) -> String {
-    let out = meshroom(project, args, None);
-    assert!(
-        out.status.success(),
-        "meshroom {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn fails(project: &Path, args: &[&str]) -> (Output, String) {
-    let out = meshroom(project, args, None);
-    assert!(!out.status.success(), "meshroom {args:?} should fail");
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out, text)
-}
+use support::{Api, adapter_wasm, fails, meshroom, ok, walk};
 
 fn write(path: PathBuf, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -270,17 +223,4 @@ fn the_hostile_adapter_spinning_in_setup_is_contained() {
         "the other plug came up: {text}"
     );
     assert_eq!(api.state.lock().unwrap().webhooks.len(), 1);
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

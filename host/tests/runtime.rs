@@ -809,44 +809,6 @@ async fn tcp_lines_reach_allowed_peers_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scaffolded_adapter_crate_builds_and_loads() {
-    // What `meshroom create product` writes, built like `meshroom build`
-    // does, then loaded: its setup hook is described.
-    let dir = tempfile::tempdir().unwrap();
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let sdk = root.join("sdk").canonicalize().unwrap();
-    for (path, contents) in adapter_crate_files("acme_edr") {
-        let contents = contents.replace(
-            "{ git = \"https://github.com/meshroom-rs/meshroom\" }",
-            &format!("{{ path = {:?} }}", sdk.display().to_string()),
-        );
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, contents).unwrap();
-    }
-    // Share the adapters' target dir: the SDK and its dependencies are built already.
-    let target = root.join("adapters/target");
-    let out = std::process::Command::new("cargo")
-        .args(["build", "--target", "wasm32-wasip2", "--release", "--quiet"])
-        .current_dir(dir.path())
-        .env("CARGO_TARGET_DIR", &target)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "build failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let wasm = target.join("wasm32-wasip2/release/acme_edr_adapter.wasm");
-    let adapter = runtime().load_file(&wasm).await.unwrap();
-    assert_eq!(adapter.product(), "acme_edr");
-    let setup: Vec<_> = adapter.info().hooks_of(HookKind::Setup).collect();
-    assert_eq!(setup.len(), 1);
-    assert_eq!(setup[0].id, "setup_events_consumer");
-    assert_eq!(setup[0].role, Some(Role::Consumer));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_runtimes_free_their_engine() {
     // Each runtime reserves its instance pool; a runtime and its adapters
     // dropped must give it back (no reference cycle), or a long-lived

@@ -2,8 +2,9 @@
 //! product folder) for `wasm32-wasip2`, copy the component next to the
 //! definition and point `adapter:` at it.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, bail};
 
@@ -40,27 +41,39 @@ pub fn exec(args: BuildArgs, ctx: &Context) -> anyhow::Result<()> {
         );
     }
     if target_missing() {
-        bail!("the {TARGET} target is not installed: run `rustup target add {TARGET}`");
+        return Err(missing_target());
     }
-    let target_dir = crate_dir.join("target");
-    let release = target_dir.join(TARGET).join("release");
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--release", "--target", TARGET, "--manifest-path"])
+    // cargo chooses the target dir (the crate's `target/`, or
+    // `CARGO_TARGET_DIR`, or its config) and names the component it built
+    // in its JSON messages on stdout; diagnostics go to stderr as usual.
+    let mut child = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["build", "--release", "--target", TARGET])
+        .arg("--message-format=json-render-diagnostics")
+        .arg("--manifest-path")
         .arg(&manifest)
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .status()
+        .stdout(Stdio::piped())
+        .spawn()
         .context("failed to run `cargo` (is the Rust toolchain installed?)")?;
+    let built = match child.stdout.take() {
+        Some(stdout) => built_component(BufReader::new(stdout)),
+        None => None,
+    };
+    let status = child.wait().context("failed to wait for `cargo`")?;
     if !status.success() {
         if target_missing() {
-            bail!("the {TARGET} target is not installed: run `rustup target add {TARGET}`");
+            return Err(missing_target());
         }
         bail!(
             "`cargo build` of the adapter of `{}` failed (see its output above)",
             product.name
         );
     }
-    let wasm = newest_wasm(&release)?;
+    let wasm = built.with_context(|| {
+        format!(
+            "`cargo build` of `{}` produced no WebAssembly component: the crate must be a `cdylib` (`[lib] crate-type = [\"cdylib\"]`)",
+            manifest.display()
+        )
+    })?;
     let file_name = format!("{}.wasm", product.name);
     let bytes =
         std::fs::read(&wasm).with_context(|| format!("failed to read `{}`", wasm.display()))?;
@@ -84,33 +97,82 @@ pub fn exec(args: BuildArgs, ctx: &Context) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The error telling how to install the missing target.
+fn missing_target() -> anyhow::Error {
+    anyhow::anyhow!("the {TARGET} target is not installed: run `rustup target add {TARGET}`")
+}
+
 /// Whether rustup says the target is not installed (`false` without rustup).
 fn target_missing() -> bool {
     Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .is_ok_and(|o| {
-            o.status.success()
-                && !String::from_utf8_lossy(&o.stdout)
-                    .lines()
-                    .any(|l| l.trim() == TARGET)
-        })
+        .is_ok_and(|o| o.status.success() && !lists_target(&String::from_utf8_lossy(&o.stdout)))
 }
 
-/// The most recently built `.wasm` in `dir`.
-fn newest_wasm(dir: &Path) -> anyhow::Result<PathBuf> {
-    let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
-    for entry in
-        std::fs::read_dir(dir).with_context(|| format!("failed to read `{}`", dir.display()))?
-    {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "wasm") {
-            let t = std::fs::metadata(&path)?.modified()?;
-            if best.as_ref().is_none_or(|(bt, _)| t > *bt) {
-                best = Some((t, path));
-            }
+/// Whether the output of `rustup target list --installed` lists [`TARGET`].
+fn lists_target(installed: &str) -> bool {
+    installed.lines().any(|l| l.trim() == TARGET)
+}
+
+/// The `.wasm` file of the last `cdylib` among cargo's JSON messages
+/// (`--message-format=json…`): the crate being built comes after its
+/// dependencies.
+fn built_component(messages: impl BufRead) -> Option<PathBuf> {
+    let mut found = None;
+    for line in messages.lines().map_while(std::io::Result::ok) {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        let is_cdylib = message["target"]["crate_types"]
+            .as_array()
+            .is_some_and(|types| types.iter().any(|t| t == "cdylib"));
+        if message["reason"] != "compiler-artifact" || !is_cdylib {
+            continue;
+        }
+        let wasm = message["filenames"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(serde_json::Value::as_str)
+            .find(|f| f.ends_with(".wasm"));
+        if let Some(wasm) = wasm {
+            found = Some(PathBuf::from(wasm));
         }
     }
-    best.map(|(_, p)| p)
-        .with_context(|| format!("the build produced no `.wasm` in `{}`", dir.display()))
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_target_says_which_rustup_command_installs_it() {
+        assert!(!lists_target("x86_64-unknown-linux-gnu\nwasm32-wasip1\n"));
+        assert!(lists_target("x86_64-unknown-linux-gnu\nwasm32-wasip2\n"));
+        assert_eq!(
+            missing_target().to_string(),
+            "the wasm32-wasip2 target is not installed: run `rustup target add wasm32-wasip2`"
+        );
+    }
+
+    #[test]
+    fn the_component_is_the_last_cdylib_cargo_built() {
+        let messages = [
+            r#"{"reason":"compiler-artifact","target":{"crate_types":["lib"]},"filenames":["/t/libserde.rlib"]}"#,
+            "not json: a line of a build script",
+            r#"{"reason":"compiler-artifact","target":{"crate_types":["cdylib"]},"filenames":["/t/wasm32-wasip2/release/acme_adapter.wasm"]}"#,
+            r#"{"reason":"build-finished","success":true}"#,
+        ]
+        .join("\n");
+        assert_eq!(
+            built_component(messages.as_bytes()),
+            Some(PathBuf::from("/t/wasm32-wasip2/release/acme_adapter.wasm"))
+        );
+        assert_eq!(
+            built_component(&b"{\"reason\":\"build-finished\"}"[..]),
+            None
+        );
+    }
 }

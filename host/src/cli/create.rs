@@ -6,7 +6,7 @@ use anyhow::Context as _;
 
 use super::Context;
 use super::common::{done, load_project, mode_parser, role_parser};
-use crate::project::{Mode, ProductDefinition, Role, templates};
+use crate::project::{Mode, ProductDefinition, Role, adapter_crate_files, templates};
 
 /// Create a product (optionally from a template), a capability or an integration
 #[derive(Debug, clap::Args)]
@@ -95,8 +95,10 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
                 )],
             };
             if !no_adapter && !files.iter().any(|(p, _)| p.starts_with("adapter")) {
+                let definition = definition_among(&files, &name, &project)?;
+                let sdk_path = std::env::var("MESHROOM_SDK_PATH").ok();
                 files.extend(
-                    crate::runtime::adapter_crate_files(&name)
+                    adapter_crate_files(&name, &definition, sdk_path.as_deref())
                         .into_iter()
                         .map(|(p, text)| (Path::new("adapter").join(p), text.into_bytes())),
                 );
@@ -217,6 +219,23 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The definition among a new product's files (empty when there is none),
+/// which its scaffolded adapter crate is tailored to.
+fn definition_among(
+    files: &[(PathBuf, Vec<u8>)],
+    name: &str,
+    project: &crate::project::Project,
+) -> anyhow::Result<ProductDefinition> {
+    let path = Path::new("definition.yaml");
+    Ok(match files.iter().find(|(p, _)| p == path) {
+        Some((_, bytes)) => ProductDefinition::parse(
+            &project.products_dir().join(name).join(path),
+            &String::from_utf8_lossy(bytes),
+        )?,
+        None => ProductDefinition::default(),
+    })
 }
 
 fn describe(topic: &str, role: Role, mode: Mode, format: Option<&str>) -> String {

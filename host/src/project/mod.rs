@@ -18,6 +18,7 @@
 //! [`Project::integrations`], [`Project::resolve_plug`] / [`Project::plug`],
 //! and the writes ([`Project::save_plug`], [`Project::save_instance`]…).
 
+mod adapter_crate;
 mod capability;
 mod error;
 mod hooks;
@@ -35,6 +36,7 @@ mod setting;
 pub mod templates;
 mod yaml;
 
+pub use adapter_crate::{adapter_crate_files, configured_capability};
 pub use capability::{Capability, CapabilityDecl, Mode, Role};
 pub use error::{ProjectError, Result};
 pub use hooks::{DeclaredHook, HookIndex, HookKind, HookOrder, SetupOwnership};

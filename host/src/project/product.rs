@@ -95,6 +95,12 @@ fn de_caps<'de, D: serde::Deserializer<'de>>(
 }
 
 impl ProductDefinition {
+    /// Parses the text of a `definition.yaml` (`path` names it in errors);
+    /// an empty document is the empty definition.
+    pub fn parse(path: &Path, text: &str) -> Result<ProductDefinition> {
+        super::yaml::parse(path, text)
+    }
+
     pub fn capability_map(&self, role: Role) -> &CapabilityMap {
         match role {
             Role::Producer => &self.produces,

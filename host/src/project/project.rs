@@ -339,7 +339,7 @@ impl Project {
             }
             if rel == Path::new("definition.yaml") {
                 let text = String::from_utf8_lossy(bytes);
-                super::yaml::parse::<ProductDefinition>(&dir.join(rel), &text)?;
+                ProductDefinition::parse(&dir.join(rel), &text)?;
             }
         }
         for (rel, bytes) in &files {

@@ -48,7 +48,6 @@ mod bindings;
 mod cache;
 mod error;
 mod policy;
-pub mod scaffold;
 mod state;
 mod types;
 
@@ -65,7 +64,6 @@ use bindings::{AdapterCore, AdapterCorePre, wit};
 pub use cache::{default_cache_dir, digest_of};
 pub use error::{HookError, HookErrorKind, LoadError};
 pub use policy::{CallPolicy, SecretResolver, authority_of};
-pub use scaffold::adapter_crate_files;
 use state::{CallState, HostData, Verdict};
 pub use types::*;
 

@@ -1,5 +1,6 @@
-//! Shared pieces of the runtime tests: the adapters' build step and a real
-//! HTTP API server on 127.0.0.1 that the example adapter configures.
+//! Shared pieces of the runtime tests: the adapters' build step, a real
+//! HTTP API server on 127.0.0.1 that adapters configure, and running the
+//! real `meshroom` binary on a temp project.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
@@ -7,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 
@@ -41,6 +43,80 @@ pub fn shared_cache() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("meshroom-runtime-cache")
 }
 
+/// The passphrase of the test projects' secrets.
+pub const PASSPHRASE: &str = "meshroom test passphrase";
+
+/// Runs the real `meshroom -p project ARGS` with `stdin` written to it, in
+/// a test environment: the shared compiled cache, secrets unlocked by
+/// [`PASSPHRASE`], a HOME inside the project, no `RUST_LOG`; scaffolded
+/// adapter crates depend on this checkout's SDK and `meshroom build`
+/// shares the adapters' target dir (offline, incremental).
+pub fn meshroom(project: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshroom"));
+    cmd.arg("-p").arg(project).args(args);
+    cmd.env("MESHROOM_CACHE", shared_cache())
+        .env("MESHROOM_SECRETS_PASSPHRASE", PASSPHRASE)
+        .env("MESHROOM_SDK_PATH", root.join("sdk"))
+        .env("CARGO_TARGET_DIR", root.join("adapters/target"))
+        .env("HOME", project.join(".home"))
+        .env_remove("MESHROOM_AGE_IDENTITY")
+        .env_remove("MESHROOM_AGE_IDENTITY_FILE")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(mut input) = child.stdin.take()
+        && let Some(text) = stdin
+    {
+        let _ = input.write_all(text.as_bytes());
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// stdout and stderr of a run, for messages and leak checks.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs meshroom, asserts it succeeded, returns its stdout.
+pub fn ok(project: &Path, args: &[&str]) -> String {
+    let out = meshroom(project, args, None);
+    assert!(
+        out.status.success(),
+        "meshroom {args:?} failed:\n{}",
+        output_text(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs meshroom, asserts it failed, returns the output and its text.
+pub fn fails(project: &Path, args: &[&str]) -> (Output, String) {
+    let out = meshroom(project, args, None);
+    assert!(!out.status.success(), "meshroom {args:?} should fail");
+    let text = output_text(&out);
+    (out, text)
+}
+
+/// Every file under `dir`, recursively.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 /// One request the server received.
 #[derive(Debug, Clone)]
 pub struct Seen {
@@ -54,12 +130,17 @@ pub struct Seen {
 pub struct ApiState {
     pub requests: Vec<Seen>,
     pub webhooks: BTreeMap<String, Value>,
+    /// Resources of the generic collections, by path (`/api/threats/sources/r-1`).
+    pub resources: BTreeMap<String, Value>,
     pub events: Vec<String>,
     next_id: u64,
 }
 
 /// A tiny REST API on 127.0.0.1 (a free port), served by a thread until
-/// dropped: webhooks (create/get/delete), events (ingest/page), commands.
+/// dropped: webhooks (create/get/delete), events (ingest/page), commands,
+/// and any collection `/api/<a>/<b>` (POST creates a resource with an `id`,
+/// GET and DELETE `/api/<a>/<b>/<id>`). Everything but events needs
+/// `Authorization: Bearer k-123`.
 pub struct Api {
     pub addr: String,
     pub state: Arc<Mutex<ApiState>>,
@@ -218,6 +299,25 @@ fn route(req: &Seen, state: &Mutex<ApiState>) -> (u16, Option<Value>) {
                 .unwrap_or(0);
             let page: Vec<String> = st.events.iter().skip(after).take(2).cloned().collect();
             (200, Some(json!({"records": page})))
+        }
+        ("POST", ["api", _, _]) => {
+            st.next_id += 1;
+            let id = format!("r-{}", st.next_id);
+            let mut resource: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+            resource["id"] = json!(id);
+            st.resources
+                .insert(format!("/{}/{id}", segments.join("/")), resource.clone());
+            (201, Some(resource))
+        }
+        ("GET", ["api", _, _, _]) => match st.resources.get(&format!("/{}", segments.join("/"))) {
+            Some(r) => (200, Some(r.clone())),
+            None => (404, Some(json!({"error": "no such resource"}))),
+        },
+        ("DELETE", ["api", _, _, _]) => {
+            match st.resources.remove(&format!("/{}", segments.join("/"))) {
+                Some(_) => (204, None),
+                None => (404, Some(json!({"error": "no such resource"}))),
+            }
         }
         ("POST", ["commands"]) => {
             let cmd: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
