@@ -3,7 +3,7 @@
 //! `plug` and `graph` do (through the library functions the commands call,
 //! each including `Project::load`), plus the whole `meshroom list plugs`
 //! process. Target: each under 50 ms. Loads go through the project's load
-//! cache (`.meshroom/load-cache`) as every command does; `load_uncached`
+//! cache (in meshroom's cache folder) as every command does; `load_uncached`
 //! reads and parses every file, as the first command after a change.
 //!
 //! Run: `cargo bench -p meshroom-host --bench project`

@@ -1,8 +1,17 @@
-//! Atomic file writes: every file meshroom writes goes through here, so a
-//! crash or a full disk never leaves a truncated file behind.
+//! File-system helpers: atomic writes (every file meshroom writes goes
+//! through here, so a crash or a full disk never leaves a truncated file
+//! behind) and meshroom's cache folder.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The default cache folder: `$MESHROOM_CACHE`, else `~/.cache/meshroom`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("MESHROOM_CACHE").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    dirs::cache_dir().map(|d| d.join("meshroom"))
+}
 
 /// Writes `contents` to `path` atomically: a temporary file in the same folder,
 /// flushed to disk, then renamed over `path`. Creates missing parent folders.

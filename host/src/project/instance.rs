@@ -61,7 +61,7 @@ impl Instance {
     }
 
     /// [`Self::load`] through `reader`.
-    pub(super) fn load_with(reader: &mut Reader, dir: &Path) -> Result<Instance> {
+    pub(super) fn load_with(reader: &mut Reader<'_>, dir: &Path) -> Result<Instance> {
         let name = file_name(dir);
         let product = dir.parent().map(file_name).unwrap_or_default();
         let path = dir.join("config.yaml");

@@ -99,7 +99,7 @@ impl Integration {
     }
 
     /// [`Self::load`] through `reader`.
-    pub(super) fn load_with(reader: &mut Reader, path: &Path) -> Result<Integration> {
+    pub(super) fn load_with(reader: &mut Reader<'_>, path: &Path) -> Result<Integration> {
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())

@@ -46,7 +46,7 @@ pub use plug::{Plug, PlugKind, PlugStatus};
 pub use product::{CapabilityMap, Product, ProductDefinition};
 pub use project::{Project, is_project};
 pub use query::{IntegrationFilter, ListedIntegration};
-pub use reader::{CACHE_DIR as LOAD_CACHE_DIR, RACY as LOAD_CACHE_RACY};
+pub use reader::RACY as LOAD_CACHE_RACY;
 pub use resolve::{PlugOutcome, PlugRefusal, PlugRequest, Resolution, ResolveError, SetupBy};
 pub use setting::{
     Setting, SettingItems, SettingType, is_secret_setting, looks_secret, parse_value,

@@ -115,7 +115,7 @@ impl Plug {
     }
 
     /// [`Self::load`] through `reader`.
-    pub(super) fn load_with(reader: &mut Reader, path: &Path) -> Result<Plug> {
+    pub(super) fn load_with(reader: &mut Reader<'_>, path: &Path) -> Result<Plug> {
         let mut plug: Plug = reader.read(path)?;
         let stem = path
             .file_stem()

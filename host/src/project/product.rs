@@ -193,7 +193,7 @@ impl Product {
     }
 
     /// [`Self::load`] through `reader`.
-    pub(super) fn load_with(reader: &mut Reader, dir: &Path) -> Result<Product> {
+    pub(super) fn load_with(reader: &mut Reader<'_>, dir: &Path) -> Result<Product> {
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -10,7 +10,7 @@ use super::integration::Integration;
 use super::names::{closest, ensure_inside, validate_name, validate_word};
 use super::plug::Plug;
 use super::product::{Product, ProductDefinition};
-use super::reader::Reader;
+use super::reader::{Reader, SavedCache};
 
 /// A loaded project: products, their explicit integrations, instances and
 /// plugs, each file read once. Lookups by name are O(1).
@@ -34,7 +34,8 @@ impl Project {
     /// Loads the project at `root`: every definition, integration, instance
     /// and plug file, once. A malformed file is an error naming it.
     pub fn load(root: &Path) -> Result<Project> {
-        let mut reader = Reader::cached(root);
+        let saved = SavedCache::read(root);
+        let mut reader = Reader::cached(root, &saved);
         let project = Self::load_with(&mut reader, root)?;
         reader.finish();
         Ok(project)
@@ -45,7 +46,7 @@ impl Project {
         Self::load_with(&mut Reader::direct(), root)
     }
 
-    pub(super) fn load_with(reader: &mut Reader, root: &Path) -> Result<Project> {
+    pub(super) fn load_with(reader: &mut Reader<'_>, root: &Path) -> Result<Project> {
         if !is_project(root) {
             return Err(ProjectError::NotAProject(root.to_path_buf()));
         }
@@ -67,14 +68,14 @@ impl Project {
             let mut product = Product::load_with(reader, &dir)?;
             product.python_files = reader.files(&dir, &["py"])?;
             for target_dir in reader.sub_dirs(&dir.join("integrations"))? {
-                for file in reader.files(&target_dir, &["yml", "yaml"])? {
-                    project
-                        .integrations
-                        .push(Integration::load_with(reader, &file)?);
+                for file in reader.files(&target_dir, &["yml", "yaml", "py"])? {
+                    if file.extension().is_some_and(|e| e == "py") {
+                        product.python_files.push(file);
+                    } else {
+                        let integration = Integration::load_with(reader, &file)?;
+                        project.integrations.push(integration);
+                    }
                 }
-                product
-                    .python_files
-                    .extend(reader.files(&target_dir, &["py"])?);
             }
             project.products.push(product);
         }

@@ -1,8 +1,13 @@
 //! [`Reader`]: the project's folders and YAML documents as
 //! [`Project::load`](super::Project::load) reads them, optionally through a
-//! stat-validated cache of the previous load (`.meshroom/load-cache`), so a
-//! command on a large project that did not change costs one `stat` per file
-//! and folder instead of reading and parsing every file.
+//! stat-validated cache of the previous load, so a command on a large
+//! project that did not change costs one `stat` per file and folder instead
+//! of reading and parsing every file.
+//!
+//! The cache lives in meshroom's cache folder
+//! (`$MESHROOM_CACHE/projects/<hash of the project's path>/load-cache`), never
+//! in the project: listing a project writes nothing into it, and a read-only
+//! checkout works the same.
 //!
 //! The cache is only ever an optimisation, in the manner of git's index:
 //! - a file or folder whose size, modification or change time, or inode
@@ -12,7 +17,7 @@
 //! - a missing, corrupt or older-format cache is ignored and rebuilt;
 //! - failing to save it is logged at debug level, never an error.
 //!
-//! Deleting `.meshroom/` at any time is safe.
+//! Deleting the cache folder at any time is safe.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -24,9 +29,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ProjectError, Result};
 
-/// Where the cache lives, relative to the project root (ignored by git).
-pub const CACHE_DIR: &str = ".meshroom";
 const CACHE_FILE: &str = "load-cache";
+/// How many projects' caches are kept; the least recently saved go first.
+const KEPT_PROJECTS: usize = 32;
 /// The first bytes of the cache file: its format, and the version of the
 /// meshroom that wrote it (whose document types it holds).
 const MAGIC: &str = concat!("meshroom load-cache 1 ", env!("CARGO_PKG_VERSION"), "\n");
@@ -84,28 +89,81 @@ impl Stamp {
     }
 }
 
-/// What was read at a path.
+/// What was read at a path; `S` is `&str` borrowed from the saved cache,
+/// or `String` for what this load read anew (the same bytes once saved).
 #[derive(Debug, Serialize, Deserialize)]
-enum Body {
+enum Body<S> {
     /// A folder's visible entries, sorted by name.
-    Dir(Vec<(String, Kind)>),
+    Dir(Vec<(S, Kind)>),
     /// A document, as the JSON of the type it was parsed into.
-    Doc(String),
+    Doc(S),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Entry {
+struct Entry<S> {
     stamp: Stamp,
-    body: Body,
+    body: Body<S>,
 }
 
-/// The cache during one load: entries by path relative to the root, each
-/// marked when this load used it (only those are saved).
-struct Cache {
-    file: PathBuf,
+impl Entry<String> {
+    fn as_borrowed(&self) -> Entry<&str> {
+        Entry {
+            stamp: self.stamp,
+            body: match &self.body {
+                Body::Dir(list) => Body::Dir(list.iter().map(|(n, k)| (n.as_str(), *k)).collect()),
+                Body::Doc(json) => Body::Doc(json.as_str()),
+            },
+        }
+    }
+}
+
+/// The bytes of the cache the previous load saved; a [`Reader`] borrows
+/// its entries from them instead of copying.
+pub struct SavedCache {
+    file: Option<PathBuf>,
+    bytes: Vec<u8>,
+}
+
+impl SavedCache {
+    /// Reads the cache of the project at `root` in meshroom's cache folder
+    /// (empty when there is none, or no cache folder).
+    pub fn read(root: &Path) -> SavedCache {
+        Self::read_at(cache_file(root))
+    }
+
+    /// Reads the cache saved at `file`.
+    fn read_at(file: Option<PathBuf>) -> SavedCache {
+        let bytes = file
+            .as_ref()
+            .and_then(|f| std::fs::read(f).ok())
+            .unwrap_or_default();
+        SavedCache { file, bytes }
+    }
+
+    /// Its entries; none when it is missing, of another format or corrupt.
+    fn entries(&self) -> HashMap<&str, (Entry<&str>, bool)> {
+        let Some(body) = self.bytes.strip_prefix(MAGIC.as_bytes()) else {
+            return HashMap::new();
+        };
+        match postcard::from_bytes::<Vec<(&str, Entry<&str>)>>(body) {
+            Ok(entries) => entries.into_iter().map(|(k, e)| (k, (e, false))).collect(),
+            Err(e) => {
+                tracing::debug!("ignoring the project's load cache: {e}");
+                HashMap::new()
+            }
+        }
+    }
+}
+
+/// The cache during one load: the saved entries by path relative to the
+/// root, each marked when this load used it, and what it read anew. Only
+/// those two are saved.
+struct Cache<'a> {
+    file: Option<PathBuf>,
     /// Times at or after this are too recent to trust.
     trusted_before: (i64, i64),
-    entries: HashMap<String, (Entry, bool)>,
+    saved: HashMap<&'a str, (Entry<&'a str>, bool)>,
+    fresh: Vec<(String, Entry<String>)>,
     /// Whether anything was read anew or found stale.
     changed: bool,
     /// Paths answered from the cache, and read anew.
@@ -114,29 +172,27 @@ struct Cache {
 }
 
 /// Reads the project's folders and documents, through the cache or not.
-pub struct Reader {
+pub struct Reader<'a> {
     root: PathBuf,
-    cache: Option<Cache>,
+    cache: Option<Cache<'a>>,
 }
 
-impl Reader {
+impl<'a> Reader<'a> {
     /// Reads everything from disk; no cache.
-    pub fn direct() -> Reader {
+    pub fn direct() -> Reader<'static> {
         Reader {
             root: PathBuf::new(),
             cache: None,
         }
     }
 
-    /// Reads through the cache of the project at `root`.
-    pub fn cached(root: &Path) -> Reader {
-        Self::cached_trusting(root, RACY)
+    /// Reads through `saved`, the cache of the project at `root`.
+    pub fn cached(root: &Path, saved: &'a SavedCache) -> Reader<'a> {
+        Self::cached_trusting(root, saved, RACY)
     }
 
     /// Reads through the cache, trusting times older than `racy`.
-    fn cached_trusting(root: &Path, racy: Duration) -> Reader {
-        let file = root.join(CACHE_DIR).join(CACHE_FILE);
-        let entries = load_cache(&file).unwrap_or_default();
+    fn cached_trusting(root: &Path, saved: &'a SavedCache, racy: Duration) -> Reader<'a> {
         let limit = SystemTime::now()
             .checked_sub(racy)
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
@@ -144,9 +200,10 @@ impl Reader {
         Reader {
             root: root.to_path_buf(),
             cache: Some(Cache {
-                file,
+                file: saved.file.clone(),
                 trusted_before: (limit.as_secs() as i64, i64::from(limit.subsec_nanos())),
-                entries,
+                saved: saved.entries(),
+                fresh: Vec::new(),
                 changed: false,
                 hits: 0,
                 misses: 0,
@@ -166,31 +223,35 @@ impl Reader {
     }
 
     fn entries(&mut self, dir: &Path, want: Kind, exts: &[&str]) -> Result<Vec<PathBuf>> {
-        let wanted = |(name, kind): &(String, Kind)| {
-            *kind == want
-                && (exts.is_empty()
-                    || Path::new(name)
-                        .extension()
-                        .is_some_and(|e| exts.iter().any(|x| e == *x)))
-        };
-        let select = |list: &[(String, Kind)]| {
+        fn select<S: AsRef<str>>(
+            dir: &Path,
+            list: &[(S, Kind)],
+            want: Kind,
+            exts: &[&str],
+        ) -> Vec<PathBuf> {
             list.iter()
-                .filter(|e| wanted(e))
-                .map(|(n, _)| dir.join(n))
+                .filter(|(name, kind)| {
+                    *kind == want
+                        && (exts.is_empty()
+                            || Path::new(name.as_ref())
+                                .extension()
+                                .is_some_and(|e| exts.iter().any(|x| e == *x)))
+                })
+                .map(|(n, _)| dir.join(n.as_ref()))
                 .collect()
-        };
+        }
         if self.cache.is_none() {
-            return Ok(select(&list_dir(dir)?));
+            return Ok(select(dir, &list_dir(dir)?, want, exts));
         }
         let Some(stamp) = stat(dir)? else {
             return Ok(Vec::new());
         };
         let key = self.key(dir);
-        if let Some(Body::Dir(list)) = self.hit(key.as_deref(), stamp) {
-            return Ok(select(list));
+        if let Some(Body::Dir(list)) = self.hit(key, stamp) {
+            return Ok(select(dir, list, want, exts));
         }
         let list = list_dir(dir)?;
-        let out = select(&list);
+        let out = select(dir, &list, want, exts);
         self.record(key, stamp, Body::Dir(list));
         Ok(out)
     }
@@ -218,7 +279,7 @@ impl Reader {
             return Ok(None);
         };
         let key = self.key(path);
-        if let Some(Body::Doc(json)) = self.hit(key.as_deref(), stamp)
+        if let Some(Body::Doc(json)) = self.hit(key, stamp)
             && let Ok(value) = serde_json::from_str(json)
         {
             return Ok(Some(value));
@@ -234,35 +295,32 @@ impl Reader {
 
     /// The cache key of `path`: relative to the root, UTF-8; `None` when
     /// not cached (no cache, or a path that is neither).
-    fn key(&self, path: &Path) -> Option<String> {
+    fn key<'p>(&self, path: &'p Path) -> Option<&'p str> {
         self.cache.as_ref()?;
-        path.strip_prefix(&self.root)
-            .ok()?
-            .to_str()
-            .map(str::to_string)
+        path.strip_prefix(&self.root).ok()?.to_str()
     }
 
-    /// The cached entry at `key` if `stamp` still matches it and is old
+    /// The saved entry at `key` if `stamp` still matches it and is old
     /// enough to trust; a stale one is dropped.
-    fn hit(&mut self, key: Option<&str>, stamp: Stamp) -> Option<&Body> {
+    fn hit(&mut self, key: Option<&str>, stamp: Stamp) -> Option<&Body<&'a str>> {
         let cache = self.cache.as_mut()?;
         let key = key?;
         let trusted = cache
-            .entries
+            .saved
             .get(key)
             .is_some_and(|(e, _)| e.stamp == stamp && stamp.older_than(cache.trusted_before));
         if !trusted {
-            cache.changed |= cache.entries.remove(key).is_some();
+            cache.changed |= cache.saved.remove(key).is_some();
             return None;
         }
-        let (entry, used) = cache.entries.get_mut(key)?;
+        let (entry, used) = cache.saved.get_mut(key)?;
         *used = true;
         cache.hits += 1;
         Some(&entry.body)
     }
 
     /// Records what was read at `key`, unless its times are too recent.
-    fn record(&mut self, key: Option<String>, stamp: Stamp, body: Body) {
+    fn record(&mut self, key: Option<&str>, stamp: Stamp, body: Body<String>) {
         let Some(cache) = self.cache.as_mut() else {
             return;
         };
@@ -271,7 +329,7 @@ impl Reader {
         if let Some(key) = key
             && stamp.older_than(cache.trusted_before)
         {
-            cache.entries.insert(key, (Entry { stamp, body }, true));
+            cache.fresh.push((key.to_string(), Entry { stamp, body }));
         }
     }
 
@@ -287,17 +345,26 @@ impl Reader {
             cache.hits,
             cache.misses
         );
-        let used: Vec<(&String, &Entry)> = cache
-            .entries
-            .iter()
-            .filter(|(_, (_, used))| *used)
-            .map(|(k, (e, _))| (k, e))
-            .collect();
-        if !cache.changed && used.len() == cache.entries.len() {
+        let unused = cache.saved.values().filter(|(_, used)| !used).count();
+        if !cache.changed && unused == 0 {
             return;
         }
-        if let Err(e) = save_cache(&cache.file, &used) {
-            tracing::debug!("cannot save `{}`: {e}", cache.file.display());
+        let fresh: Vec<(&str, Entry<&str>)> = cache
+            .fresh
+            .iter()
+            .map(|(k, e)| (k.as_str(), e.as_borrowed()))
+            .collect();
+        let entries: Vec<(&str, &Entry<&str>)> = cache
+            .saved
+            .iter()
+            .filter(|(_, (_, used))| *used)
+            .map(|(k, (e, _))| (*k, e))
+            .chain(fresh.iter().map(|(k, e)| (*k, e)))
+            .collect();
+        if let Some(file) = &cache.file
+            && let Err(e) = save_cache(file, &entries)
+        {
+            tracing::debug!("cannot save `{}`: {e}", file.display());
         }
     }
 }
@@ -356,25 +423,22 @@ fn kind_of(entry: &std::fs::DirEntry) -> Option<Kind> {
     }
 }
 
-fn load_cache(file: &Path) -> Option<HashMap<String, (Entry, bool)>> {
-    let bytes = std::fs::read(file).ok()?;
-    let body = bytes.strip_prefix(MAGIC.as_bytes())?;
-    match postcard::from_bytes::<Vec<(String, Entry)>>(body) {
-        Ok(entries) => Some(entries.into_iter().map(|(k, e)| (k, (e, false))).collect()),
-        Err(e) => {
-            tracing::debug!("ignoring `{}`: {e}", file.display());
-            None
-        }
-    }
+/// `<cache folder>/projects/<sha256 of the canonical root, 16 hex>/load-cache`.
+fn cache_file(root: &Path) -> Option<PathBuf> {
+    use sha2::Digest as _;
+    let root = std::fs::canonicalize(root).ok()?;
+    let digest = sha2::Sha256::digest(root.as_os_str().as_encoded_bytes());
+    let dir = crate::fsutil::default_cache_dir()?.join("projects");
+    Some(dir.join(&hex::encode(digest)[..16]).join(CACHE_FILE))
 }
 
-fn save_cache(file: &Path, entries: &[(&String, &Entry)]) -> std::io::Result<()> {
+fn save_cache(file: &Path, entries: &[(&str, &Entry<&str>)]) -> std::io::Result<()> {
     let dir = file.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let ignore = dir.join(".gitignore");
-    if !ignore.exists() {
-        // Projects written by the original do not ignore `.meshroom/`.
-        crate::fsutil::write_atomic(&ignore, b"# meshroom's local cache: never committed\n*\n")?;
+    if !dir.is_dir() {
+        std::fs::create_dir_all(dir)?;
+        if let Some(projects) = dir.parent() {
+            prune(projects);
+        }
     }
     let mut bytes = MAGIC.as_bytes().to_vec();
     bytes.extend(postcard::to_allocvec(entries).map_err(std::io::Error::other)?);
@@ -387,152 +451,222 @@ fn save_cache(file: &Path, entries: &[(&String, &Entry)]) -> std::io::Result<()>
     Ok(())
 }
 
+/// Keeps the [`KEPT_PROJECTS`] most recently saved project caches in
+/// `projects` (temporary projects would otherwise pile up).
+fn prune(projects: &Path) {
+    let Ok(rd) = std::fs::read_dir(projects) else {
+        return;
+    };
+    let mut dirs: Vec<(SystemTime, PathBuf)> = rd
+        .flatten()
+        .filter_map(|e| {
+            let modified = e.path().join(CACHE_FILE).metadata().ok()?.modified().ok()?;
+            Some((modified, e.path()))
+        })
+        .collect();
+    if dirs.len() <= KEPT_PROJECTS {
+        return;
+    }
+    dirs.sort();
+    for (_, dir) in &dirs[..dirs.len() - KEPT_PROJECTS] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::project::Project;
 
-    /// A project with one product, one instance and one plug.
-    fn project() -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let write = |rel: &str, text: &str| {
-            let path = root.join(rel);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        };
-        write(
-            "products/siem/definition.yaml",
-            "consumes:\n  events:\n    - mode: push\n",
-        );
-        write(
-            "products/edr/definition.yaml",
-            "produces:\n  events:\n    - mode: push\n",
-        );
-        write(
-            "instances/edr/e1/config.yaml",
-            "settings:\n  url: http://a\n",
-        );
-        write("instances/siem/s1/config.yaml", "");
-        write(
-            "instances/edr/e1/plugs/s1/events.yaml",
-            "format: ocsf\nstatus: up\n",
-        );
-        dir
+    /// A temp folder with a project (`project/`: two products, two
+    /// instances, one plug) and where its cache goes (`cache/load-cache`).
+    struct Fixture {
+        dir: tempfile::TempDir,
     }
 
-    /// Loads through the cache, trusting every time already past; returns
-    /// the project and (hits, misses).
-    fn load(root: &Path) -> (Project, usize, usize) {
-        let mut reader = Reader::cached_trusting(root, Duration::ZERO);
-        let project = Project::load_with(&mut reader, root).unwrap();
-        let (hits, misses) = reader.cache.as_ref().map(|c| (c.hits, c.misses)).unwrap();
-        reader.finish();
-        (project, hits, misses)
+    impl Fixture {
+        fn new() -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let fixture = Fixture { dir };
+            fixture.write(
+                "products/siem/definition.yaml",
+                "consumes:\n  events:\n    - mode: push\n",
+            );
+            fixture.write(
+                "products/edr/definition.yaml",
+                "produces:\n  events:\n    - mode: push\n",
+            );
+            fixture.write(
+                "instances/edr/e1/config.yaml",
+                "settings:\n  url: http://a\n",
+            );
+            fixture.write("instances/siem/s1/config.yaml", "");
+            fixture.write(
+                "instances/edr/e1/plugs/s1/events.yaml",
+                "format: ocsf\nstatus: up\n",
+            );
+            fixture
+        }
+
+        fn root(&self) -> PathBuf {
+            self.dir.path().join("project")
+        }
+
+        fn cache(&self) -> PathBuf {
+            self.dir.path().join("cache/load-cache")
+        }
+
+        fn write(&self, rel: &str, text: &str) {
+            let path = self.root().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+
+        /// Loads through the cache trusting files older than `racy`;
+        /// returns the project (or error) and (hits, misses).
+        fn load_trusting(&self, racy: Duration) -> (Result<Project>, usize, usize) {
+            let saved = SavedCache::read_at(Some(self.cache()));
+            let mut reader = Reader::cached_trusting(&self.root(), &saved, racy);
+            let project = Project::load_with(&mut reader, &self.root());
+            let (hits, misses) = reader.cache.as_ref().map(|c| (c.hits, c.misses)).unwrap();
+            reader.finish();
+            (project, hits, misses)
+        }
+
+        /// Loads trusting every time already past.
+        fn load(&self) -> (Project, usize, usize) {
+            let (project, hits, misses) = self.load_trusting(Duration::ZERO);
+            (project.unwrap(), hits, misses)
+        }
+
+        fn uncached(&self) -> String {
+            summary(&Project::load_uncached(&self.root()).unwrap())
+        }
     }
 
     fn summary(p: &Project) -> String {
         format!("{:?}\n{:?}\n{:?}", p.products(), p.instances(), p.plugs())
     }
 
+    /// Every file under `dir`, relative.
+    fn tree(dir: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                if e.path().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    out.push(e.path().strip_prefix(dir).unwrap().display().to_string());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
     #[test]
-    fn an_unchanged_project_is_answered_from_the_cache() {
-        let dir = project();
-        let (first, hits, misses) = load(dir.path());
+    fn an_unchanged_project_is_answered_from_the_cache_kept_outside_it() {
+        let f = Fixture::new();
+        let before = tree(&f.root());
+        let (first, hits, misses) = f.load();
         assert_eq!(hits, 0);
         assert!(misses > 0);
-        assert!(dir.path().join(".meshroom/load-cache").is_file());
-        let ignore = std::fs::read_to_string(dir.path().join(".meshroom/.gitignore")).unwrap();
-        assert!(ignore.lines().any(|l| l == "*"));
-        let (second, hits, misses) = load(dir.path());
+        assert!(f.cache().is_file());
+        assert_eq!(tree(&f.root()), before, "nothing written in the project");
+        let (second, hits, misses) = f.load();
         assert!(hits > 0);
         assert_eq!(misses, 0, "everything from the cache");
         assert_eq!(summary(&first), summary(&second));
-        assert_eq!(
-            summary(&second),
-            summary(&Project::load_uncached(dir.path()).unwrap())
-        );
+        assert_eq!(summary(&second), f.uncached());
     }
 
     #[test]
     fn edits_additions_and_removals_are_seen() {
-        let dir = project();
-        let root = dir.path();
-        load(root);
+        let f = Fixture::new();
+        f.load();
         // Same size, new contents.
-        let plug = root.join("instances/edr/e1/plugs/s1/events.yaml");
-        std::fs::write(&plug, "format: json\nstatus: up\n").unwrap();
-        std::fs::create_dir_all(root.join("instances/siem/s2")).unwrap();
-        std::fs::remove_dir_all(root.join("products/siem")).unwrap();
-        let (p, _, misses) = load(root);
+        f.write(
+            "instances/edr/e1/plugs/s1/events.yaml",
+            "format: json\nstatus: up\n",
+        );
+        std::fs::create_dir_all(f.root().join("instances/siem/s2")).unwrap();
+        std::fs::remove_dir_all(f.root().join("products/siem")).unwrap();
+        let (p, _, misses) = f.load();
         assert!(misses > 0);
         assert_eq!(p.plugs()[0].format.as_deref(), Some("json"));
         assert!(p.instances().iter().any(|i| i.name == "s2"));
         assert!(p.find_product("siem").is_none());
-        assert_eq!(summary(&p), summary(&Project::load_uncached(root).unwrap()));
+        assert_eq!(summary(&p), f.uncached());
     }
 
     #[test]
     fn an_invalid_edit_is_an_error_not_the_cached_document() {
-        let dir = project();
-        load(dir.path());
-        std::fs::write(
-            dir.path().join("instances/edr/e1/config.yaml"),
-            "settings: [unclosed\n",
-        )
-        .unwrap();
-        let mut reader = Reader::cached_trusting(dir.path(), Duration::ZERO);
-        let err = Project::load_with(&mut reader, dir.path()).unwrap_err();
+        let f = Fixture::new();
+        f.load();
+        f.write("instances/edr/e1/config.yaml", "settings: [unclosed\n");
+        let (result, _, _) = f.load_trusting(Duration::ZERO);
+        let err = result.unwrap_err();
         assert!(err.to_string().contains("config.yaml"), "{err}");
     }
 
     #[test]
     fn recent_files_are_never_trusted() {
-        let dir = project();
-        let load_racy = || {
-            let mut reader = Reader::cached(dir.path());
-            Project::load_with(&mut reader, dir.path()).unwrap();
-            let misses = reader.cache.as_ref().unwrap().misses;
-            reader.finish();
-            misses
-        };
-        let first = load_racy();
+        let f = Fixture::new();
+        let (_, _, first) = f.load_trusting(RACY);
+        let (_, hits, misses) = f.load_trusting(RACY);
         assert_eq!(
-            load_racy(),
-            first,
+            (hits, misses),
+            (0, first),
             "files younger than {RACY:?} are read again"
         );
     }
 
     #[test]
     fn a_corrupt_or_foreign_cache_is_ignored_and_rebuilt() {
-        let dir = project();
-        let file = dir.path().join(".meshroom/load-cache");
-        let expected = summary(&Project::load_uncached(dir.path()).unwrap());
+        let f = Fixture::new();
+        let expected = f.uncached();
         for junk in [
             b"garbage".to_vec(),
             format!("{MAGIC}\u{ff}\u{ff}\u{ff}").into_bytes(),
             b"meshroom load-cache 0 0.0.0\n".to_vec(),
         ] {
-            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-            std::fs::write(&file, &junk).unwrap();
-            let (p, hits, _) = load(dir.path());
+            std::fs::create_dir_all(f.cache().parent().unwrap()).unwrap();
+            std::fs::write(f.cache(), &junk).unwrap();
+            let (p, hits, _) = f.load();
             assert_eq!(hits, 0);
             assert_eq!(summary(&p), expected);
-            assert!(std::fs::read(&file).unwrap().starts_with(MAGIC.as_bytes()));
+            assert!(
+                std::fs::read(f.cache())
+                    .unwrap()
+                    .starts_with(MAGIC.as_bytes())
+            );
         }
     }
 
     #[test]
     fn a_cache_that_cannot_be_saved_changes_nothing() {
-        let dir = project();
-        // `.meshroom` is a file: the cache folder cannot be created.
-        std::fs::write(dir.path().join(".meshroom"), "not a folder").unwrap();
-        let (p, _, _) = load(dir.path());
+        let f = Fixture::new();
+        // `cache` is a file: the cache folder cannot be created.
+        std::fs::write(f.dir.path().join("cache"), "not a folder").unwrap();
+        let (p, _, _) = f.load();
         assert_eq!(p.plugs().len(), 1);
-        assert_eq!(
-            std::fs::read_to_string(dir.path().join(".meshroom")).unwrap(),
-            "not a folder"
-        );
+        let (_, hits, _) = f.load();
+        assert_eq!(hits, 0);
+    }
+
+    #[test]
+    fn projects_have_their_own_cache_and_old_ones_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let projects = dir.path().join("projects");
+        for i in 0..KEPT_PROJECTS + 3 {
+            let file = projects.join(format!("p{i:02}")).join(CACHE_FILE);
+            save_cache(&file, &[]).unwrap();
+        }
+        let left: Vec<_> = std::fs::read_dir(&projects).unwrap().collect();
+        assert!(left.len() <= KEPT_PROJECTS + 1, "{} left", left.len());
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        assert_ne!(cache_file(a.path()), cache_file(b.path()));
     }
 }

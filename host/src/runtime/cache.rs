@@ -18,13 +18,7 @@ pub fn digest_of(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-/// The default cache folder: `$MESHROOM_CACHE`, else `~/.cache/meshroom`.
-pub fn default_cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("MESHROOM_CACHE").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir));
-    }
-    dirs::cache_dir().map(|d| d.join("meshroom"))
-}
+pub use crate::fsutil::default_cache_dir;
 
 /// The runtime's cache folders.
 #[derive(Debug, Clone)]
