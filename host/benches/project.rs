@@ -239,6 +239,17 @@ fn bench(c: &mut Criterion<CpuTime>) {
             black_box(p.list_integrations(&hooks, &IntegrationFilter::default()))
         })
     });
+    // What a user of a large project runs: one product's integrations.
+    g.bench_function("list_integrations_of_one_product", |b| {
+        let filter = IntegrationFilter {
+            product: Some("product1"),
+            ..IntegrationFilter::default()
+        };
+        b.iter(|| {
+            let p = Project::load(root).unwrap();
+            black_box(p.list_integrations(&hooks, &filter))
+        })
+    });
     // A plug not in the project yet: product0 (SIEM-like) consumes events
     // from product1 (EDR-like); instance p1i4 → p0i3.
     let request = PlugRequest {
