@@ -20,9 +20,9 @@
 //! LAPI refuses a watcher login without a `name/version` User-Agent, so
 //! every request sends one.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use adapter_support::{About, ip_param, now_rfc3339, parse_ip_or_cidr, query_escape, sleep};
+use adapter_support::{About, ip_param, long_poll, now_rfc3339, parse_ip_or_cidr, query_escape};
 use meshroom_sdk::http::{Request, Response};
 use meshroom_sdk::{Adapter, Context, Error, Hook, Mode, Outcome, Result, Value, Watch, json, log};
 
@@ -386,14 +386,7 @@ impl Watch for DecisionStream {
         if !self.started {
             return self.pull().map(Some);
         }
-        let deadline = Instant::now() + WATCH_WAIT;
-        loop {
-            let records = self.pull()?;
-            if !records.is_empty() || Instant::now() >= deadline {
-                return Ok(Some(records));
-            }
-            sleep(WATCH_POLL);
-        }
+        long_poll(WATCH_WAIT, WATCH_POLL, || self.pull()).map(Some)
     }
 }
 
@@ -449,14 +442,7 @@ impl Watch for AlertReader {
         if self.last_id.is_none() {
             return self.pull().map(Some);
         }
-        let deadline = Instant::now() + WATCH_WAIT;
-        loop {
-            let records = self.pull()?;
-            if !records.is_empty() || Instant::now() >= deadline {
-                return Ok(Some(records));
-            }
-            sleep(WATCH_POLL);
-        }
+        long_poll(WATCH_WAIT, WATCH_POLL, || self.pull()).map(Some)
     }
 }
 

@@ -15,9 +15,9 @@
 //!   after the last one seen (`added_after`).
 //! - check: the collection is still there and still allows what the plug needs.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use adapter_support::{About, base64, query_escape, sleep, uuid_v4};
+use adapter_support::{About, base64, long_poll, query_escape, uuid_v4};
 use meshroom_sdk::http::{Request, Response};
 use meshroom_sdk::{
     Adapter, CheckReport, Context, Error, Hook, Mode, Outcome, PlugState, ProduceReport, Result,
@@ -431,14 +431,7 @@ impl Watch for ObjectReader {
         if !self.started || self.next.is_some() {
             return self.page().map(Some);
         }
-        let deadline = Instant::now() + WATCH_WAIT;
-        loop {
-            let objects = self.page()?;
-            if !objects.is_empty() || Instant::now() >= deadline {
-                return Ok(Some(objects));
-            }
-            sleep(WATCH_POLL);
-        }
+        long_poll(WATCH_WAIT, WATCH_POLL, || self.page()).map(Some)
     }
 }
 

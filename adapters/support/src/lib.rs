@@ -1,6 +1,7 @@
 //! Helpers shared by meshroom's real product adapters (caddy, rsyslog,
-//! crowdsec, medallion): wall-clock time as RFC 3339, sleeping while a watch
-//! polls, random identifiers, and errors that name the product.
+//! crowdsec, medallion): wall-clock time as RFC 3339, the long poll of a watch
+//! over an API that cannot push, random identifiers, and errors that name the
+//! product.
 //!
 //! Everything here runs inside the sandbox: it only uses the WASI clocks and
 //! random interfaces every adapter may import.
@@ -60,6 +61,24 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 pub fn sleep(duration: Duration) {
     let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
     wasip2::clocks::monotonic_clock::subscribe_duration(nanos).block();
+}
+
+/// A watch hook's long poll over an API that cannot push: calls `pull`
+/// until it returns records or `wait` has passed, sleeping `every` between
+/// calls; the last (possibly empty) batch is returned.
+pub fn long_poll<T>(
+    wait: Duration,
+    every: Duration,
+    mut pull: impl FnMut() -> meshroom_sdk::Result<Vec<T>>,
+) -> meshroom_sdk::Result<Vec<T>> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let records = pull()?;
+        if !records.is_empty() || std::time::Instant::now() >= deadline {
+            return Ok(records);
+        }
+        sleep(every);
+    }
 }
 
 /// A random RFC 4122 version 4 UUID, from `wasi:random/random`.
