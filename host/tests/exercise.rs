@@ -10,7 +10,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use meshroom_tests::{HttpCollector, RecordedRequest, Reply, TcpLineReceiver};
@@ -123,24 +123,7 @@ impl Mesh {
     }
 
     fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut cmd = self.command(args);
-        cmd.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        if let Some(input) = stdin {
-            use std::io::Write;
-            let mut pipe = child.stdin.take().unwrap();
-            let input = input.to_vec();
-            std::thread::spawn(move || {
-                let _ = pipe.write_all(&input);
-            });
-        }
-        child.wait_with_output().unwrap()
+        support::run_piped(self.command(args), stdin)
     }
 
     /// Runs and expects success; returns stdout.

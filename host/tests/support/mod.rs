@@ -62,15 +62,28 @@ pub fn meshroom(project: &Path, args: &[&str], stdin: Option<&str>) -> Output {
         .env("HOME", project.join(".home"))
         .env_remove("MESHROOM_AGE_IDENTITY")
         .env_remove("MESHROOM_AGE_IDENTITY_FILE")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env_remove("RUST_LOG");
+    run_piped(cmd, stdin.map(str::as_bytes))
+}
+
+/// Runs `cmd` with its output captured and `stdin` written to it from a
+/// thread (so a large input cannot deadlock against a full stdout pipe);
+/// `None`: stdin is /dev/null.
+pub fn run_piped(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
-    if let Some(mut input) = child.stdin.take()
-        && let Some(text) = stdin
-    {
-        let _ = input.write_all(text.as_bytes());
+    if let (Some(mut pipe), Some(input)) = (child.stdin.take(), stdin) {
+        let input = input.to_vec();
+        // The command may fail before reading it.
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
     }
     child.wait_with_output().unwrap()
 }
@@ -369,9 +382,8 @@ impl Cli {
 
     /// Runs `meshroom -p PROJECT ARGS` with `stdin` piped in (or nothing).
     pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Ran {
-        use std::process::{Command, Stdio};
-        let mut child = Command::new(env!("CARGO_BIN_EXE_meshroom"))
-            .arg("-p")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshroom"));
+        cmd.arg("-p")
             .arg(self.project())
             .args(args)
             .env("MESHROOM_CACHE", shared_cache())
@@ -382,18 +394,8 @@ impl Cli {
             .env_remove("MESHROOM_AGE_IDENTITY")
             .env_remove("MESHROOM_AGE_IDENTITY_FILE")
             .env_remove("MESHROOM_SECRETS_PASSPHRASE")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(mut input) = child.stdin.take()
-            && let Some(text) = stdin
-        {
-            let _ = input.write_all(text.as_bytes());
-        }
-        let out = child.wait_with_output().unwrap();
+            .env_remove("RUST_LOG");
+        let out = run_piped(cmd, stdin.map(str::as_bytes));
         Ran {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
