@@ -26,7 +26,7 @@ pub struct TcpLineSender {
     // Field order is drop order: streams must go before their socket.
     input: InputStream,
     output: OutputStream,
-    _socket: TcpSocket,
+    socket: TcpSocket,
     peer: String,
 }
 
@@ -54,7 +54,7 @@ impl TcpLineSender {
         Ok(TcpLineSender {
             input,
             output,
-            _socket: socket,
+            socket,
             peer: address.to_string(),
         })
     }
@@ -91,7 +91,7 @@ impl TcpLineSender {
     /// read every line. Records sent over successive connections then
     /// arrive in order. Dropping the sender instead just closes it.
     pub fn finish(self) -> Result<()> {
-        self._socket
+        self.socket
             .shutdown(ShutdownType::Send)
             .map_err(|e| sock_error(&self.peer, e))?;
         let deadline = wasip2::clocks::monotonic_clock::subscribe_duration(

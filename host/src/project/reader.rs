@@ -159,6 +159,8 @@ impl SavedCache {
 /// root, each marked when this load used it, and what it read anew. Only
 /// those two are saved.
 struct Cache<'a> {
+    /// The project root, which keys are relative to.
+    root: PathBuf,
     file: Option<PathBuf>,
     /// Times at or after this are too recent to trust.
     trusted_before: (i64, i64),
@@ -173,17 +175,13 @@ struct Cache<'a> {
 
 /// Reads the project's folders and documents, through the cache or not.
 pub struct Reader<'a> {
-    root: PathBuf,
     cache: Option<Cache<'a>>,
 }
 
 impl<'a> Reader<'a> {
     /// Reads everything from disk; no cache.
     pub fn direct() -> Reader<'static> {
-        Reader {
-            root: PathBuf::new(),
-            cache: None,
-        }
+        Reader { cache: None }
     }
 
     /// Reads through `saved`, the cache of the project at `root`.
@@ -198,8 +196,8 @@ impl<'a> Reader<'a> {
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .unwrap_or_default();
         Reader {
-            root: root.to_path_buf(),
             cache: Some(Cache {
+                root: root.to_path_buf(),
                 file: saved.file.clone(),
                 trusted_before: (limit.as_secs() as i64, i64::from(limit.subsec_nanos())),
                 saved: saved.entries(),
@@ -296,8 +294,7 @@ impl<'a> Reader<'a> {
     /// The cache key of `path`: relative to the root, UTF-8; `None` when
     /// not cached (no cache, or a path that is neither).
     fn key<'p>(&self, path: &'p Path) -> Option<&'p str> {
-        self.cache.as_ref()?;
-        path.strip_prefix(&self.root).ok()?.to_str()
+        path.strip_prefix(&self.cache.as_ref()?.root).ok()?.to_str()
     }
 
     /// The saved entry at `key` if `stamp` still matches it and is old
