@@ -60,7 +60,7 @@ impl Measurement for CpuTime {
         WallTime.formatter()
     }
 }
-use meshroom::cli::graph;
+use meshroom::cli::{graph, list};
 use meshroom::project::{
     DeclaredHook, HookIndex, IntegrationFilter, Mode, PlugRequest, Project, Role,
 };
@@ -233,10 +233,26 @@ fn bench(c: &mut Criterion<CpuTime>) {
             black_box(rows)
         })
     });
+    // What `list integrations` does: list, then write the table (into a
+    // sink, so the terminal is not measured).
+    let list_integrations = |p: &Project, filter: &IntegrationFilter<'_>| {
+        let listed = p.list_integrations(&hooks, filter);
+        list::write_integrations(&mut std::io::sink(), p, &listed, false, false).unwrap();
+        listed.len()
+    };
     g.bench_function("list_integrations", |b| {
         b.iter(|| {
             let p = Project::load(root).unwrap();
-            black_box(p.list_integrations(&hooks, &IntegrationFilter::default()))
+            black_box(list_integrations(&p, &IntegrationFilter::default()))
+        })
+    });
+    // The same as JSON.
+    g.bench_function("list_integrations_json", |b| {
+        b.iter(|| {
+            let p = Project::load(root).unwrap();
+            let listed = p.list_integrations(&hooks, &IntegrationFilter::default());
+            list::write_integrations(&mut std::io::sink(), &p, &listed, false, true).unwrap();
+            black_box(listed.len())
         })
     });
     // What a user of a large project runs: one product's integrations.
@@ -247,7 +263,14 @@ fn bench(c: &mut Criterion<CpuTime>) {
         };
         b.iter(|| {
             let p = Project::load(root).unwrap();
-            black_box(p.list_integrations(&hooks, &filter))
+            black_box(list_integrations(&p, &filter))
+        })
+    });
+    // `list products`, which counts every product's integrations.
+    g.bench_function("integration_counts", |b| {
+        b.iter(|| {
+            let p = Project::load(root).unwrap();
+            black_box(p.integration_counts(&hooks).len())
         })
     });
     // A plug not in the project yet: product0 (SIEM-like) consumes events

@@ -57,42 +57,123 @@ pub fn role_parser() -> impl TypedValueParser<Value = Role> {
 
 /// Prints `value` as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value).context("failed to write JSON")?;
-    writeln!(out).context("failed to write JSON")?;
-    Ok(())
+    to_stdout(|out| write_json(out, value))
 }
 
-/// Prints an aligned table on stdout (headers in capitals, two spaces between columns).
-pub fn print_table(headers: &[&str], rows: &[Vec<String>]) -> anyhow::Result<()> {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut text = String::new();
-    let mut line = |cells: &mut dyn Iterator<Item = String>| {
-        let mut l = String::new();
-        for (i, cell) in cells.enumerate() {
-            if i > 0 {
-                l.push_str("  ");
-            }
-            let pad = widths[i].saturating_sub(cell.chars().count());
-            l.push_str(&cell);
-            l.extend(std::iter::repeat_n(' ', pad));
-        }
-        text.push_str(l.trim_end());
-        text.push('\n');
-    };
-    line(&mut headers.iter().map(|h| h.to_uppercase()));
-    for row in rows {
-        line(&mut row.iter().cloned());
-    }
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
+/// Prints an aligned table on stdout; see [`write_table`].
+pub fn print_table<R, C>(headers: &[&str], rows: &[R]) -> anyhow::Result<()>
+where
+    R: AsRef<[C]>,
+    C: AsRef<str>,
+{
+    to_stdout(|out| write_table(out, headers, rows))
+}
+
+/// Runs `write` on buffered stdout.
+pub fn to_stdout(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    write(&mut out)
+        .and_then(|()| out.flush())
         .context("failed to write to stdout")
+}
+
+/// Writes `value` as pretty JSON and a newline.
+pub fn write_json<T: serde::Serialize + ?Sized>(
+    out: &mut dyn Write,
+    value: &T,
+) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)
+}
+
+/// Writes an aligned table (headers in capitals, two spaces between
+/// columns, no trailing blanks).
+pub fn write_table<R, C>(out: &mut dyn Write, headers: &[&str], rows: &[R]) -> std::io::Result<()>
+where
+    R: AsRef<[C]>,
+    C: AsRef<str>,
+{
+    write_table_with(out, headers, rows.len(), |n| rows[n].as_ref())
+}
+
+/// [`write_table`] of `count` rows, row `n`'s cells given by `row(n)`:
+/// called twice per row, for the widths then to write, so that a long
+/// listing keeps no rows.
+pub fn write_table_with<R, C>(
+    out: &mut dyn Write,
+    headers: &[&str],
+    count: usize,
+    row: impl Fn(usize) -> R,
+) -> std::io::Result<()>
+where
+    R: AsRef<[C]>,
+    C: AsRef<str>,
+{
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for n in 0..count {
+        let cells = row(n);
+        for (w, cell) in widths.iter_mut().zip(cells.as_ref()) {
+            *w = (*w).max(text_width(cell.as_ref()));
+        }
+    }
+    let mut table = TableWriter::new(out, headers, widths)?;
+    (0..count).try_for_each(|n| table.line(row(n).as_ref()))
+}
+
+/// Characters of `s` (its bytes when ASCII, the common case).
+fn text_width(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    }
+}
+
+/// Writes a table line by line, each built in one buffer first (one write
+/// per line, not per cell).
+struct TableWriter<'w> {
+    out: &'w mut dyn Write,
+    widths: Vec<usize>,
+    line: Vec<u8>,
+}
+
+impl<'w> TableWriter<'w> {
+    /// Starts a table with columns `widths` wide by writing its headers.
+    fn new(
+        out: &'w mut dyn Write,
+        headers: &[&str],
+        widths: Vec<usize>,
+    ) -> std::io::Result<TableWriter<'w>> {
+        let mut table = TableWriter {
+            out,
+            widths,
+            line: Vec::new(),
+        };
+        let upper: Vec<String> = headers.iter().map(|h| h.to_uppercase()).collect();
+        table.line(&upper)?;
+        Ok(table)
+    }
+
+    /// One line: each cell padded to its column's width, two spaces between
+    /// columns, trailing empty cells and blanks left out.
+    fn line<C: AsRef<str>>(&mut self, cells: &[C]) -> std::io::Result<()> {
+        let shown = cells
+            .iter()
+            .rposition(|c| !c.as_ref().is_empty())
+            .map_or(0, |i| i + 1)
+            .min(self.widths.len());
+        self.line.clear();
+        for (i, cell) in cells[..shown].iter().enumerate() {
+            let cell = cell.as_ref();
+            self.line.extend_from_slice(cell.as_bytes());
+            if i + 1 < shown {
+                let pad = self.widths[i].saturating_sub(text_width(cell)) + 2;
+                self.line.resize(self.line.len() + pad, b' ');
+            }
+        }
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)
+    }
 }
 
 /// Confirms an action on stderr ("plugged …"); `-q` silences it.

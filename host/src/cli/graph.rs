@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::Context;
 use super::common::{hook_index, load_project};
-use crate::project::{HookIndex, IntegrationFilter, Project};
+use crate::project::{HookIndex, IntegrationFilter, Mode, Project, Role};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum GraphFormat {
@@ -91,7 +91,7 @@ pub fn mesh_graph(project: &Project) -> Graph {
 }
 
 /// The capability graph: one node per product, one edge per feasible
-/// (source product, destination product, mode) with its topics.
+/// (source product, destination product, data or command) with its topics.
 pub fn capability_graph(project: &Project, hooks: &HookIndex) -> Graph {
     let mut g = Graph::default();
     for p in project.products() {
@@ -101,31 +101,38 @@ pub fn capability_graph(project: &Project, hooks: &HookIndex) -> Graph {
             group: p.definition.tags.first().cloned().unwrap_or_default(),
         });
     }
-    let mut edges: BTreeMap<(String, String, bool), Vec<String>> = BTreeMap::new();
-    for i in project.integrations(hooks, &IntegrationFilter::default()) {
-        if !i.role.is_source() {
-            continue;
+    let filter = IntegrationFilter::default();
+    let views = project.integration_views(hooks, &filter);
+    // Sorted by product then target: each (product, target) run of source
+    // ends gives the data edge, then the command edge.
+    let sources: Vec<_> = views.iter().filter(|i| i.role.is_source()).collect();
+    for run in
+        sources.chunk_by(|a, b| (a.product, a.target_product) == (b.product, b.target_product))
+    {
+        for trigger in [false, true] {
+            let mut topics: Vec<(&str, Mode)> = Vec::new();
+            for i in run.iter().filter(|i| (i.role == Role::Trigger) == trigger) {
+                if !topics.contains(&(i.topic, i.mode)) {
+                    topics.push((i.topic, i.mode));
+                }
+            }
+            if !topics.is_empty() {
+                g.edges.push(Edge {
+                    from: run[0].product.to_string(),
+                    to: run[0].target_product.to_string(),
+                    label: topics
+                        .iter()
+                        .map(|(topic, mode)| match mode {
+                            Mode::Pull => format!("{topic} (pull)"),
+                            Mode::Push => topic.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    status: "feasible".into(),
+                    trigger,
+                });
+            }
         }
-        let trigger = i.role == crate::project::Role::Trigger;
-        let mut topic = i.topic.clone();
-        if i.mode == crate::project::Mode::Pull {
-            topic.push_str(" (pull)");
-        }
-        let topics = edges
-            .entry((i.product, i.target_product, trigger))
-            .or_default();
-        if !topics.contains(&topic) {
-            topics.push(topic);
-        }
-    }
-    for ((from, to, trigger), topics) in edges {
-        g.edges.push(Edge {
-            from,
-            to,
-            label: topics.join(", "),
-            status: "feasible".into(),
-            trigger,
-        });
     }
     g
 }

@@ -10,9 +10,13 @@ use meshroom_registry::{LockedProduct, Lockfile};
 use super::Context;
 use super::common::{
     hook_index, load_project, mode_parser, or_dash, print_json, print_table, role_parser,
+    to_stdout, write_json, write_table_with,
 };
 use super::oci::RegistryFlags;
-use crate::project::{Capability, IntegrationFilter, Mode, Project, Role, templates};
+use crate::project::{
+    Capability, IntegrationFilter, IntegrationView, ListedIntegration, Mode, Project, Role,
+    templates,
+};
 
 /// List products, integrations, instances, plugs or templates
 #[derive(Debug, clap::Args)]
@@ -191,11 +195,7 @@ fn products(
 ) -> anyhow::Result<()> {
     let hooks = hook_index(ctx, project)?;
     let lock = Lockfile::load(&Lockfile::path_in(project.root()))?;
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    let all = project.integrations(&hooks, &IntegrationFilter::default());
-    for i in &all {
-        *counts.entry(i.product.as_str()).or_default() += 1;
-    }
+    let counts = project.integration_counts(&hooks);
     let mut instances: HashMap<&str, Vec<&str>> = HashMap::new();
     for i in project.instances() {
         instances
@@ -323,14 +323,14 @@ fn newer_versions(
 }
 
 /// Number of plugs per (source product, destination product, topic, mode).
-fn plug_counts(project: &Project) -> HashMap<(String, String, String, Mode), usize> {
-    let mut out = HashMap::new();
+fn plug_counts(project: &Project) -> foldhash::HashMap<(&str, &str, &str, Mode), usize> {
+    let mut out = foldhash::HashMap::default();
     for plug in project.plugs() {
         if let Ok((src, dst)) = project.plug_ends(plug) {
             *out.entry((
-                src.product.clone(),
-                dst.product.clone(),
-                plug.topic.clone(),
+                src.product.as_str(),
+                dst.product.as_str(),
+                plug.topic.as_str(),
                 plug.mode,
             ))
             .or_default() += 1;
@@ -339,8 +339,8 @@ fn plug_counts(project: &Project) -> HashMap<(String, String, String, Mode), usi
     out
 }
 
-/// Rows of `list integrations` (also used by the benchmark).
-pub fn integrations(
+/// `list integrations`.
+fn integrations(
     ctx: &Context,
     project: &Project,
     filter: &IntegrationFilter<'_>,
@@ -348,37 +348,45 @@ pub fn integrations(
 ) -> anyhow::Result<()> {
     let hooks = hook_index(ctx, project)?;
     let listed = project.list_integrations(&hooks, filter);
+    to_stdout(|out| write_integrations(out, project, &listed, wide, ctx.json))
+}
+
+/// Writes `listed` as `list integrations` shows them: a table, or JSON
+/// (also used by the benchmark).
+pub fn write_integrations(
+    out: &mut dyn std::io::Write,
+    project: &Project,
+    listed: &[ListedIntegration<'_>],
+    wide: bool,
+    json: bool,
+) -> std::io::Result<()> {
     let counts = plug_counts(project);
-    let plugs_of = |i: &crate::project::Integration| {
-        let key = if i.role.is_source() {
-            (
-                i.product.clone(),
-                i.target_product.clone(),
-                i.topic.clone(),
-                i.mode,
-            )
+    let plugs_of = |i: &IntegrationView<'_>| {
+        let (src, dst) = if i.role.is_source() {
+            (i.product, i.target_product)
         } else {
-            (
-                i.target_product.clone(),
-                i.product.clone(),
-                i.topic.clone(),
-                i.mode,
-            )
+            (i.target_product, i.product)
         };
-        counts.get(&key).copied().unwrap_or(0)
+        counts
+            .get(&(src, dst, i.topic, i.mode))
+            .copied()
+            .unwrap_or(0)
     };
-    if ctx.json {
-        let out: Vec<_> = listed
+    if json {
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            #[serde(flatten)]
+            listed: &'a ListedIntegration<'a>,
+            plugs: usize,
+        }
+        let rows: Vec<Row<'_>> = listed
             .iter()
-            .map(|l| {
-                let mut v = serde_json::to_value(l).unwrap_or_default();
-                if let Some(o) = v.as_object_mut() {
-                    o.insert("plugs".into(), json!(plugs_of(&l.integration)));
-                }
-                v
+            .map(|l| Row {
+                listed: l,
+                plugs: plugs_of(&l.integration),
             })
             .collect();
-        return print_json(&out);
+        return write_json(out, &rows);
     }
     let mut headers = vec![
         "product",
@@ -394,38 +402,43 @@ pub fn integrations(
     if wide {
         headers.push("file");
     }
-    let rows: Vec<Vec<String>> = listed
+    // Cells borrow: plug counts from a table of numbers, files (with
+    // --wide) from their relative paths.
+    let plugs: Vec<usize> = listed.iter().map(|l| plugs_of(&l.integration)).collect();
+    let numbers: Vec<String> = (0..=plugs.iter().copied().max().unwrap_or(0))
+        .map(|n| n.to_string())
+        .collect();
+    let files: Vec<String> = listed
         .iter()
-        .map(|l| {
-            let i = &l.integration;
-            let mut row = vec![
-                i.product.clone(),
-                i.target_product.clone(),
-                i.topic.clone(),
-                i.role.to_string(),
-                i.mode.to_string(),
-                or_dash(i.format.clone().unwrap_or_default()),
-                if i.generic { "generic" } else { "explicit" }.to_string(),
-                l.setup.describe().to_string(),
-                plugs_of(i).to_string(),
-            ];
-            if wide {
-                row.push(or_dash(
-                    i.path
-                        .as_ref()
-                        .map(|p| {
-                            p.strip_prefix(project.root())
-                                .unwrap_or(p)
-                                .display()
-                                .to_string()
-                        })
-                        .unwrap_or_default(),
-                ));
-            }
-            row
+        .filter(|_| wide)
+        .map(|l| match l.integration.path() {
+            Some(p) => p
+                .strip_prefix(project.root())
+                .unwrap_or(p)
+                .display()
+                .to_string(),
+            None => "-".to_string(),
         })
         .collect();
-    print_table(&headers, &rows)
+    write_table_with(out, &headers, listed.len(), |n| {
+        let i = &listed[n].integration;
+        [
+            i.product,
+            i.target_product,
+            i.topic,
+            i.role.as_str(),
+            i.mode.as_str(),
+            i.format.unwrap_or("-"),
+            if i.is_generic() {
+                "generic"
+            } else {
+                "explicit"
+            },
+            listed[n].setup.describe(),
+            &numbers[plugs[n]],
+            files.get(n).map_or("", String::as_str),
+        ]
+    })
 }
 
 fn instances(

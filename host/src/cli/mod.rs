@@ -14,7 +14,7 @@ mod context;
 mod create;
 pub mod graph;
 mod init;
-mod list;
+pub mod list;
 mod logging;
 mod oci;
 mod plan;

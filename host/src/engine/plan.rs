@@ -238,7 +238,7 @@ fn plan_plug(
         Action::Check => (HookKind::Check, setup_order),
     };
     for (side, integration, instance) in order {
-        let declared: Vec<&DeclaredHook> = hooks.for_integration(kind, integration);
+        let declared: Vec<&DeclaredHook> = hooks.for_integration(kind, &integration.view());
         if declared.is_empty() {
             continue;
         }

@@ -47,12 +47,9 @@ pub fn plug_sides(
             format: plug.format.as_deref(),
         };
         project
-            .integrations(hooks, &filter)
+            .list_integrations(hooks, &filter)
             .into_iter()
-            .map(|i| {
-                let own = hooks.ownership(&i);
-                (i, own)
-            })
+            .map(|l| (l.integration.to_integration(), l.setup))
             .collect()
     };
     let sources = side(&src.product, &dst.product, src_role);

@@ -150,6 +150,27 @@ impl Capability {
     }
 }
 
+/// A [`Capability`] borrowed from a definition or a hook, for listings that
+/// derive many integrations from few capabilities without copying names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CapabilityRef<'a> {
+    pub topic: Option<&'a str>,
+    pub role: Role,
+    pub mode: Mode,
+    pub format: Option<&'a str>,
+}
+
+impl CapabilityRef<'_> {
+    pub fn to_owned(self) -> Capability {
+        Capability {
+            topic: self.topic.map(str::to_string),
+            role: self.role,
+            mode: self.mode,
+            format: self.format.map(str::to_string),
+        }
+    }
+}
+
 /// Formats are compatible when equal or when either side accepts any format.
 pub fn formats_compatible(a: Option<&str>, b: Option<&str>) -> bool {
     match (a, b) {

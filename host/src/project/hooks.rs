@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::capability::{Capability, Mode, Role};
-use super::integration::Integration;
+use super::capability::{Capability, CapabilityRef, Mode, Role};
+use super::integration::IntegrationView;
 
 /// The kinds of hook an adapter may declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -128,19 +128,23 @@ impl DeclaredHook {
 
     /// Whether this hook applies to `integration` (same product and role,
     /// compatible target, topic, mode and format).
-    pub fn applies_to(&self, integration: &Integration) -> bool {
-        self.product == integration.product
-            && self.role == Some(integration.role)
+    pub fn applies_to(&self, integration: &IntegrationView<'_>) -> bool {
+        self.product == integration.product && self.applies_within_product(integration)
+    }
+
+    /// [`Self::applies_to`] for a hook known to be `integration.product`'s.
+    fn applies_within_product(&self, integration: &IntegrationView<'_>) -> bool {
+        self.role == Some(integration.role)
             && self
                 .target_product
                 .as_ref()
-                .is_none_or(|t| *t == integration.target_product)
-            && self.topic.as_ref().is_none_or(|t| *t == integration.topic)
+                .is_none_or(|t| t == integration.target_product)
+            && self.topic.as_ref().is_none_or(|t| t == integration.topic)
             && self.mode.is_none_or(|m| m == integration.mode)
             && self
                 .format
-                .as_ref()
-                .is_none_or(|f| integration.format.as_ref() == Some(f))
+                .as_deref()
+                .is_none_or(|f| integration.format == Some(f))
     }
 }
 
@@ -202,11 +206,15 @@ impl HookIndex {
     /// The hooks of `kind` that apply to `integration`, in run order. When a
     /// target-specific hook exists, generic ones are dropped unless marked
     /// `keep_when_overloaded` (as the original's overloading rule).
-    pub fn for_integration(&self, kind: HookKind, integration: &Integration) -> Vec<&DeclaredHook> {
+    pub fn for_integration(
+        &self,
+        kind: HookKind,
+        integration: &IntegrationView<'_>,
+    ) -> Vec<&DeclaredHook> {
         let mut hooks: Vec<&DeclaredHook> = self
-            .of_product(&integration.product)
+            .of_product(integration.product)
             .iter()
-            .filter(|h| h.kind == kind && h.applies_to(integration))
+            .filter(|h| h.kind == kind && h.applies_within_product(integration))
             .collect();
         if hooks.iter().any(|h| h.target_product.is_some()) {
             hooks.retain(|h| h.target_product.is_some() || h.keep_when_overloaded);
@@ -215,78 +223,86 @@ impl HookIndex {
         hooks
     }
 
-    /// Who can set `integration` up (same rules as [`Self::for_integration`],
-    /// without allocating: it runs once per listed integration).
-    pub fn ownership(&self, integration: &Integration) -> SetupOwnership {
-        let applicable = || {
-            self.of_product(&integration.product)
-                .iter()
-                .filter(|h| h.kind == HookKind::Setup && h.applies_to(integration))
-        };
-        let overloaded = applicable().any(|h| h.target_product.is_some());
-        let mut any = false;
-        for h in applicable()
-            .filter(|h| !overloaded || h.target_product.is_some() || h.keep_when_overloaded)
-        {
-            if h.owns_both {
-                return SetupOwnership::Both;
-            }
-            any = true;
-        }
-        if any {
-            SetupOwnership::OwnSide
-        } else {
-            SetupOwnership::None
-        }
+    /// Who can set `integration` up (same rules as [`Self::for_integration`]).
+    pub fn ownership(&self, integration: &IntegrationView<'_>) -> SetupOwnership {
+        ownership_among(self.of_product(integration.product), integration)
     }
 
     /// Capabilities implied by generic setup hooks (no target product): a
     /// mode-less hook supports both modes, as the original.
     pub fn capabilities(&self, product: &str) -> Vec<Capability> {
-        let mut out = Vec::new();
-        for h in self.of_product(product) {
-            let (Some(role), HookKind::Setup, None) = (h.role, h.kind, &h.target_product) else {
-                continue;
+        self.capability_refs(product)
+            .map(CapabilityRef::to_owned)
+            .collect()
+    }
+
+    /// [`Self::capabilities`], borrowed.
+    pub fn capability_refs(&self, product: &str) -> impl Iterator<Item = CapabilityRef<'_>> {
+        self.of_product(product).iter().flat_map(|h| {
+            let modes: &[Mode] = match (h.role, h.kind, &h.target_product, &h.mode) {
+                (Some(_), HookKind::Setup, None, Some(m)) => std::slice::from_ref(m),
+                (Some(_), HookKind::Setup, None, None) => &[Mode::Push, Mode::Pull],
+                _ => &[],
             };
-            let modes: &[Mode] = match &h.mode {
-                Some(m) => std::slice::from_ref(m),
-                None => &[Mode::Push, Mode::Pull],
-            };
-            for &mode in modes {
-                out.push(Capability {
-                    topic: h.topic.clone(),
-                    role,
+            modes.iter().filter_map(move |&mode| {
+                Some(CapabilityRef {
+                    topic: h.topic.as_deref(),
+                    role: h.role?,
                     mode,
-                    format: h.format.clone(),
-                });
-            }
+                    format: h.format.as_deref(),
+                })
+            })
+        })
+    }
+}
+
+/// Who can set `integration` up, given the hooks of its product (without
+/// allocating: listings call it once per integration).
+pub fn ownership_among(
+    product_hooks: &[DeclaredHook],
+    integration: &IntegrationView<'_>,
+) -> SetupOwnership {
+    let applicable = || {
+        product_hooks
+            .iter()
+            .filter(|h| h.kind == HookKind::Setup && h.applies_within_product(integration))
+    };
+    let overloaded = applicable().any(|h| h.target_product.is_some());
+    let mut any = false;
+    for h in
+        applicable().filter(|h| !overloaded || h.target_product.is_some() || h.keep_when_overloaded)
+    {
+        if h.owns_both {
+            return SetupOwnership::Both;
         }
-        out
+        any = true;
+    }
+    if any {
+        SetupOwnership::OwnSide
+    } else {
+        SetupOwnership::None
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::project::integration::IntegrationManifest;
 
-    fn integration(
-        product: &str,
-        target: &str,
-        topic: &str,
+    fn integration<'a>(
+        product: &'a str,
+        target: &'a str,
+        topic: &'a str,
         role: Role,
         mode: Mode,
-    ) -> Integration {
-        Integration {
-            product: product.into(),
-            target_product: target.into(),
-            topic: topic.into(),
+    ) -> IntegrationView<'a> {
+        IntegrationView {
+            product,
+            target_product: target,
+            topic,
             role,
             mode,
             format: None,
-            generic: true,
-            path: None,
-            manifest: IntegrationManifest::default(),
+            explicit: None,
         }
     }
 

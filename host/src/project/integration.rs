@@ -70,7 +70,102 @@ pub struct Integration {
     pub manifest: IntegrationManifest,
 }
 
+/// An integration borrowed from the project: an explicit one's fields, or a
+/// generic one derived from two capabilities. What listings hand out, so
+/// that listing a large mesh copies no names.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntegrationView<'a> {
+    pub product: &'a str,
+    pub target_product: &'a str,
+    pub topic: &'a str,
+    pub role: Role,
+    pub mode: Mode,
+    pub format: Option<&'a str>,
+    /// The explicit integration (its file and manifest); `None` for generic ones.
+    pub explicit: Option<&'a Integration>,
+}
+
+impl<'a> IntegrationView<'a> {
+    /// Derived from matching capabilities rather than read from a file.
+    pub fn is_generic(&self) -> bool {
+        self.explicit.is_none()
+    }
+
+    /// The file of an explicit integration.
+    pub fn path(&self) -> Option<&'a Path> {
+        self.explicit.and_then(|i| i.path.as_deref())
+    }
+
+    pub fn to_integration(&self) -> Integration {
+        match self.explicit {
+            Some(i) => i.clone(),
+            None => Integration {
+                product: self.product.to_string(),
+                target_product: self.target_product.to_string(),
+                topic: self.topic.to_string(),
+                role: self.role,
+                mode: self.mode,
+                format: self.format.map(str::to_string),
+                generic: true,
+                path: None,
+                manifest: IntegrationManifest::default(),
+            },
+        }
+    }
+}
+
+/// Serialized as [`Integration`] is.
+impl Serialize for IntegrationView<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let path = self.path();
+        let mut s = serializer.serialize_struct("Integration", 7 + usize::from(path.is_some()))?;
+        s.serialize_field("product", self.product)?;
+        s.serialize_field("target_product", self.target_product)?;
+        s.serialize_field("topic", self.topic)?;
+        s.serialize_field("role", &self.role)?;
+        s.serialize_field("mode", &self.mode)?;
+        s.serialize_field("format", &self.format)?;
+        s.serialize_field("generic", &self.is_generic())?;
+        if let Some(path) = path {
+            s.serialize_field("path", path)?;
+        }
+        s.end()
+    }
+}
+
+impl fmt::Display for IntegrationView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (arrow_in, arrow_out) = if self.role.is_source() {
+            ("--[", "]->")
+        } else {
+            ("<-[", "]--")
+        };
+        write!(f, "{} {arrow_in}{}:{}", self.product, self.topic, self.mode)?;
+        if let Some(x) = self.format {
+            write!(f, " {x}")?;
+        }
+        write!(f, "{arrow_out} {} ({})", self.target_product, self.role)
+    }
+}
+
 impl Integration {
+    /// This integration, borrowed.
+    pub fn view(&self) -> IntegrationView<'_> {
+        IntegrationView {
+            product: &self.product,
+            target_product: &self.target_product,
+            topic: &self.topic,
+            role: self.role,
+            mode: self.mode,
+            format: self.format.as_deref(),
+            explicit: (!self.generic).then_some(self),
+        }
+    }
+
     /// Whether `self` and `other` are the two ends of the same edge.
     pub fn matches(&self, other: &Integration) -> bool {
         self.topic == other.topic
@@ -161,24 +256,7 @@ impl Integration {
 
 impl fmt::Display for Integration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let fmt_part = self
-            .format
-            .as_deref()
-            .map(|x| format!(" {x}"))
-            .unwrap_or_default();
-        if self.role.is_source() {
-            write!(
-                f,
-                "{} --[{}:{}{}]-> {} ({})",
-                self.product, self.topic, self.mode, fmt_part, self.target_product, self.role
-            )
-        } else {
-            write!(
-                f,
-                "{} <-[{}:{}{}]-- {} ({})",
-                self.product, self.topic, self.mode, fmt_part, self.target_product, self.role
-            )
-        }
+        self.view().fmt(f)
     }
 }
 

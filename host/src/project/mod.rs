@@ -37,11 +37,11 @@ pub mod templates;
 mod yaml;
 
 pub use adapter_crate::{adapter_crate_files, configured_capability};
-pub use capability::{Capability, CapabilityDecl, Mode, Role};
+pub use capability::{Capability, CapabilityDecl, CapabilityRef, Mode, Role};
 pub use error::{ProjectError, Result};
 pub use hooks::{DeclaredHook, HookIndex, HookKind, HookOrder, SetupOwnership};
 pub use instance::{Instance, InstanceConfig};
-pub use integration::{Integration, IntegrationManifest, parse_file_stem};
+pub use integration::{Integration, IntegrationManifest, IntegrationView, parse_file_stem};
 pub use plug::{Plug, PlugKind, PlugStatus};
 pub use product::{CapabilityMap, Product, ProductDefinition};
 pub use project::{Project, is_project};

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use super::capability::{Capability, CapabilityDecl, Mode, Role};
+use super::capability::{Capability, CapabilityDecl, CapabilityRef, Mode, Role};
 use super::error::Result;
 use super::reader::Reader;
 use super::setting::Setting;
@@ -121,15 +121,20 @@ impl ProductDefinition {
 
     /// Every capability declared in the definition, in file order.
     pub fn capabilities(&self) -> impl Iterator<Item = Capability> + '_ {
+        self.capability_refs().map(CapabilityRef::to_owned)
+    }
+
+    /// [`Self::capabilities`], borrowed.
+    pub fn capability_refs(&self) -> impl Iterator<Item = CapabilityRef<'_>> {
         Role::ALL.into_iter().flat_map(move |role| {
             self.capability_map(role)
                 .iter()
                 .flat_map(move |(topic, decls)| {
-                    decls.iter().map(move |d| Capability {
-                        topic: Some(topic.clone()),
+                    decls.iter().map(move |d| CapabilityRef {
+                        topic: Some(topic.as_str()),
                         role,
                         mode: d.mode,
-                        format: d.format.clone(),
+                        format: d.format.as_deref(),
                     })
                 })
         })

@@ -1,13 +1,19 @@
 //! Listing integrations: explicit ones from files, plus generic ones derived
 //! from every pair of matching capabilities, with who can set each up.
+//!
+//! A mesh of a few hundred products has a hundred thousand generic
+//! integrations or more, so listings borrow every name
+//! ([`IntegrationView`]), work one source product at a time, and order rows
+//! by ranks (a name's place in sorted order) instead of comparing strings.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
+use foldhash::HashMap as FastMap;
 use serde::Serialize;
 
-use super::capability::{Capability, Mode, Role, formats_compatible};
-use super::hooks::{HookIndex, SetupOwnership};
-use super::integration::Integration;
+use super::capability::{Capability, CapabilityRef, Mode, Role, formats_compatible};
+use super::hooks::{HookIndex, SetupOwnership, ownership_among};
+use super::integration::{Integration, IntegrationView};
 use super::project::Project;
 
 /// Which integrations to list; `None` = any.
@@ -22,11 +28,31 @@ pub struct IntegrationFilter<'a> {
     pub format: Option<&'a str>,
 }
 
+impl IntegrationFilter<'_> {
+    /// Whether a capability can take part in an integration this filter lists.
+    fn admits(&self, c: &CapabilityRef<'_>) -> bool {
+        self.topic.is_none_or(|t| c.topic.is_none_or(|c| c == t))
+            && self.mode.is_none_or(|m| c.mode == m)
+            && self.format.is_none_or(|f| c.format.is_none_or(|c| c == f))
+    }
+
+    fn admits_explicit(&self, i: &Integration) -> bool {
+        self.product.is_none_or(|p| i.product == p)
+            && self.target.is_none_or(|t| i.target_product == t)
+            && self.topic.is_none_or(|t| i.topic == t)
+            && self.role.is_none_or(|r| i.role == r)
+            && self.mode.is_none_or(|m| i.mode == m)
+            && self
+                .format
+                .is_none_or(|f| i.format.as_deref().is_none_or(|g| g == f))
+    }
+}
+
 /// An integration with who can set it up, as listed.
-#[derive(Debug, Clone, Serialize)]
-pub struct ListedIntegration {
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ListedIntegration<'a> {
     #[serde(flatten)]
-    pub integration: Integration,
+    pub integration: IntegrationView<'a>,
     pub setup: SetupOwnership,
 }
 
@@ -34,36 +60,121 @@ impl Project {
     /// Every capability of `product`: declared in its definition, plus those
     /// implied by its generic setup hooks; without duplicates, in order.
     pub fn capabilities(&self, product: &str, hooks: &HookIndex) -> Vec<Capability> {
-        let mut seen = HashSet::new();
-        let declared = self
-            .find_product(product)
+        self.capability_refs(product, hooks)
             .into_iter()
-            .flat_map(|p| p.definition.capabilities());
-        declared
-            .chain(hooks.capabilities(product))
-            .filter(|c| seen.insert(c.clone()))
+            .map(CapabilityRef::to_owned)
             .collect()
     }
 
-    /// The integrations matching `filter`, sorted: explicit ones, and one
-    /// generic integration per matching (topic, role, mode, format) that no
-    /// explicit one implements. Cost: linear in the
-    /// number of capabilities plus the number of integrations listed.
+    /// [`Self::capabilities`], borrowed.
+    fn capability_refs<'a>(
+        &'a self,
+        product: &str,
+        hooks: &'a HookIndex,
+    ) -> Vec<CapabilityRef<'a>> {
+        let declared = self
+            .find_product(product)
+            .into_iter()
+            .flat_map(|p| p.definition.capability_refs());
+        let mut out: Vec<CapabilityRef<'a>> = Vec::new();
+        for c in declared.chain(hooks.capability_refs(product)) {
+            // A product has a handful of capabilities: a scan beats hashing.
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// The integrations matching `filter`, sorted, as owned values: for
+    /// callers that keep a few. Listings use [`Self::integration_views`].
     pub fn integrations(
         &self,
         hooks: &HookIndex,
         filter: &IntegrationFilter<'_>,
     ) -> Vec<Integration> {
-        let cap_ok = |c: &Capability| {
-            filter
-                .topic
-                .is_none_or(|t| c.topic.is_none() || c.topic.as_deref() == Some(t))
-                && filter.mode.is_none_or(|m| c.mode == m)
-                && filter
-                    .format
-                    .is_none_or(|f| c.format.is_none() || c.format.as_deref() == Some(f))
-        };
-        let selected = |only: Option<&str>| -> Vec<&str> {
+        let mut out = Vec::new();
+        self.each_source(hooks, filter, |_, rows| {
+            out.extend(rows.iter().map(IntegrationView::to_integration));
+        });
+        out
+    }
+
+    /// The integrations matching `filter`, sorted, borrowed.
+    pub fn integration_views<'a>(
+        &'a self,
+        hooks: &'a HookIndex,
+        filter: &IntegrationFilter<'_>,
+    ) -> Vec<IntegrationView<'a>> {
+        let mut out = Vec::new();
+        self.each_source(hooks, filter, |_, rows| out.extend_from_slice(rows));
+        out
+    }
+
+    /// The integrations matching `filter`, sorted, with who can set each one up.
+    pub fn list_integrations<'a>(
+        &'a self,
+        hooks: &'a HookIndex,
+        filter: &IntegrationFilter<'_>,
+    ) -> Vec<ListedIntegration<'a>> {
+        let mut out = Vec::new();
+        self.each_source(hooks, filter, |product, rows| {
+            let product_hooks = hooks.of_product(product);
+            // Without target-specific hooks, who sets an integration up does
+            // not depend on its target: one answer per (topic, role, mode,
+            // format) serves every target.
+            let per_target = product_hooks.iter().any(|h| h.target_product.is_some());
+            let mut known: Vec<(IntegrationView<'a>, SetupOwnership)> = Vec::new();
+            for &integration in rows {
+                let same = |(k, _): &&(IntegrationView<'a>, SetupOwnership)| {
+                    (k.role, k.mode, k.topic, k.format)
+                        == (
+                            integration.role,
+                            integration.mode,
+                            integration.topic,
+                            integration.format,
+                        )
+                };
+                let setup = match known.iter().find(same) {
+                    Some((_, setup)) => *setup,
+                    None => {
+                        let setup = ownership_among(product_hooks, &integration);
+                        if !per_target {
+                            known.push((integration, setup));
+                        }
+                        setup
+                    }
+                };
+                out.push(ListedIntegration { integration, setup });
+            }
+        });
+        out
+    }
+
+    /// How many integrations each product has, without listing them;
+    /// products with none are absent.
+    pub fn integration_counts<'a>(&'a self, hooks: &'a HookIndex) -> HashMap<&'a str, usize> {
+        let mut out = HashMap::new();
+        self.each_source(hooks, &IntegrationFilter::default(), |product, rows| {
+            out.insert(product, rows.len());
+        });
+        out
+    }
+
+    /// Calls `emit` for each product, in name order, with its integrations
+    /// matching `filter`, sorted by target, topic, role, mode, explicit
+    /// before generic, then format. Generic ones are one per matching
+    /// (target, topic, role, mode, format) that no explicit one implements
+    /// (same ends, topic, role and mode, and its format or any). Cost:
+    /// linear in the number of capabilities plus the number of
+    /// integrations listed (sorted per product, by integer keys).
+    fn each_source<'a>(
+        &'a self,
+        hooks: &'a HookIndex,
+        filter: &IntegrationFilter<'_>,
+        mut emit: impl FnMut(&'a str, &[IntegrationView<'a>]),
+    ) {
+        let selected = |only: Option<&str>| -> Vec<&'a str> {
             match only {
                 Some(n) => self
                     .find_product(n)
@@ -72,167 +183,233 @@ impl Project {
                 None => self.products().iter().map(|p| p.name.as_str()).collect(),
             }
         };
-        let sources = selected(filter.product);
+        let explicit: Vec<&'a Integration> = self
+            .explicit_integrations()
+            .iter()
+            .filter(|i| filter.admits_explicit(i))
+            .collect();
+        let mut sources = selected(filter.product);
+        sources.extend(explicit.iter().map(|i| i.product.as_str()));
+        sources.sort_unstable();
+        sources.dedup();
         let targets = selected(filter.target);
-        let source_caps: Vec<Vec<Capability>> = sources
-            .iter()
-            .map(|p| {
-                self.capabilities(p, hooks)
-                    .into_iter()
-                    .filter(|c| cap_ok(c) && filter.role.is_none_or(|r| c.role == r))
-                    .collect()
-            })
-            .collect();
-        let target_caps: Vec<Vec<Capability>> = targets
-            .iter()
-            .map(|p| {
-                self.capabilities(p, hooks)
-                    .into_iter()
-                    .filter(|c| cap_ok(c))
-                    .collect()
-            })
-            .collect();
+        let caps_of = |p: &str| -> Vec<CapabilityRef<'a>> {
+            let mut caps = self.capability_refs(p, hooks);
+            caps.retain(|c| filter.admits(c));
+            caps
+        };
+        let target_caps: Vec<Vec<CapabilityRef<'a>>> = targets.iter().map(|p| caps_of(p)).collect();
+        let mut source_caps: Vec<Vec<CapabilityRef<'a>>> =
+            sources.iter().map(|p| caps_of(p)).collect();
+        for caps in &mut source_caps {
+            caps.retain(|c| filter.role.is_none_or(|r| c.role == r));
+        }
+
+        let all_caps = || source_caps.iter().chain(&target_caps).flatten();
+        let names = Ranks::new(
+            targets
+                .iter()
+                .copied()
+                .chain(explicit.iter().map(|i| i.target_product.as_str())),
+        );
+        let topics = Ranks::new(
+            all_caps()
+                .filter_map(|c| c.topic)
+                .chain(explicit.iter().map(|i| i.topic.as_str())),
+        );
+        let formats = Ranks::new(
+            all_caps()
+                .filter_map(|c| c.format)
+                .chain(explicit.iter().filter_map(|i| i.format.as_deref())),
+        );
+        let format_rank = |f: Option<&str>| f.map_or(0, |f| formats.of(f) + 1);
 
         // The targets' capabilities by (topic, role, mode); topic-less ones
         // (from hooks) apart, as they match every topic.
-        type Targets<'t> = Vec<(usize, Option<&'t str>)>;
-        let mut by_key: HashMap<(&str, Role, Mode), Targets<'_>> = HashMap::new();
-        let mut wildcards: Vec<(usize, &Capability)> = Vec::new();
-        for (ti, caps) in target_caps.iter().enumerate() {
+        let mut by_key: FastMap<(&'a str, Role, Mode), Vec<End<'a>>> = FastMap::default();
+        let mut wildcards: Vec<(End<'a>, CapabilityRef<'a>)> = Vec::new();
+        for (&target, caps) in targets.iter().zip(&target_caps) {
             for c in caps {
-                match &c.topic {
-                    Some(t) => by_key
-                        .entry((t.as_str(), c.role, c.mode))
-                        .or_default()
-                        .push((ti, c.format.as_deref())),
-                    None => wildcards.push((ti, c)),
+                let end = End {
+                    rank: names.of(target),
+                    product: target,
+                    format: c.format,
+                    format_rank: format_rank(c.format),
+                };
+                match c.topic {
+                    Some(t) => by_key.entry((t, c.role, c.mode)).or_default().push(end),
+                    None => wildcards.push((end, *c)),
                 }
             }
         }
+        let mut explicit_of: FastMap<&str, Vec<&'a Integration>> = FastMap::default();
+        for i in explicit {
+            explicit_of.entry(i.product.as_str()).or_default().push(i);
+        }
 
-        let explicit: Vec<&Integration> = self
-            .explicit_integrations()
-            .iter()
-            .filter(|i| {
-                filter.product.is_none_or(|p| i.product == p)
-                    && filter.target.is_none_or(|t| i.target_product == t)
-                    && filter.topic.is_none_or(|t| i.topic == t)
-                    && filter.role.is_none_or(|r| i.role == r)
-                    && filter.mode.is_none_or(|m| i.mode == m)
-                    && filter
-                        .format
-                        .is_none_or(|f| i.format.is_none() || i.format.as_deref() == Some(f))
-            })
-            .collect();
-        // An explicit integration hides the generic ones it implements: same
-        // ends, topic, role and mode, and its format (or any when unset).
-        type Key<'k> = (&'k str, &'k str, &'k str, Role, Mode);
-        let mut explicit_formats: HashMap<Key<'_>, Vec<Option<&str>>> = HashMap::new();
-        for i in &explicit {
-            explicit_formats
-                .entry((
-                    i.product.as_str(),
-                    i.target_product.as_str(),
-                    i.topic.as_str(),
+        // One product's rows, and their keys with the row's index (sorting
+        // these small pairs is cheaper than moving rows; the index keeps
+        // explicit rows of equal keys in file order).
+        let mut rows: Vec<IntegrationView<'a>> = Vec::new();
+        let mut keys: Vec<(RowKey, u32)> = Vec::new();
+        let mut listed: Vec<IntegrationView<'a>> = Vec::new();
+        for (&product, caps) in sources.iter().zip(&source_caps) {
+            rows.clear();
+            keys.clear();
+            let mut push = |key: RowKey, view: IntegrationView<'a>| {
+                keys.push((key, rows.len() as u32));
+                rows.push(view);
+            };
+            for &i in explicit_of.get(product).into_iter().flatten() {
+                let key = RowKey::new(
+                    names.of(&i.target_product),
+                    topics.of(&i.topic),
                     i.role,
                     i.mode,
-                ))
-                .or_default()
-                .push(i.format.as_deref());
-        }
-        let mut seen: HashSet<(Key<'_>, Option<&str>)> = HashSet::new();
-        let mut out: Vec<Integration> = explicit.into_iter().cloned().collect();
-
-        for (si, caps) in source_caps.iter().enumerate() {
-            let product = sources[si];
+                    false,
+                    format_rank(i.format.as_deref()),
+                );
+                push(key, i.view());
+            }
             for a in caps {
                 let complement = a.role.complement();
-                let mut candidates: Vec<(usize, &str, Option<&str>)> = Vec::new();
-                match &a.topic {
+                let a_format_rank = format_rank(a.format);
+                let mut generic = |topic: &'a str, topic_rank: u32, end: &End<'a>| {
+                    if !formats_compatible(a.format, end.format) {
+                        return;
+                    }
+                    let (format, format_rank) = match a.format {
+                        Some(f) => (Some(f), a_format_rank),
+                        None => (end.format, end.format_rank),
+                    };
+                    let key = RowKey::new(end.rank, topic_rank, a.role, a.mode, true, format_rank);
+                    push(
+                        key,
+                        IntegrationView {
+                            product,
+                            target_product: end.product,
+                            topic,
+                            role: a.role,
+                            mode: a.mode,
+                            format,
+                            explicit: None,
+                        },
+                    );
+                };
+                match a.topic {
                     Some(topic) => {
-                        if let Some(list) = by_key.get(&(topic.as_str(), complement, a.mode)) {
-                            candidates.extend(list.iter().map(|(ti, f)| (*ti, topic.as_str(), *f)));
+                        let rank = topics.of(topic);
+                        for end in by_key
+                            .get(&(topic, complement, a.mode))
+                            .into_iter()
+                            .flatten()
+                        {
+                            generic(topic, rank, end);
                         }
-                        for (ti, w) in &wildcards {
+                        for (end, w) in &wildcards {
                             if w.role == complement && w.mode == a.mode {
-                                candidates.push((*ti, topic.as_str(), w.format.as_deref()));
+                                generic(topic, rank, end);
                             }
                         }
                     }
                     None => {
-                        for ((topic, role, mode), list) in &by_key {
-                            if *role == complement
-                                && *mode == a.mode
-                                && filter.topic.is_none_or(|t| t == *topic)
-                            {
-                                candidates.extend(list.iter().map(|(ti, f)| (*ti, *topic, *f)));
+                        for (&(topic, role, mode), ends) in &by_key {
+                            if role == complement && mode == a.mode {
+                                let rank = topics.of(topic);
+                                for end in ends {
+                                    generic(topic, rank, end);
+                                }
                             }
                         }
                     }
                 }
-                for (ti, topic, format) in candidates {
-                    if !formats_compatible(a.format.as_deref(), format) {
-                        continue;
-                    }
-                    let target = targets[ti];
-                    let key = (product, target, topic, a.role, a.mode);
-                    let format = a.format.as_deref().or(format);
-                    if explicit_formats
-                        .get(&key)
-                        .is_some_and(|fs| fs.iter().any(|f| f.is_none() || *f == format))
-                        || !seen.insert((key, format))
-                    {
-                        continue;
-                    }
-                    out.push(Integration {
-                        product: product.to_string(),
-                        target_product: target.to_string(),
-                        topic: topic.to_string(),
-                        role: a.role,
-                        mode: a.mode,
-                        format: format.map(str::to_string),
-                        generic: true,
-                        path: None,
-                        manifest: Default::default(),
-                    });
+            }
+            keys.sort_unstable();
+            listed.clear();
+            // Explicit rows come first in their (target, topic, role, mode)
+            // group and hide the generic ones they implement.
+            let mut group = None;
+            let mut explicit_formats: Vec<u32> = Vec::new();
+            let mut last_generic = None;
+            for &(key, index) in &keys {
+                if group != Some(key.group()) {
+                    group = Some(key.group());
+                    explicit_formats.clear();
                 }
+                if !key.generic() {
+                    explicit_formats.push(key.format());
+                } else if explicit_formats
+                    .iter()
+                    .any(|&f| f == 0 || f == key.format())
+                    || last_generic == Some(key)
+                {
+                    continue;
+                } else {
+                    last_generic = Some(key);
+                }
+                listed.push(rows[index as usize]);
+            }
+            if !listed.is_empty() {
+                emit(product, &listed);
             }
         }
-        out.sort_by(|a, b| {
-            (
-                &a.product,
-                &a.target_product,
-                &a.topic,
-                a.role,
-                a.mode,
-                a.generic,
-                &a.format,
-            )
-                .cmp(&(
-                    &b.product,
-                    &b.target_product,
-                    &b.topic,
-                    b.role,
-                    b.mode,
-                    b.generic,
-                    &b.format,
-                ))
-        });
-        out
+    }
+}
+
+/// The other end of a generic integration: a target product, its rank, and
+/// the format its capability accepts.
+struct End<'a> {
+    rank: u32,
+    product: &'a str,
+    format: Option<&'a str>,
+    format_rank: u32,
+}
+
+/// Where a row goes in one product's listing: target, topic, role, mode,
+/// explicit before generic, format, as one integer (sorting integers is
+/// several times faster than comparing field by field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct RowKey(u128);
+
+impl RowKey {
+    /// `format` is 0 for any format, else the format's rank + 1.
+    fn new(target: u32, topic: u32, role: Role, mode: Mode, generic: bool, format: u32) -> RowKey {
+        RowKey(
+            (u128::from(target) << 96)
+                | (u128::from(topic) << 64)
+                | (u128::from(role as u8) << 40)
+                | (u128::from(mode as u8) << 36)
+                | (u128::from(generic) << 32)
+                | u128::from(format),
+        )
     }
 
-    /// [`Self::integrations`] with who can set each one up.
-    pub fn list_integrations(
-        &self,
-        hooks: &HookIndex,
-        filter: &IntegrationFilter<'_>,
-    ) -> Vec<ListedIntegration> {
-        self.integrations(hooks, filter)
-            .into_iter()
-            .map(|integration| ListedIntegration {
-                setup: hooks.ownership(&integration),
-                integration,
-            })
-            .collect()
+    /// The (target, topic, role, mode) group explicit rows hide generic ones in.
+    fn group(self) -> u128 {
+        self.0 >> 36
+    }
+
+    fn generic(self) -> bool {
+        (self.0 >> 32) & 1 == 1
+    }
+
+    fn format(self) -> u32 {
+        self.0 as u32
+    }
+}
+
+/// Each name's place in sorted order, so comparing ranks compares names.
+struct Ranks<'a>(FastMap<&'a str, u32>);
+
+impl<'a> Ranks<'a> {
+    fn new(names: impl IntoIterator<Item = &'a str>) -> Ranks<'a> {
+        let mut sorted: Vec<&str> = names.into_iter().collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        Ranks(sorted.into_iter().zip(0..).collect())
+    }
+
+    fn of(&self, name: &str) -> u32 {
+        self.0.get(name).copied().unwrap_or(u32::MAX - 1)
     }
 }

@@ -232,12 +232,9 @@ impl Project {
                     format: request.format.as_deref(),
                 };
                 let mut found: Vec<(Integration, SetupOwnership)> = self
-                    .integrations(hooks, &filter)
+                    .list_integrations(hooks, &filter)
                     .into_iter()
-                    .map(|i| {
-                        let own = hooks.ownership(&i);
-                        (i, own)
-                    })
+                    .map(|l| (l.integration.to_integration(), l.setup))
                     .collect();
                 // The most specific first: integrations with a format before any-format ones.
                 found.sort_by_key(|(i, _)| i.format.is_none());

@@ -463,3 +463,189 @@ fn existing_plugs_resolve_to_the_integrations_that_set_them_up() {
         Err(ResolveError::Refused(_))
     ));
 }
+
+/// A small xorshift generator: reproducible random projects without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+/// The listing rules written the obvious way (every pair of products, every
+/// pair of capabilities), to check the indexed listing against.
+fn reference_integrations(p: &Project, hooks: &HookIndex) -> Vec<String> {
+    let mut names: Vec<&str> = p.products().iter().map(|p| p.name.as_str()).collect();
+    names.sort_unstable();
+    let explicit = p.explicit_integrations();
+    let mut rows: Vec<(String, String, String, Role, Mode, bool, Option<String>)> = explicit
+        .iter()
+        .map(|i| {
+            let (p, t, topic) = (i.product.clone(), i.target_product.clone(), i.topic.clone());
+            (p, t, topic, i.role, i.mode, false, i.format.clone())
+        })
+        .collect();
+    for s in &names {
+        for t in &names {
+            for a in p.capabilities(s, hooks) {
+                for b in p.capabilities(t, hooks) {
+                    let Some(topic) = a.topic.clone().or(b.topic.clone()) else {
+                        continue;
+                    };
+                    if !a.matches(&b) {
+                        continue;
+                    }
+                    let format = a.format.clone().or(b.format.clone());
+                    let hidden = explicit.iter().any(|i| {
+                        (
+                            i.product.as_str(),
+                            i.target_product.as_str(),
+                            i.topic.as_str(),
+                        ) == (*s, *t, topic.as_str())
+                            && (i.role, i.mode) == (a.role, a.mode)
+                            && (i.format.is_none() || i.format == format)
+                    });
+                    let row = (
+                        s.to_string(),
+                        t.to_string(),
+                        topic,
+                        a.role,
+                        a.mode,
+                        true,
+                        format,
+                    );
+                    if !hidden && !rows.contains(&row) {
+                        rows.push(row);
+                    }
+                }
+            }
+        }
+    }
+    rows.sort();
+    rows.into_iter()
+        .map(|(p, t, topic, role, mode, generic, format)| {
+            format!("{p} {t} {topic} {role} {mode} {generic} {format:?}")
+        })
+        .collect()
+}
+
+#[test]
+fn listed_integrations_follow_the_rules_on_random_projects() {
+    const TOPICS: &[&str] = &["alerts", "events", "threats"];
+    const FORMATS: &[&str] = &["", "ecs", "ocsf"];
+    const KEYS: &[&str] = &["produces", "consumes", "triggers", "executes"];
+    let (mut generic, mut explicit) = (0, 0);
+    for seed in 1..=40u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let dir = tempfile::tempdir().unwrap();
+        let products: Vec<String> = (0..5)
+            .map(|i| format!("p{}", (i * 7 + seed) % 11))
+            .collect();
+        let mut hooks = HookIndex::new();
+        for name in &products {
+            let mut def = format!("name: {name}\n");
+            for key in KEYS {
+                if rng.below(3) == 0 {
+                    continue;
+                }
+                def.push_str(&format!("{key}:\n"));
+                for topic in TOPICS {
+                    if rng.below(2) == 0 {
+                        continue;
+                    }
+                    def.push_str(&format!("  {topic}:\n"));
+                    for _ in 0..=rng.below(2) {
+                        let format = rng.pick(FORMATS);
+                        let mode = if rng.below(3) == 0 { "pull" } else { "push" };
+                        def.push_str(&format!("    - mode: {mode}\n"));
+                        if !format.is_empty() {
+                            def.push_str(&format!("      format: {format}\n"));
+                        }
+                    }
+                }
+            }
+            write(
+                dir.path(),
+                &format!("products/{name}/definition.yaml"),
+                &def,
+            );
+            // Some generic hooks, topic-less ones included (they match any topic).
+            if rng.below(2) == 0 {
+                let role = Role::ALL[rng.below(4)];
+                let mut h = DeclaredHook::setup(name, role, rng.pick(TOPICS));
+                if rng.below(2) == 0 {
+                    h.topic = None;
+                }
+                if rng.below(2) == 0 {
+                    h = h.with_mode(Mode::Push);
+                }
+                hooks.extend([h]);
+            }
+            for _ in 0..rng.below(3) {
+                let target = &products[rng.below(products.len())];
+                let (topic, role) = (rng.pick(TOPICS), Role::ALL[rng.below(4)]);
+                let format = rng.pick(FORMATS);
+                let mut file = format!("{topic}_{role}");
+                if !format.is_empty() {
+                    file = format!("{file}_{format}");
+                }
+                if rng.below(3) == 0 {
+                    file.push_str("_pull");
+                }
+                write(
+                    dir.path(),
+                    &format!("products/{name}/integrations/{target}/{file}.yml"),
+                    "",
+                );
+            }
+        }
+        let p = Project::load_uncached(dir.path()).unwrap();
+        let show = |i: &Integration| {
+            format!(
+                "{} {} {} {} {} {} {:?}",
+                i.product, i.target_product, i.topic, i.role, i.mode, i.generic, i.format
+            )
+        };
+        let all: Vec<String> = p
+            .integrations(&hooks, &IntegrationFilter::default())
+            .iter()
+            .map(show)
+            .collect();
+        let expected = reference_integrations(&p, &hooks);
+        assert_eq!(all, expected, "seed {seed}");
+        generic += all.iter().filter(|r| r.contains(" true ")).count();
+        explicit += all.iter().filter(|r| r.contains(" false ")).count();
+        // A filter lists exactly the matching rows of the whole listing.
+        let filter = IntegrationFilter {
+            product: Some(&products[0]),
+            topic: Some(rng.pick(TOPICS)),
+            mode: Some(Mode::Push),
+            format: Some("ecs"),
+            ..IntegrationFilter::default()
+        };
+        let filtered: Vec<String> = p.integrations(&hooks, &filter).iter().map(show).collect();
+        let expected: Vec<String> = p
+            .integrations(&hooks, &IntegrationFilter::default())
+            .iter()
+            .filter(|i| {
+                i.product == products[0]
+                    && Some(i.topic.as_str()) == filter.topic
+                    && i.mode == Mode::Push
+                    && i.format.as_deref().is_none_or(|f| f == "ecs")
+            })
+            .map(show)
+            .collect();
+        assert_eq!(filtered, expected, "seed {seed}, filtered");
+    }
+    assert!(
+        generic > 500 && explicit > 50,
+        "{generic} generic, {explicit} explicit"
+    );
+}
