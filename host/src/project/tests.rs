@@ -485,7 +485,8 @@ fn reference_integrations(p: &Project, hooks: &HookIndex) -> Vec<String> {
     let mut names: Vec<&str> = p.products().iter().map(|p| p.name.as_str()).collect();
     names.sort_unstable();
     let explicit = p.explicit_integrations();
-    let mut rows: Vec<(String, String, String, Role, Mode, bool, Option<String>)> = explicit
+    type Row = (String, String, String, Role, Mode, bool, Option<String>);
+    let mut rows: Vec<Row> = explicit
         .iter()
         .map(|i| {
             let (p, t, topic) = (i.product.clone(), i.target_product.clone(), i.topic.clone());
