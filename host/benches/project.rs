@@ -1,10 +1,12 @@
 //! Project-scale benchmark: a generated project of 200 products, 1,000
 //! instances and 3,000 plugs; times what `list plugs`, `list integrations`,
 //! `plug` and `graph` do (through the library functions the commands call,
-//! each including `Project::load`), plus the whole `meshroom list plugs`
-//! process. Target: each under 50 ms. Loads go through the project's load
-//! cache (in meshroom's cache folder) as every command does; `load_uncached`
-//! reads and parses every file, as the first command after a change.
+//! each including its load of the project), plus whole `meshroom` processes
+//! (`list plugs`, `list integrations`, `list products`, `graph
+//! --capabilities`). Target: each under 50 ms. Loads go through the
+//! project's load cache (in meshroom's cache folder) as every command does;
+//! `load_uncached` reads and parses every file, as the first command after
+//! a change.
 //!
 //! Run: `cargo bench -p meshroom-host --bench project`
 //!
@@ -302,16 +304,17 @@ fn bench(c: &mut Criterion<CpuTime>) {
             black_box(graph::to_dot(&graph::mesh_graph(&p)))
         })
     });
+    // `graph --capabilities` loads the products alone.
     g.bench_function("graph_capabilities_dot", |b| {
         b.iter(|| {
-            let p = Project::load(root).unwrap();
+            let p = Project::load_products(root).unwrap();
             black_box(graph::to_dot(&graph::capability_graph(&p, &hooks)))
         })
     });
     g.finish();
 }
 
-/// The whole `meshroom list plugs` process, wall time.
+/// Whole `meshroom` processes (listings into /dev/null), wall time.
 fn bench_process(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
@@ -319,19 +322,27 @@ fn bench_process(c: &mut Criterion) {
     std::thread::sleep(meshroom::project::LOAD_CACHE_RACY);
     let mut g = c.benchmark_group("process");
     g.sample_size(20);
-    g.bench_function("list_plugs", |b| {
-        b.iter(|| {
-            let status = Command::new(env!("CARGO_BIN_EXE_meshroom"))
-                .arg("-p")
-                .arg(root)
-                .args(["list", "plugs"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .unwrap();
-            assert!(status.success());
-        })
-    });
+    for command in [
+        &["list", "plugs"][..],
+        &["list", "integrations"],
+        &["list", "integrations", "product1"],
+        &["list", "products"],
+        &["graph", "--capabilities"],
+    ] {
+        g.bench_function(command.join("_"), |b| {
+            b.iter(|| {
+                let status = Command::new(env!("CARGO_BIN_EXE_meshroom"))
+                    .arg("-p")
+                    .arg(root)
+                    .args(command)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            })
+        });
+    }
     g.finish();
 }
 

@@ -13,6 +13,20 @@ use crate::project::{HookIndex, Mode, Project, Role};
 /// (the original's hooks are never executed).
 pub fn load_project(ctx: &Context) -> anyhow::Result<Project> {
     let project = Project::load(&ctx.project_dir)?;
+    warn_python_files(&project);
+    Ok(project)
+}
+
+/// [`load_project`] of the products alone (no instances, no plugs): for
+/// commands about products only.
+pub fn load_products(ctx: &Context) -> anyhow::Result<Project> {
+    let project = Project::load_products(&ctx.project_dir)?;
+    warn_python_files(&project);
+    Ok(project)
+}
+
+/// Warns once about the original's Python hook files, never executed.
+fn warn_python_files(project: &Project) {
     let py: Vec<String> = project
         .python_files()
         .map(|p| {
@@ -34,7 +48,6 @@ pub fn load_project(ctx: &Context) -> anyhow::Result<Project> {
             py.len()
         );
     }
-    Ok(project)
 }
 
 /// Who can set each integration up: the hooks the products' adapters

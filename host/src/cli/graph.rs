@@ -2,15 +2,15 @@
 //! the capability graph (products and every feasible edge), as Graphviz dot,
 //! Mermaid, JSON or SVG.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::fmt::{self, Write as _};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, bail};
-use serde_json::json;
 
 use super::Context;
-use super::common::{hook_index, load_project};
+use super::common::{hook_index, load_products, load_project};
 use crate::project::{HookIndex, IntegrationFilter, Mode, Project, Role};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -137,13 +137,60 @@ pub fn capability_graph(project: &Project, hooks: &HookIndex) -> Graph {
     g
 }
 
-fn quote(s: &str) -> String {
-    format!(
-        "\"{}\"",
-        s.replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n")
-    )
+/// A dot string literal: quoted, with `\\`, `"` and newlines escaped.
+struct Quoted<'a>(&'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('"')?;
+        escape(f, self.0, |c| match c {
+            '\\' => Some("\\\\"),
+            '"' => Some("\\\""),
+            '\n' => Some("\\n"),
+            _ => None,
+        })?;
+        f.write_char('"')
+    }
+}
+
+/// Mermaid label text: quotes and newlines as Mermaid writes them.
+struct MermaidText<'a>(&'a str);
+
+impl fmt::Display for MermaidText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        escape(f, self.0, |c| match c {
+            '"' => Some("#quot;"),
+            '\n' => Some("<br/>"),
+            _ => None,
+        })
+    }
+}
+
+/// Writes `s`, each character `replace` maps written as its replacement;
+/// runs without any are written whole.
+fn escape(
+    f: &mut fmt::Formatter<'_>,
+    s: &str,
+    replace: impl Fn(char) -> Option<&'static str>,
+) -> fmt::Result {
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        if let Some(r) = replace(c) {
+            f.write_str(&s[start..i])?;
+            f.write_str(r)?;
+            start = i + c.len_utf8();
+        }
+    }
+    f.write_str(&s[start..])
+}
+
+/// The colour of an edge of `status`.
+fn edge_color(status: &str) -> &'static str {
+    match status {
+        "up" => "#2e7d32",
+        "down" => "#9e9e9e",
+        _ => "#1565c0",
+    }
 }
 
 /// Graphviz dot source.
@@ -151,26 +198,20 @@ pub fn to_dot(g: &Graph) -> String {
     let mut out = String::from(
         "digraph mesh {\n  rankdir=LR;\n  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
     );
+    // Writing to a String cannot fail.
     for n in &g.nodes {
-        out.push_str(&format!(
-            "  {} [label={}];\n",
-            quote(&n.id),
-            quote(&n.label)
-        ));
+        let _ = writeln!(out, "  {} [label={}];", Quoted(&n.id), Quoted(&n.label));
     }
     for e in &g.edges {
-        let color = match e.status.as_str() {
-            "up" => "#2e7d32",
-            "down" => "#9e9e9e",
-            _ => "#1565c0",
-        };
+        let color = edge_color(&e.status);
         let style = if e.trigger { "dashed" } else { "solid" };
-        out.push_str(&format!(
-            "  {} -> {} [label={}, color=\"{color}\", fontcolor=\"{color}\", style={style}];\n",
-            quote(&e.from),
-            quote(&e.to),
-            quote(&e.label)
-        ));
+        let _ = writeln!(
+            out,
+            "  {} -> {} [label={}, color=\"{color}\", fontcolor=\"{color}\", style={style}];",
+            Quoted(&e.from),
+            Quoted(&e.to),
+            Quoted(&e.label)
+        );
     }
     out.push_str("}\n");
     out
@@ -178,44 +219,41 @@ pub fn to_dot(g: &Graph) -> String {
 
 /// Mermaid flowchart source.
 pub fn to_mermaid(g: &Graph) -> String {
-    let ids: BTreeMap<&str, String> = g
+    let ids: HashMap<&str, usize> = g
         .nodes
         .iter()
         .enumerate()
-        .map(|(i, n)| (n.id.as_str(), format!("n{i}")))
+        .map(|(i, n)| (n.id.as_str(), i))
         .collect();
-    let text = |s: &str| s.replace('"', "#quot;").replace('\n', "<br/>");
     let mut out = String::from("flowchart LR\n");
-    for n in &g.nodes {
-        out.push_str(&format!(
-            "  {}[\"{}\"]\n",
-            ids[n.id.as_str()],
-            text(&n.label)
-        ));
+    // Writing to a String cannot fail.
+    for (i, n) in g.nodes.iter().enumerate() {
+        let _ = writeln!(out, "  n{i}[\"{}\"]", MermaidText(&n.label));
     }
-    let mut link_styles = Vec::new();
+    let mut link_styles = String::new();
     for (idx, e) in g.edges.iter().enumerate() {
         let (Some(from), Some(to)) = (ids.get(e.from.as_str()), ids.get(e.to.as_str())) else {
             continue;
         };
         let arrow = if e.trigger { "-.->" } else { "-->" };
-        out.push_str(&format!("  {from} {arrow}|\"{}\"| {to}\n", text(&e.label)));
-        let color = match e.status.as_str() {
-            "up" => "#2e7d32",
-            "down" => "#9e9e9e",
-            _ => "#1565c0",
-        };
-        link_styles.push(format!("  linkStyle {idx} stroke:{color}\n"));
+        let _ = writeln!(
+            out,
+            "  n{from} {arrow}|\"{}\"| n{to}",
+            MermaidText(&e.label)
+        );
+        let _ = writeln!(
+            link_styles,
+            "  linkStyle {idx} stroke:{}",
+            edge_color(&e.status)
+        );
     }
-    for l in link_styles {
-        out.push_str(&l);
-    }
+    out.push_str(&link_styles);
     out
 }
 
 /// JSON nodes and edges.
 pub fn to_json(g: &Graph) -> anyhow::Result<String> {
-    Ok(serde_json::to_string_pretty(&json!(g))? + "\n")
+    Ok(serde_json::to_string_pretty(g)? + "\n")
 }
 
 /// SVG via Graphviz `dot -Tsvg`.
@@ -251,12 +289,12 @@ fn to_svg(g: &Graph) -> anyhow::Result<Vec<u8>> {
 }
 
 pub fn exec(args: GraphArgs, ctx: &Context) -> anyhow::Result<()> {
-    let project = load_project(ctx)?;
     let graph = if args.capabilities {
+        let project = load_products(ctx)?;
         let hooks = hook_index(ctx, &project)?;
         capability_graph(&project, &hooks)
     } else {
-        mesh_graph(&project)
+        mesh_graph(&load_project(ctx)?)
     };
     let format = if ctx.json {
         GraphFormat::Json

@@ -46,7 +46,26 @@ impl Project {
         Self::load_with(&mut Reader::direct(), root)
     }
 
+    /// Loads the products alone (definitions and integrations; no
+    /// instances, no plugs), for commands about products only: on a large
+    /// mesh most files are instances' and plugs'.
+    pub fn load_products(root: &Path) -> Result<Project> {
+        let saved = SavedCache::read(root);
+        let mut reader = Reader::cached(root, &saved).keeping_unread();
+        let project = Self::load_parts(&mut reader, root, false)?;
+        reader.finish();
+        Ok(project)
+    }
+
     pub(super) fn load_with(reader: &mut Reader<'_>, root: &Path) -> Result<Project> {
+        Self::load_parts(reader, root, true)
+    }
+
+    pub(super) fn load_parts(
+        reader: &mut Reader<'_>,
+        root: &Path,
+        instances: bool,
+    ) -> Result<Project> {
         if !is_project(root) {
             return Err(ProjectError::NotAProject(root.to_path_buf()));
         }
@@ -79,7 +98,11 @@ impl Project {
             }
             project.products.push(product);
         }
-        for product_dir in reader.sub_dirs(&root.join("instances"))? {
+        let instance_dirs = match instances {
+            true => reader.sub_dirs(&root.join("instances"))?,
+            false => Vec::new(),
+        };
+        for product_dir in instance_dirs {
             for dir in reader.sub_dirs(&product_dir)? {
                 let instance = Instance::load_with(reader, &dir)?;
                 for dst_dir in reader.sub_dirs(&dir.join("plugs"))? {

@@ -168,6 +168,9 @@ struct Cache<'a> {
     fresh: Vec<(String, Entry<String>)>,
     /// Whether anything was read anew or found stale.
     changed: bool,
+    /// Keep the entries this load did not read (a partial load): they are
+    /// still valid for the next full one.
+    keep_unread: bool,
     /// Paths answered from the cache, and read anew.
     hits: usize,
     misses: usize,
@@ -203,10 +206,20 @@ impl<'a> Reader<'a> {
                 saved: saved.entries(),
                 fresh: Vec::new(),
                 changed: false,
+                keep_unread: false,
                 hits: 0,
                 misses: 0,
             }),
         }
+    }
+
+    /// Keeps the saved entries this load does not read, for a load of part
+    /// of the project.
+    pub fn keeping_unread(mut self) -> Self {
+        if let Some(cache) = &mut self.cache {
+            cache.keep_unread = true;
+        }
+        self
     }
 
     /// Sub-folders of `dir`, sorted, hidden ones skipped; a missing `dir` is empty.
@@ -342,8 +355,13 @@ impl<'a> Reader<'a> {
             cache.hits,
             cache.misses
         );
-        let unused = cache.saved.values().filter(|(_, used)| !used).count();
-        if !cache.changed && unused == 0 {
+        let keep = |used: bool| used || cache.keep_unread;
+        let dropped = cache
+            .saved
+            .values()
+            .filter(|(_, used)| !keep(*used))
+            .count();
+        if !cache.changed && dropped == 0 {
             return;
         }
         let fresh: Vec<(&str, Entry<&str>)> = cache
@@ -354,7 +372,7 @@ impl<'a> Reader<'a> {
         let entries: Vec<(&str, &Entry<&str>)> = cache
             .saved
             .iter()
-            .filter(|(_, (_, used))| *used)
+            .filter(|(_, (_, used))| keep(*used))
             .map(|(k, (e, _))| (*k, e))
             .chain(fresh.iter().map(|(k, e)| (*k, e)))
             .collect();
@@ -576,6 +594,28 @@ mod tests {
         assert_eq!(misses, 0, "everything from the cache");
         assert_eq!(summary(&first), summary(&second));
         assert_eq!(summary(&second), f.uncached());
+    }
+
+    #[test]
+    fn a_products_only_load_keeps_what_it_did_not_read() {
+        let f = Fixture::new();
+        f.load();
+        // Something for the partial load to save: an edited definition.
+        f.write(
+            "products/siem/definition.yaml",
+            "consumes:\n  alerts:\n    - mode: push\n",
+        );
+        let saved = SavedCache::read_at(Some(f.cache()));
+        let mut reader =
+            Reader::cached_trusting(&f.root(), &saved, Duration::ZERO).keeping_unread();
+        let p = Project::load_parts(&mut reader, &f.root(), false).unwrap();
+        reader.finish();
+        assert_eq!(p.products().len(), 2);
+        assert!(p.instances().is_empty() && p.plugs().is_empty());
+        let (p, hits, misses) = f.load();
+        assert!(hits > 0);
+        assert_eq!(misses, 0, "instances and plugs are still cached");
+        assert_eq!(summary(&p), f.uncached());
     }
 
     #[test]
