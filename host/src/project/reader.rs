@@ -19,11 +19,11 @@
 //!
 //! Deleting the cache folder at any time is safe.
 
-use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use foldhash::HashMap as FastMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -141,15 +141,15 @@ impl SavedCache {
     }
 
     /// Its entries; none when it is missing, of another format or corrupt.
-    fn entries(&self) -> HashMap<&str, (Entry<&str>, bool)> {
+    fn entries(&self) -> FastMap<&str, (Entry<&str>, bool)> {
         let Some(body) = self.bytes.strip_prefix(MAGIC.as_bytes()) else {
-            return HashMap::new();
+            return FastMap::default();
         };
         match postcard::from_bytes::<Vec<(&str, Entry<&str>)>>(body) {
             Ok(entries) => entries.into_iter().map(|(k, e)| (k, (e, false))).collect(),
             Err(e) => {
                 tracing::debug!("ignoring the project's load cache: {e}");
-                HashMap::new()
+                FastMap::default()
             }
         }
     }
@@ -164,7 +164,7 @@ struct Cache<'a> {
     file: Option<PathBuf>,
     /// Times at or after this are too recent to trust.
     trusted_before: (i64, i64),
-    saved: HashMap<&'a str, (Entry<&'a str>, bool)>,
+    saved: FastMap<&'a str, (Entry<&'a str>, bool)>,
     fresh: Vec<(String, Entry<String>)>,
     /// Whether anything was read anew or found stale.
     changed: bool,
@@ -307,7 +307,17 @@ impl<'a> Reader<'a> {
     /// The cache key of `path`: relative to the root, UTF-8; `None` when
     /// not cached (no cache, or a path that is neither).
     fn key<'p>(&self, path: &'p Path) -> Option<&'p str> {
-        path.strip_prefix(&self.cache.as_ref()?.root).ok()?.to_str()
+        // Paths are the root joined with names: comparing bytes is enough,
+        // and much cheaper than comparing components.
+        let root = self.cache.as_ref()?.root.as_os_str().as_encoded_bytes();
+        let rel = path.as_os_str().as_encoded_bytes().strip_prefix(root)?;
+        let rel = match rel {
+            [] => rel,
+            [b'/', rest @ ..] => rest,
+            _ if root.ends_with(b"/") => rel,
+            _ => return None,
+        };
+        std::str::from_utf8(rel).ok()
     }
 
     /// The saved entry at `key` if `stamp` still matches it and is old
