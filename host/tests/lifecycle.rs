@@ -157,6 +157,67 @@ fn plan_up_check_drift_down_against_a_real_api() {
 }
 
 #[test]
+fn up_repair_sets_up_again_only_the_plugs_that_drifted() {
+    let api = Api::start();
+    let gone = Api::start();
+    let dir = project(&[
+        ("siem1", &api.url()),
+        ("siem2", &api.url()),
+        ("siem3", &gone.url()),
+    ]);
+    let root = dir.path();
+    ok(root, &["up"]);
+    let webhook_of = |dst: &str| {
+        let plug = plug_file(root, dst);
+        let line = plug.lines().find(|l| l.contains("webhook_id")).unwrap();
+        line.rsplit(' ').next().unwrap().to_string()
+    };
+    let (first, second) = (webhook_of("siem1"), webhook_of("siem2"));
+    // siem1's webhook is deleted behind meshroom's back; siem3's API goes away.
+    api.state.lock().unwrap().webhooks.remove(&first);
+    drop(gone);
+    let posts = || api.requests().iter().filter(|r| r.method == "POST").count();
+    let posts_before = posts();
+
+    let (out, text) = fails(root, &["up", "--repair"]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let line = |dst: &str| line_of(&text, dst);
+    assert!(
+        line("siem1").starts_with("up") && line("siem1").contains("set up again: it had drifted"),
+        "{text}"
+    );
+    assert!(line("siem2").starts_with("skipped"), "{text}");
+    assert!(
+        line("siem3").starts_with("FAILED") && line("siem3").contains("cannot check it"),
+        "{text}"
+    );
+    assert!(text.contains("1 failed"), "{text}");
+    // One new webhook, for siem1 only, recorded in its plug; siem2's untouched.
+    assert_eq!(posts(), posts_before + 1);
+    let webhooks = api.state.lock().unwrap().webhooks.clone();
+    assert_eq!(webhooks.len(), 2, "{webhooks:?}");
+    let repaired = webhook_of("siem1");
+    assert_ne!(repaired, first);
+    assert!(webhooks.contains_key(&repaired) && webhooks.contains_key(&second));
+    assert_eq!(webhook_of("siem2"), second);
+    // siem3 is still up in the project: whether it drifted is unknown.
+    assert!(plug_file(root, "siem3").contains("status: up"));
+    let (_, check) = fails(root, &["check"]);
+    assert!(
+        check.contains("ok") && line_of(&check, "siem1").starts_with("ok"),
+        "{check}"
+    );
+    assert!(line_of(&check, "siem2").starts_with("ok"), "{check}");
+}
+
+/// The line of a report about the plug towards `dst` (empty when none).
+fn line_of<'t>(text: &'t str, dst: &str) -> &'t str {
+    text.lines()
+        .find(|l| l.contains(&format!("-> {dst}")))
+        .unwrap_or("")
+}
+
+#[test]
 fn a_failing_plug_is_marked_and_the_others_come_up() {
     let api = Api::start();
     let closed = {

@@ -293,7 +293,7 @@ fn up_ships_caddy_access_logs_to_rsyslog_and_down_removes_exactly_meshroom_s_log
 }
 
 #[test]
-fn check_reports_a_logger_deleted_behind_meshroom_s_back_as_drift() {
+fn a_logger_deleted_behind_meshroom_s_back_is_drift_that_up_repair_puts_back() {
     let mesh = Mesh::start();
     let (cli, caddy) = (&mesh.cli, &mesh.caddy);
     cli.ok(&["plug", "events", "edge", "collector"]);
@@ -321,11 +321,17 @@ fn check_reports_a_logger_deleted_behind_meshroom_s_back_as_drift() {
     assert!(check.stdout.contains(&loggers[0]), "{}", check.text());
     assert!(check.stderr.contains("1 drifted"), "{}", check.text());
 
-    // `down` then `up` puts it back.
-    cli.ok(&["down"]);
-    cli.ok(&["up"]);
+    // `up` alone skips it (up in the project); `up --repair` checks it
+    // and puts the logger back in Caddy.
+    assert!(cli.ok(&["up"]).contains("already up"));
+    assert!(meshroom_loggers(caddy).is_empty());
+    let repair = cli.ok(&["up", "--repair"]);
+    assert!(repair.contains("set up again: it had drifted"), "{repair}");
     assert_eq!(meshroom_loggers(caddy), loggers);
     cli.ok(&["check"]);
+    // Nothing drifted any more: a second repair changes nothing.
+    assert!(cli.ok(&["up", "--repair"]).contains("already up"));
+    assert_eq!(meshroom_loggers(caddy), loggers);
 }
 
 // ---------------------------------------------------------------- execute

@@ -16,5 +16,5 @@ pub struct CheckArgs {
 }
 
 pub fn exec_check(args: CheckArgs, ctx: &Context) -> anyhow::Result<()> {
-    exec(args.scope, args.run, Action::Check, ctx)
+    exec(args.scope, args.run, Action::Check, false, ctx)
 }

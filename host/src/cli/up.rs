@@ -2,6 +2,7 @@
 //! selected plugs through their products' adapters, concurrently, and
 //! record what they did.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -10,7 +11,7 @@ use anyhow::Context as _;
 
 use super::common::{load_project, mode_parser, print_json};
 use super::{Context, ExitError};
-use crate::engine::{Action, Engine, RunOptions, RunReport, Selection, Verdict};
+use crate::engine::{Action, Engine, PlugReport, RunOptions, RunReport, Selection, Verdict};
 use crate::project::Mode;
 use crate::runtime::RuntimeConfig;
 
@@ -72,6 +73,9 @@ pub struct UpArgs {
     pub scope: ScopeArgs,
     #[command(flatten)]
     pub run: RunArgs,
+    /// Also check the plugs already up (their check hooks) and set up again those that drifted
+    #[arg(long)]
+    pub repair: bool,
 }
 
 /// Tear down the selected plugs (all by default) from their products: run their teardown hooks
@@ -84,15 +88,22 @@ pub struct DownArgs {
 }
 
 pub fn exec_up(args: UpArgs, ctx: &Context) -> anyhow::Result<()> {
-    exec(args.scope, args.run, Action::Up, ctx)
+    exec(args.scope, args.run, Action::Up, args.repair, ctx)
 }
 
 pub fn exec_down(args: DownArgs, ctx: &Context) -> anyhow::Result<()> {
-    exec(args.scope, args.run, Action::Down, ctx)
+    exec(args.scope, args.run, Action::Down, false, ctx)
 }
 
-/// Runs `action` (up, down or check) over the selected plugs and prints the report.
-pub fn exec(scope: ScopeArgs, run: RunArgs, action: Action, ctx: &Context) -> anyhow::Result<()> {
+/// Runs `action` (up, down or check) over the selected plugs and prints the
+/// report; `repair` (up only) first checks the plugs already up.
+pub fn exec(
+    scope: ScopeArgs,
+    run: RunArgs,
+    action: Action,
+    repair: bool,
+    ctx: &Context,
+) -> anyhow::Result<()> {
     let mut project = load_project(ctx)?;
     let selection = scope.selection();
     check_names(&project, &selection)?;
@@ -108,7 +119,7 @@ pub fn exec(scope: ScopeArgs, run: RunArgs, action: Action, ctx: &Context) -> an
         let engine = Engine::start(&project, config)
             .await
             .context("cannot start the engine")?;
-        let plan = engine.plan(&project, &selection, action);
+        let engine = Arc::new(engine);
         let interrupt = Arc::new(AtomicBool::new(false));
         let flag = interrupt.clone();
         let quiet = ctx.quiet;
@@ -124,10 +135,55 @@ pub fn exec(scope: ScopeArgs, run: RunArgs, action: Action, ctx: &Context) -> an
             jobs: usize::from(run.jobs),
             interrupt,
         };
-        anyhow::Ok(crate::engine::run(Arc::new(engine), &mut project, plan, &options).await)
+        if !repair {
+            let plan = engine.plan(&project, &selection, action);
+            return anyhow::Ok(crate::engine::run(engine, &mut project, plan, &options).await);
+        }
+        let checks = engine.plan(&project, &selection, Action::Check);
+        let checked = crate::engine::run(engine.clone(), &mut project, checks, &options).await;
+        let drifted: HashSet<String> = checked
+            .plugs
+            .iter()
+            .filter(|p| p.verdict == Verdict::Drifted)
+            .map(|p| p.plug.clone())
+            .collect();
+        let plan = engine.plan_repair(&project, &selection, &drifted);
+        let report = crate::engine::run(engine, &mut project, plan, &options).await;
+        anyhow::Ok(with_checks(report, checked))
     })?;
     print_report(ctx, &report)?;
     verdict(&report)
+}
+
+/// The report of `up --repair`: plugs set up again say what drift their
+/// check found; plugs whose check failed are failed (whether they drifted
+/// is unknown), not skipped as already up.
+fn with_checks(mut report: RunReport, checked: RunReport) -> RunReport {
+    report.interrupted |= checked.interrupted;
+    let checked: HashMap<String, PlugReport> = checked
+        .plugs
+        .into_iter()
+        .map(|p| (p.plug.clone(), p))
+        .collect();
+    for p in &mut report.plugs {
+        let Some(check) = checked.get(&p.plug) else {
+            continue;
+        };
+        let found = check.message.as_deref().unwrap_or("no detail");
+        match (check.verdict, p.verdict) {
+            (Verdict::Drifted, Verdict::Done) => {
+                p.message = Some(format!("set up again: it had drifted ({found})"));
+            }
+            (Verdict::Failed, Verdict::Skipped) => {
+                p.verdict = Verdict::Failed;
+                p.message = Some(format!("cannot check it: {found}"));
+                p.steps.clone_from(&check.steps);
+            }
+            _ => {}
+        }
+    }
+    report.interrupted |= checked.values().any(|c| c.verdict == Verdict::Interrupted);
+    report
 }
 
 /// Refuses unknown instance names up front (with suggestions).

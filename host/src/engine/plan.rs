@@ -136,19 +136,25 @@ impl Plan {
 
 /// Plans `action` over the plugs `selection` picks. `broken(product)` tells
 /// why a product's adapter is unusable (it failed to load).
+/// `repair` names the plugs up in the project that `up` sets up again
+/// (those `check` found drifted, for `up --repair`).
 pub fn plan(
     project: &Project,
     hooks: &HookIndex,
     selection: &Selection,
     action: Action,
     broken: &dyn Fn(&str) -> Option<String>,
+    repair: &dyn Fn(&Plug) -> bool,
 ) -> Plan {
     let plugs = project
         .plugs()
         .iter()
         .enumerate()
         .filter(|(_, p)| selection.matches(p))
-        .map(|(index, plug)| plan_plug(project, hooks, plug, index, action, broken))
+        .map(|(index, plug)| {
+            let again = action == Action::Up && repair(plug);
+            plan_plug(project, hooks, plug, index, action, again, broken)
+        })
         .collect();
     Plan { action, plugs }
 }
@@ -159,6 +165,7 @@ fn plan_plug(
     plug: &Plug,
     index: usize,
     action: Action,
+    again: bool,
     broken: &dyn Fn(&str) -> Option<String>,
 ) -> PlugPlan {
     let mut out = PlugPlan {
@@ -176,7 +183,7 @@ fn plan_plug(
     };
     let failed = last_error(plug).is_some();
     match action {
-        Action::Up if plug.status == PlugStatus::Up && !failed => {
+        Action::Up if plug.status == PlugStatus::Up && !failed && !again => {
             out.skip = Some("already up".into());
             return out;
         }

@@ -3,7 +3,7 @@
 //! index from their `describe()`, the shared secrets store — and the two
 //! things every hook call is built from: its context and its policy.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use meshroom_registry::Lockfile;
 
@@ -141,7 +141,32 @@ impl Engine {
         selection: &super::plan::Selection,
         action: super::plan::Action,
     ) -> super::plan::Plan {
-        super::plan::plan(project, &self.hooks, selection, action, &|p| self.broken(p))
+        super::plan::plan(
+            project,
+            &self.hooks,
+            selection,
+            action,
+            &|p| self.broken(p),
+            &|_| false,
+        )
+    }
+
+    /// The plan of `up` that also sets up again the plugs named in
+    /// `drifted` (as [`Plug`]'s display), though up in the project.
+    pub fn plan_repair(
+        &self,
+        project: &Project,
+        selection: &super::plan::Selection,
+        drifted: &HashSet<String>,
+    ) -> super::plan::Plan {
+        super::plan::plan(
+            project,
+            &self.hooks,
+            selection,
+            super::plan::Action::Up,
+            &|p| self.broken(p),
+            &|plug| drifted.contains(&plug.to_string()),
+        )
     }
 
     /// The integrations serving each side of `plug`, and who sets it up.
