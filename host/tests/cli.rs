@@ -937,3 +937,44 @@ fn setup_hooks_come_from_the_adapters() {
     let plugs = run(&["--json", "list", "plugs"]).ok();
     assert!(plugs.stdout().contains("\"events\""), "{}", plugs.stdout());
 }
+
+#[test]
+fn a_reader_closing_the_pipe_early_stops_listings_quietly() {
+    // 60 products that each produce and consume events: 7,200 integrations,
+    // far more than a pipe holds.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    assert!(meshroom(root, &["init"]).out.status.success());
+    for i in 0..60 {
+        let def = root.join(format!("products/p{i}/definition.yaml"));
+        std::fs::create_dir_all(def.parent().unwrap()).unwrap();
+        std::fs::write(
+            def,
+            "produces:\n  events:\n    - {}\nconsumes:\n  events:\n    - {}\n",
+        )
+        .unwrap();
+    }
+    for args in [
+        &["list", "integrations"][..],
+        &["--json", "list", "integrations"],
+    ] {
+        let mut child = Command::new(BIN)
+            .arg("-p")
+            .arg(root)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read one line, as `| head -1` does, then go away.
+        let mut first = String::new();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+        drop(stdout);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!first.is_empty(), "{args:?}");
+        assert!(out.status.success(), "{args:?}: {:?}: {stderr}", out.status);
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use crate::error::{RegistryError, Result};
-use crate::fsutil::{read_if_exists, write_private};
+use crate::fsutil::{read_if_exists, save_private};
 
 /// User name variable for CI credentials.
 pub const USER_ENV: &str = "MESHROOM_REGISTRY_USER";
@@ -272,7 +272,7 @@ impl AuthConfig {
             map.insert(registry.to_string(), json!({ "auth": token.as_str() }));
         }
         let bytes = Zeroizing::new(serde_json::to_vec_pretty(&config).unwrap_or_default());
-        write_private(&file, &bytes)?;
+        save_private(&file, &bytes)?;
         Ok(file)
     }
 
@@ -301,7 +301,7 @@ impl AuthConfig {
             .unwrap_or(false);
         if removed {
             let bytes = Zeroizing::new(serde_json::to_vec_pretty(&config).unwrap_or_default());
-            write_private(file, &bytes)?;
+            save_private(file, &bytes)?;
         }
         Ok(removed)
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::digest::Digest;
 use crate::error::{RegistryError, Result};
-use crate::fsutil::{read_if_exists, write_atomic};
+use crate::fsutil::{read_if_exists, save};
 
 /// The environment variable naming the cache folder.
 pub const CACHE_ENV: &str = "MESHROOM_CACHE";
@@ -71,7 +71,7 @@ impl BlobCache {
     pub fn put(&self, digest: &Digest, bytes: &[u8]) -> Result<PathBuf> {
         digest.verify(bytes, &format!("blob {digest} before caching"))?;
         let path = self.blob_path(digest);
-        write_atomic(&path, bytes)?;
+        save(&path, bytes)?;
         Ok(path)
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::digest::Digest;
 use crate::error::{RegistryError, Result};
-use crate::fsutil::{read_if_exists, write_atomic};
+use crate::fsutil::{read_if_exists, save};
 
 /// The annotation an image layout uses to name (tag) a manifest.
 pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
@@ -34,11 +34,11 @@ impl Layout {
         };
         let marker = dir.join("oci-layout");
         if !marker.is_file() {
-            write_atomic(&marker, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+            save(&marker, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
         }
         let index = dir.join("index.json");
         if !index.is_file() {
-            write_atomic(&index, &index_bytes(&empty_index())?)?;
+            save(&index, &index_bytes(&empty_index())?)?;
         }
         Ok(layout)
     }
@@ -68,7 +68,7 @@ impl Layout {
     }
 
     pub fn put_blob(&self, digest: &Digest, bytes: &[u8]) -> Result<()> {
-        write_atomic(&self.blob_path(digest), bytes)
+        save(&self.blob_path(digest), bytes)
     }
 
     /// Reads a blob and verifies it against its digest.
@@ -180,7 +180,7 @@ impl Layout {
                 "annotations": { REF_NAME_ANNOTATION: ref_name },
             }));
         }
-        write_atomic(&self.dir.join("index.json"), &index_bytes(&index)?)
+        save(&self.dir.join("index.json"), &index_bytes(&index)?)
     }
 }
 

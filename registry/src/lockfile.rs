@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::error::{RegistryError, Result};
-use crate::fsutil::{read_if_exists, write_atomic};
+use crate::fsutil::{read_if_exists, save};
 
 /// The lockfile's name in a project folder.
 pub const LOCKFILE_NAME: &str = "meshroom.lock";
@@ -121,7 +121,7 @@ impl Lockfile {
             path: path.to_path_buf(),
             reason: format!("cannot encode: {e}"),
         })?;
-        write_atomic(path, format!("{HEADER}{yaml}").as_bytes())
+        save(path, format!("{HEADER}{yaml}").as_bytes())
     }
 
     /// The entry of `product`, if locked.

@@ -131,6 +131,9 @@ pub fn main() -> ExitCode {
     let ctx = Context::new(&cli);
     match run(cli.command, &ctx) {
         Ok(code) => code,
+        // The reader of our output went away (`meshroom … | head`): stop
+        // quietly, as Unix tools do.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             report(&err, ctx.debug);
             ExitCode::from(exit_code_of(&err))
@@ -164,7 +167,11 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::exec_check(args, ctx)?,
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(args.shell, &mut cmd, "meshroom", &mut std::io::stdout());
+            common::to_stdout(|out| {
+                let mut script = Vec::new();
+                clap_complete::generate(args.shell, &mut cmd, "meshroom", &mut script);
+                out.write_all(&script)
+            })?;
         }
         Command::Secrets(args) => secrets::exec(args, ctx)?,
     }
@@ -178,6 +185,12 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
 pub struct ExitError {
     pub code: u8,
     pub message: String,
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn exit_code_of(err: &anyhow::Error) -> u8 {

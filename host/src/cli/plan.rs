@@ -4,7 +4,7 @@
 use anyhow::Context as _;
 
 use super::Context;
-use super::common::{load_project, print_json};
+use super::common::{load_project, print_json, to_stdout};
 use super::up::{ScopeArgs, check_names};
 use crate::engine::{Action, Engine};
 use crate::runtime::RuntimeConfig;
@@ -66,7 +66,7 @@ pub fn exec(args: PlanArgs, ctx: &Context) -> anyhow::Result<()> {
     if plan.plugs.is_empty() {
         out.push_str("no plug selected\n");
     }
-    print!("{out}");
+    to_stdout(|w| w.write_all(out.as_bytes()))?;
     if !ctx.quiet {
         eprintln!(
             "{} hook call(s) on {} plug(s)",

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::common::{load_project, mode_parser, print_json};
+use super::common::{load_project, mode_parser, print_json, to_stdout};
 use super::{Context, ExitError};
 use crate::engine::{Action, Engine, PlugReport, RunOptions, RunReport, Selection, Verdict};
 use crate::project::Mode;
@@ -218,7 +218,7 @@ fn print_report(ctx: &Context, report: &RunReport) -> anyhow::Result<()> {
         }
         out.push('\n');
     }
-    print!("{out}");
+    to_stdout(|w| w.write_all(out.as_bytes()))?;
     Ok(())
 }
 
