@@ -93,11 +93,10 @@ impl Project {
         hooks: &HookIndex,
         filter: &IntegrationFilter<'_>,
     ) -> Vec<Integration> {
-        let mut out = Vec::new();
-        self.each_source(hooks, filter, |_, rows| {
-            out.extend(rows.iter().map(IntegrationView::to_integration));
-        });
-        out
+        self.integration_views(hooks, filter)
+            .iter()
+            .map(IntegrationView::to_integration)
+            .collect()
     }
 
     /// The integrations matching `filter`, sorted, borrowed.
