@@ -82,6 +82,12 @@ where
     to_stdout(|out| write_table(out, headers, rows))
 }
 
+/// Prints one line on stdout; unlike `println!`, a reader that went away is
+/// an error (which `main` ends quietly), never a panic.
+pub fn print_line(line: impl std::fmt::Display) -> anyhow::Result<()> {
+    to_stdout(|out| writeln!(out, "{line}"))
+}
+
 /// Runs `write` on buffered stdout.
 pub fn to_stdout(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());

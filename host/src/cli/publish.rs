@@ -8,6 +8,7 @@ use meshroom_registry::{ArtifactRef, Created, Metadata, PackageFile, ProductPack
 use serde_yaml_ng::Value;
 
 use super::Context;
+use super::common::print_line;
 use super::oci::{RegistryFlags, registry};
 
 /// Publish a product as an OCI artifact (`--to REF`); without `--to`, the original's
@@ -66,7 +67,7 @@ pub fn exec(args: PublishArgs, ctx: &Context) -> anyhow::Result<()> {
         })?;
     drop(registry);
     if ctx.json {
-        println!(
+        print_line(format_args!(
             "{}",
             serde_json::json!({
                 "product": args.product,
@@ -76,9 +77,12 @@ pub fn exec(args: PublishArgs, ctx: &Context) -> anyhow::Result<()> {
                 "uploaded": published.uploaded,
                 "skipped": published.skipped,
             })
-        );
+        ))?;
     } else {
-        println!("published {} to {}", args.product, published.reference);
+        print_line(format_args!(
+            "published {} to {}",
+            args.product, published.reference
+        ))?;
         tracing::info!(
             uploaded = published.uploaded,
             already_present = published.skipped,
@@ -135,7 +139,7 @@ fn publish_hooks(args: &PublishArgs, ctx: &Context) -> anyhow::Result<()> {
         for p in &published {
             for h in &p.hooks {
                 match (&h.message, &h.error) {
-                    (Some(m), _) => println!("{}: {}: {m}", p.integration, h.hook),
+                    (Some(m), _) => print_line(format_args!("{}: {}: {m}", p.integration, h.hook))?,
                     (_, Some(e)) => eprintln!("{}: {}: error: {e}", p.integration, h.hook),
                     _ => {}
                 }

@@ -8,6 +8,7 @@ use meshroom_registry::{ArtifactRef, LockChange, Lockfile, PulledArtifact, check
 use serde_yaml_ng::Value;
 
 use super::Context;
+use super::common::print_line;
 use super::oci::{RegistryFlags, registry};
 use crate::fsutil::write_atomic;
 
@@ -64,7 +65,7 @@ pub fn exec(args: PullArgs, ctx: &Context) -> anyhow::Result<()> {
         lock.save(&lock_path)?;
     }
     if ctx.json {
-        println!(
+        print_line(format_args!(
             "{}",
             serde_json::json!({
                 "product": pulled.product,
@@ -76,12 +77,12 @@ pub fn exec(args: PullArgs, ctx: &Context) -> anyhow::Result<()> {
                 "cached": pulled.cached,
                 "lock": format!("{change:?}").to_lowercase(),
             })
-        );
+        ))?;
     } else {
-        println!(
+        print_line(format_args!(
             "pulled {} {} ({})",
             pulled.product, pulled.reference, pulled.manifest_digest
-        );
+        ))?;
     }
     Ok(())
 }
@@ -102,7 +103,7 @@ fn pull_catalog(args: &PullArgs, ctx: &Context) -> anyhow::Result<()> {
         super::common::print_json(&pulled)?;
     } else {
         for w in &pulled.written {
-            println!("wrote {w}");
+            print_line(format_args!("wrote {w}"))?;
         }
         for s in &pulled.skipped {
             eprintln!("skipped `{}`: {}", s.name, s.reason);

@@ -6,6 +6,7 @@ use anyhow::{Context as _, bail};
 use meshroom_registry::{AuthConfig, Credentials, PASSWORD_ENV, Registry, Zeroizing};
 
 use super::Context;
+use super::common::print_line;
 use super::oci::{RegistryFlags, registry};
 
 /// Manage credentials for OCI registries
@@ -63,18 +64,18 @@ pub fn exec(args: RegistryArgs, ctx: &Context) -> anyhow::Result<()> {
                 .block_on(registry.check_login(&login.registry, &credentials))
                 .with_context(|| format!("login to {} failed", login.registry))?;
             let saved = AuthConfig::from_env().save_login(&login.registry, &credentials)?;
-            println!(
+            print_line(format_args!(
                 "logged in to {} as {} (saved in {})",
                 login.registry,
                 login.username,
                 saved.display()
-            );
+            ))?;
         }
         RegistryCommand::Logout(logout) => {
             if AuthConfig::from_env().remove_login(&logout.registry)? {
-                println!("logged out of {}", logout.registry);
+                print_line(format_args!("logged out of {}", logout.registry))?;
             } else {
-                println!("no saved credentials for {}", logout.registry);
+                print_line(format_args!("no saved credentials for {}", logout.registry))?;
             }
         }
     }

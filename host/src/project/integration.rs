@@ -306,6 +306,46 @@ mod tests {
     }
 
     #[test]
+    fn a_view_shows_and_serializes_as_its_integration() {
+        let generic = Integration {
+            product: "edr".into(),
+            target_product: "siem".into(),
+            topic: "events".into(),
+            role: Role::Producer,
+            mode: Mode::Pull,
+            format: Some("ocsf".into()),
+            generic: true,
+            path: None,
+            manifest: IntegrationManifest::default(),
+        };
+        let explicit = Integration {
+            role: Role::Consumer,
+            format: None,
+            generic: false,
+            path: Some("products/edr/integrations/siem/events_consumer_pull.yml".into()),
+            ..generic.clone()
+        };
+        for i in [&generic, &explicit] {
+            let view = i.view();
+            assert_eq!(
+                serde_json::to_value(view).unwrap(),
+                serde_json::to_value(i).unwrap()
+            );
+            assert_eq!(view.to_integration(), *i);
+            assert_eq!(view.is_generic(), i.generic);
+            assert_eq!(view.path(), i.path.as_deref());
+        }
+        assert_eq!(
+            generic.to_string(),
+            "edr --[events:pull ocsf]-> siem (producer)"
+        );
+        assert_eq!(
+            explicit.to_string(),
+            "edr <-[events:pull]-- siem (consumer)"
+        );
+    }
+
+    #[test]
     fn parses_file_names_by_the_role_word() {
         assert_eq!(
             parsed("events_consumer"),
