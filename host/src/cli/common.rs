@@ -3,7 +3,6 @@
 
 use std::io::Write;
 
-use anyhow::Context as _;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 
 use super::Context;
@@ -88,13 +87,29 @@ pub fn print_line(line: impl std::fmt::Display) -> anyhow::Result<()> {
     to_stdout(|out| writeln!(out, "{line}"))
 }
 
-/// Runs `write` on buffered stdout.
+/// Runs `write` on buffered stdout; a closed pipe is [`StdoutClosed`].
 pub fn to_stdout(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     write(&mut out)
         .and_then(|()| out.flush())
-        .context("failed to write to stdout")
+        .map_err(stdout_error)
 }
+
+/// An error writing to stdout: [`StdoutClosed`] when its reader went away.
+pub fn stdout_error(e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        StdoutClosed.into()
+    } else {
+        anyhow::Error::new(e).context("failed to write to stdout")
+    }
+}
+
+/// The reader of meshroom's output went away (`meshroom … | head`): not a
+/// failure, `main` ends quietly. Only stdout writes give it: a broken pipe
+/// to a product is an error like any other.
+#[derive(Debug, thiserror::Error)]
+#[error("the reader of the output went away")]
+pub struct StdoutClosed;
 
 /// Writes `value` as pretty JSON and a newline.
 pub fn write_json<T: serde::Serialize + ?Sized>(

@@ -133,7 +133,7 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         // The reader of our output went away (`meshroom … | head`): stop
         // quietly, as Unix tools do.
-        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if stdout_closed(&err) => ExitCode::SUCCESS,
         Err(err) => {
             report(&err, ctx.debug);
             ExitCode::from(exit_code_of(&err))
@@ -187,10 +187,8 @@ pub struct ExitError {
     pub message: String,
 }
 
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain()
-        .filter_map(|e| e.downcast_ref::<std::io::Error>())
-        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+fn stdout_closed(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.is::<common::StdoutClosed>())
 }
 
 fn exit_code_of(err: &anyhow::Error) -> u8 {

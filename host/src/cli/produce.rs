@@ -15,10 +15,11 @@ use anyhow::{Context as _, bail};
 use tokio::sync::mpsc;
 
 use super::Context;
-use super::common::{load_project, mode_parser};
+use super::common::{load_project, mode_parser, stdout_error};
 use super::trigger::{EXIT_CODES, hook_failure};
 use crate::engine::exercise::Exercise;
 use crate::project::Mode;
+use crate::runtime::ProduceReport;
 
 /// Largest batch, in bytes (records plus their count), so one call stays
 /// well under an adapter's memory cap.
@@ -242,28 +243,14 @@ pub fn exec(args: ProduceArgs, ctx: &Context) -> anyhow::Result<()> {
                 })?;
             sent += len;
             accepted += u64::from(report.accepted);
-            if ctx.json {
-                serde_json::to_writer(
-                    &mut out,
-                    &serde_json::json!({"batch": n, "records": len, "accepted": report.accepted, "detail": report.detail}),
-                )?;
-                writeln!(out)?;
-            } else if report.detail.is_empty() {
-                writeln!(out, "batch {n}: {len} record(s), {} accepted", report.accepted)?;
-            } else {
-                writeln!(
-                    out,
-                    "batch {n}: {len} record(s), {} accepted: {}",
-                    report.accepted, report.detail
-                )?;
-            }
+            write_batch(&mut out, n, len, &report, ctx.json).map_err(stdout_error)?;
             if progress && last_progress.elapsed() >= Duration::from_millis(200) {
                 last_progress = Instant::now();
                 let rate = sent as f64 / started.elapsed().as_secs_f64().max(1e-9);
                 eprint!("\r{sent} record(s) sent in {n} batch(es), {rate:.0}/s   ");
             }
         }
-        out.flush()?;
+        out.flush().map_err(stdout_error)?;
         if progress {
             eprint!("\r\x1b[K");
         }
@@ -275,6 +262,35 @@ pub fn exec(args: ProduceArgs, ctx: &Context) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// Writes one batch's result: a line of text, or a JSON line.
+fn write_batch(
+    out: &mut impl Write,
+    n: u64,
+    len: u64,
+    report: &ProduceReport,
+    json: bool,
+) -> std::io::Result<()> {
+    if json {
+        serde_json::to_writer(
+            &mut *out,
+            &serde_json::json!({"batch": n, "records": len, "accepted": report.accepted, "detail": report.detail}),
+        )?;
+        writeln!(out)
+    } else if report.detail.is_empty() {
+        writeln!(
+            out,
+            "batch {n}: {len} record(s), {} accepted",
+            report.accepted
+        )
+    } else {
+        writeln!(
+            out,
+            "batch {n}: {len} record(s), {} accepted: {}",
+            report.accepted, report.detail
+        )
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use super::Context;
-use super::common::{load_project, mode_parser};
+use super::common::{load_project, mode_parser, stdout_error};
 use super::trigger::{EXIT_CODES, hook_failure};
 use crate::engine::exercise::Exercise;
 use crate::project::Mode;
@@ -111,13 +111,13 @@ pub fn exec(args: WatchArgs, ctx: &Context) -> anyhow::Result<()> {
                 };
                 batches += 1;
                 for record in batch {
-                    write_record(&mut out, &record, ctx.json)?;
+                    write_record(&mut out, &record, ctx.json).map_err(stdout_error)?;
                     records += 1;
                     if args.count.is_some_and(|c| records >= c) {
                         break 'outer Stop::Count;
                     }
                 }
-                out.flush()?;
+                out.flush().map_err(stdout_error)?;
             }
         };
         finish(ctx, stop, records, batches)
@@ -125,7 +125,7 @@ pub fn exec(args: WatchArgs, ctx: &Context) -> anyhow::Result<()> {
 }
 
 fn finish(ctx: &Context, stop: Stop, records: u64, batches: u64) -> anyhow::Result<()> {
-    std::io::stdout().flush()?;
+    std::io::stdout().flush().map_err(stdout_error)?;
     if !ctx.quiet {
         let why = match stop {
             Stop::Ended => "the stream ended",
