@@ -203,154 +203,206 @@ impl Project {
         for caps in &mut source_caps {
             caps.retain(|c| filter.role.is_none_or(|r| c.role == r));
         }
-
-        let all_caps = || source_caps.iter().chain(&target_caps).flatten();
-        let names = Ranks::new(
-            targets
-                .iter()
-                .copied()
-                .chain(explicit.iter().map(|i| i.target_product.as_str())),
-        );
-        let topics = Ranks::new(
-            all_caps()
-                .filter_map(|c| c.topic)
-                .chain(explicit.iter().map(|i| i.topic.as_str())),
-        );
-        let formats = Ranks::new(
-            all_caps()
-                .filter_map(|c| c.format)
-                .chain(explicit.iter().filter_map(|i| i.format.as_deref())),
-        );
-        let format_rank = |f: Option<&str>| f.map_or(0, |f| formats.of(f) + 1);
-
-        // The targets' capabilities by (topic, role, mode); topic-less ones
-        // (from hooks) apart, as they match every topic.
-        let mut by_key: FastMap<(&'a str, Role, Mode), Vec<End<'a>>> = FastMap::default();
-        let mut wildcards: Vec<(End<'a>, CapabilityRef<'a>)> = Vec::new();
-        for (&target, caps) in targets.iter().zip(&target_caps) {
-            for c in caps {
-                let end = End {
-                    rank: names.of(target),
-                    product: target,
-                    format: c.format,
-                    format_rank: format_rank(c.format),
-                };
-                match c.topic {
-                    Some(t) => by_key.entry((t, c.role, c.mode)).or_default().push(end),
-                    None => wildcards.push((end, *c)),
-                }
-            }
-        }
+        let matcher = Matcher::new(&targets, &target_caps, &source_caps, &explicit);
         let mut explicit_of: FastMap<&str, Vec<&'a Integration>> = FastMap::default();
         for i in explicit {
             explicit_of.entry(i.product.as_str()).or_default().push(i);
         }
 
-        // One product's rows, and their keys with the row's index (sorting
-        // these small pairs is cheaper than moving rows; the index keeps
-        // explicit rows of equal keys in file order).
-        let mut rows: Vec<IntegrationView<'a>> = Vec::new();
-        let mut keys: Vec<(RowKey, u32)> = Vec::new();
+        let mut rows = Rows::default();
         let mut listed: Vec<IntegrationView<'a>> = Vec::new();
         for (&product, caps) in sources.iter().zip(&source_caps) {
             rows.clear();
-            keys.clear();
-            let mut push = |key: RowKey, view: IntegrationView<'a>| {
-                keys.push((key, rows.len() as u32));
-                rows.push(view);
-            };
             for &i in explicit_of.get(product).into_iter().flatten() {
-                let key = RowKey::new(
-                    names.of(&i.target_product),
-                    topics.of(&i.topic),
-                    i.role,
-                    i.mode,
-                    false,
-                    format_rank(i.format.as_deref()),
-                );
-                push(key, i.view());
+                rows.push(matcher.explicit_key(i), i.view());
             }
             for a in caps {
-                let complement = a.role.complement();
-                let a_format_rank = format_rank(a.format);
-                let mut generic = |topic: &'a str, topic_rank: u32, end: &End<'a>| {
-                    if !formats_compatible(a.format, end.format) {
-                        return;
-                    }
-                    let (format, format_rank) = match a.format {
-                        Some(f) => (Some(f), a_format_rank),
-                        None => (end.format, end.format_rank),
-                    };
-                    let key = RowKey::new(end.rank, topic_rank, a.role, a.mode, true, format_rank);
-                    push(
-                        key,
-                        IntegrationView {
-                            product,
-                            target_product: end.product,
-                            topic,
-                            role: a.role,
-                            mode: a.mode,
-                            format,
-                            explicit: None,
-                        },
-                    );
-                };
-                match a.topic {
-                    Some(topic) => {
-                        let rank = topics.of(topic);
-                        for end in by_key
-                            .get(&(topic, complement, a.mode))
-                            .into_iter()
-                            .flatten()
-                        {
-                            generic(topic, rank, end);
-                        }
-                        for (end, w) in &wildcards {
-                            if w.role == complement && w.mode == a.mode {
-                                generic(topic, rank, end);
-                            }
-                        }
-                    }
-                    None => {
-                        for (&(topic, role, mode), ends) in &by_key {
-                            if role == complement && mode == a.mode {
-                                let rank = topics.of(topic);
-                                for end in ends {
-                                    generic(topic, rank, end);
-                                }
-                            }
-                        }
-                    }
-                }
+                matcher.generic(product, a, &mut rows);
             }
-            keys.sort_unstable();
-            listed.clear();
-            // Explicit rows come first in their (target, topic, role, mode)
-            // group and hide the generic ones they implement.
-            let mut group = None;
-            let mut explicit_formats: Vec<u32> = Vec::new();
-            let mut last_generic = None;
-            for &(key, index) in &keys {
-                if group != Some(key.group()) {
-                    group = Some(key.group());
-                    explicit_formats.clear();
-                }
-                if !key.generic() {
-                    explicit_formats.push(key.format());
-                } else if explicit_formats
-                    .iter()
-                    .any(|&f| f == 0 || f == key.format())
-                    || last_generic == Some(key)
-                {
-                    continue;
-                } else {
-                    last_generic = Some(key);
-                }
-                listed.push(rows[index as usize]);
-            }
+            rows.listed(&mut listed);
             if !listed.is_empty() {
                 emit(product, &listed);
             }
+        }
+    }
+}
+
+/// The targets' capabilities, indexed for matching, and the ranks of every
+/// name a listing orders by; built once per listing.
+struct Matcher<'a> {
+    names: Ranks<'a>,
+    topics: Ranks<'a>,
+    formats: Ranks<'a>,
+    /// The targets' capabilities by (topic, role, mode).
+    by_key: FastMap<(&'a str, Role, Mode), Vec<End<'a>>>,
+    /// Topic-less ones (from hooks) apart: they match every topic.
+    wildcards: Vec<(End<'a>, CapabilityRef<'a>)>,
+}
+
+impl<'a> Matcher<'a> {
+    fn new(
+        targets: &[&'a str],
+        target_caps: &[Vec<CapabilityRef<'a>>],
+        source_caps: &[Vec<CapabilityRef<'a>>],
+        explicit: &[&'a Integration],
+    ) -> Matcher<'a> {
+        let all_caps = || source_caps.iter().chain(target_caps).flatten();
+        let mut m = Matcher {
+            names: Ranks::new(
+                targets
+                    .iter()
+                    .copied()
+                    .chain(explicit.iter().map(|i| i.target_product.as_str())),
+            ),
+            topics: Ranks::new(
+                all_caps()
+                    .filter_map(|c| c.topic)
+                    .chain(explicit.iter().map(|i| i.topic.as_str())),
+            ),
+            formats: Ranks::new(
+                all_caps()
+                    .filter_map(|c| c.format)
+                    .chain(explicit.iter().filter_map(|i| i.format.as_deref())),
+            ),
+            by_key: FastMap::default(),
+            wildcards: Vec::new(),
+        };
+        for (&target, caps) in targets.iter().zip(target_caps) {
+            for c in caps {
+                let end = End {
+                    rank: m.names.of(target),
+                    product: target,
+                    format: c.format,
+                    format_rank: m.format_rank(c.format),
+                };
+                match c.topic {
+                    Some(t) => m.by_key.entry((t, c.role, c.mode)).or_default().push(end),
+                    None => m.wildcards.push((end, *c)),
+                }
+            }
+        }
+        m
+    }
+
+    /// 0 for any format, else the format's rank + 1.
+    fn format_rank(&self, format: Option<&str>) -> u32 {
+        format.map_or(0, |f| self.formats.of(f) + 1)
+    }
+
+    fn explicit_key(&self, i: &Integration) -> RowKey {
+        RowKey::new(
+            self.names.of(&i.target_product),
+            self.topics.of(&i.topic),
+            i.role,
+            i.mode,
+            false,
+            self.format_rank(i.format.as_deref()),
+        )
+    }
+
+    /// Adds to `rows` every generic integration of `product` through its
+    /// capability `a`: one per target capability it matches.
+    fn generic(&self, product: &'a str, a: &CapabilityRef<'a>, rows: &mut Rows<'a>) {
+        let complement = a.role.complement();
+        let a_format_rank = self.format_rank(a.format);
+        let mut add = |topic: &'a str, topic_rank: u32, end: &End<'a>| {
+            if !formats_compatible(a.format, end.format) {
+                return;
+            }
+            let (format, format_rank) = match a.format {
+                Some(f) => (Some(f), a_format_rank),
+                None => (end.format, end.format_rank),
+            };
+            rows.push(
+                RowKey::new(end.rank, topic_rank, a.role, a.mode, true, format_rank),
+                IntegrationView {
+                    product,
+                    target_product: end.product,
+                    topic,
+                    role: a.role,
+                    mode: a.mode,
+                    format,
+                    explicit: None,
+                },
+            );
+        };
+        match a.topic {
+            Some(topic) => {
+                let rank = self.topics.of(topic);
+                for end in self
+                    .by_key
+                    .get(&(topic, complement, a.mode))
+                    .into_iter()
+                    .flatten()
+                {
+                    add(topic, rank, end);
+                }
+                for (end, w) in &self.wildcards {
+                    if w.role == complement && w.mode == a.mode {
+                        add(topic, rank, end);
+                    }
+                }
+            }
+            None => {
+                for (&(topic, role, mode), ends) in &self.by_key {
+                    if role == complement && mode == a.mode {
+                        let rank = self.topics.of(topic);
+                        for end in ends {
+                            add(topic, rank, end);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One product's rows, and their keys with the row's index: sorting these
+/// small pairs is cheaper than moving rows, and the index keeps explicit
+/// rows of equal keys in file order.
+#[derive(Default)]
+struct Rows<'a> {
+    views: Vec<IntegrationView<'a>>,
+    keys: Vec<(RowKey, u32)>,
+}
+
+impl<'a> Rows<'a> {
+    fn clear(&mut self) {
+        self.views.clear();
+        self.keys.clear();
+    }
+
+    fn push(&mut self, key: RowKey, view: IntegrationView<'a>) {
+        self.keys.push((key, self.views.len() as u32));
+        self.views.push(view);
+    }
+
+    /// Sorts the rows into `out`, keeping what the listing shows: explicit
+    /// rows come first in their (target, topic, role, mode) group and hide
+    /// the generic ones they implement; duplicate generic rows are one.
+    fn listed(&mut self, out: &mut Vec<IntegrationView<'a>>) {
+        self.keys.sort_unstable();
+        out.clear();
+        let mut group = None;
+        let mut explicit_formats: Vec<u32> = Vec::new();
+        let mut last_generic = None;
+        for &(key, index) in &self.keys {
+            if group != Some(key.group()) {
+                group = Some(key.group());
+                explicit_formats.clear();
+            }
+            if !key.generic() {
+                explicit_formats.push(key.format());
+            } else if explicit_formats
+                .iter()
+                .any(|&f| f == 0 || f == key.format())
+                || last_generic == Some(key)
+            {
+                continue;
+            } else {
+                last_generic = Some(key);
+            }
+            out.push(self.views[index as usize]);
         }
     }
 }
