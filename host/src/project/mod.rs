@@ -13,10 +13,12 @@
 //! a [`HookIndex`] the engine fills from the adapters' `describe()`.
 //! Every write is atomic and stays inside the project folder.
 //!
-//! Main entry points: [`Project::load`], lookups ([`Project::product`],
+//! Main entry points: [`Project::load`] (or [`Project::load_products`] for
+//! commands about products alone), lookups ([`Project::product`],
 //! [`Project::instance`], [`Project::find_plug`], [`Project::plug_ends`]),
-//! [`Project::integrations`], [`Project::resolve_plug`] / [`Project::plug`],
-//! and the writes ([`Project::save_plug`], [`Project::save_instance`]…).
+//! listings ([`Project::list_integrations`], [`Project::integration_views`]),
+//! [`Project::resolve_plug`] / [`Project::plug`], and the writes
+//! ([`Project::save_plug`], [`Project::save_instance`]…).
 
 mod adapter_crate;
 mod capability;
