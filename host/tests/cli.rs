@@ -958,20 +958,9 @@ fn a_reader_closing_the_pipe_early_stops_listings_quietly() {
         &["list", "integrations"][..],
         &["--json", "list", "integrations"],
     ] {
-        let mut child = Command::new(BIN)
-            .arg("-p")
-            .arg(root)
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Read one line, as `| head -1` does, then go away.
-        let mut first = String::new();
-        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-        std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
-        drop(stdout);
-        let out = child.wait_with_output().unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.arg("-p").arg(root).args(args);
+        let (first, out) = support::first_line_then_close(cmd);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!first.is_empty(), "{args:?}");
         assert!(out.status.success(), "{args:?}: {:?}: {stderr}", out.status);

@@ -390,27 +390,9 @@ fn watch_ends_quietly_when_its_reader_goes_away() {
     // An endless source: only the reader closing the pipe (`| head -1`) stops it.
     let api = event_source(None, Duration::ZERO);
     let mesh = example_mesh(&api);
-    let mut child = mesh
-        .command(&["watch", "events", "edr1", "siem1"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    let (first, out) =
+        support::first_line_then_close(mesh.command(&["watch", "events", "edr1", "siem1"]));
     assert_eq!(first, "record 0\n");
-    drop(stdout);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("watch went on after its reader went away");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{:?}: {stderr}", out.status);
     assert!(

@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should panic
 
+mod support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -83,29 +85,10 @@ impl User {
 
 /// Runs `cmd`, feeding `stdin`, failing the test if it is not done in 60 s
 /// (a process waiting for a terminal would never finish).
-fn run_with_deadline(mut cmd: Command, stdin: Option<&str>) -> Output {
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    if let Some(text) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        // The command may fail before reading it (that is what some tests check).
-        let _ = pipe.write_all(text.as_bytes());
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("{cmd:?} hung (waiting for a terminal?)");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+fn run_with_deadline(cmd: Command, stdin: Option<&str>) -> Output {
+    let hung = format!("{cmd:?} hung (waiting for a terminal?)");
+    let child = support::spawn_piped(cmd, stdin.map(str::as_bytes));
+    support::wait_within(child, Duration::from_secs(60), &hung)
 }
 
 /// A fresh project folder (what `meshroom init` creates, for what matters here).

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -66,10 +67,16 @@ pub fn meshroom(project: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     run_piped(cmd, stdin.map(str::as_bytes))
 }
 
-/// Runs `cmd` with its output captured and `stdin` written to it from a
+/// Runs `cmd` with its output captured and `stdin` written to it; see
+/// [`spawn_piped`].
+pub fn run_piped(cmd: Command, stdin: Option<&[u8]>) -> Output {
+    spawn_piped(cmd, stdin).wait_with_output().unwrap()
+}
+
+/// Starts `cmd` with its output captured and `stdin` written to it from a
 /// thread (so a large input cannot deadlock against a full stdout pipe);
 /// `None`: stdin is /dev/null.
-pub fn run_piped(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
+pub fn spawn_piped(mut cmd: Command, stdin: Option<&[u8]>) -> Child {
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {
@@ -85,7 +92,37 @@ pub fn run_piped(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
             let _ = pipe.write_all(&input);
         });
     }
+    child
+}
+
+/// Waits for `child`; kills it and fails the test with `hung` when it
+/// runs past `limit`.
+pub fn wait_within(mut child: Child, limit: Duration, hung: &str) -> Output {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("{hung}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     child.wait_with_output().unwrap()
+}
+
+/// Runs `cmd` under a reader that stops after the first line (`| head -1`):
+/// that line, and the command's output once it ended (within 30 s).
+pub fn first_line_then_close(cmd: Command) -> (String, Output) {
+    let mut child = spawn_piped(cmd, None);
+    let mut first = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut first).unwrap();
+    drop(stdout);
+    let out = wait_within(
+        child,
+        Duration::from_secs(30),
+        "the command went on after its reader went away",
+    );
+    (first, out)
 }
 
 /// stdout and stderr of a run, for messages and leak checks.
