@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context as _, bail};
 
 use super::Context;
-use super::common::{hook_index, load_products, load_project};
+use super::common::{hook_index, load_products, load_project, to_stdout};
 use crate::project::{HookIndex, IntegrationFilter, Mode, Project, Role};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -307,9 +307,5 @@ pub fn exec(args: GraphArgs, ctx: &Context) -> anyhow::Result<()> {
         GraphFormat::Json => to_json(&graph)?.into_bytes(),
         GraphFormat::Svg => to_svg(&graph)?,
     };
-    std::io::stdout()
-        .lock()
-        .write_all(&bytes)
-        .context("failed to write to stdout")?;
-    Ok(())
+    to_stdout(|out| out.write_all(&bytes))
 }

@@ -1,13 +1,13 @@
 //! `meshroom secrets`: the project's encrypted secrets store (`secrets.age`)
 //! and the age public keys it is encrypted to (`secrets.recipients`).
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use serde_json::json;
 
 use super::Context;
+use super::common::{print_json, print_line, print_table, to_stdout};
 use crate::secrets::{
     self, IdentityConfig, RECIPIENTS_FILE, Recipients, STORE_FILE, SecretScope, SecretStore,
     SecretsError,
@@ -132,15 +132,13 @@ pub fn exec(args: SecretsArgs, ctx: &Context) -> anyhow::Result<()> {
             let Some(value) = store.get(&scope, &name)? else {
                 bail!("no secret `{name}` in {scope} (see `meshroom secrets list`)");
             };
-            let mut out = std::io::stdout().lock();
             if ctx.json {
-                let doc =
-                    json!({"scope": scope.to_string(), "name": name, "value": value.expose()});
-                writeln!(out, "{doc}")?;
+                print_line(
+                    json!({"scope": scope.to_string(), "name": name, "value": value.expose()}),
+                )
             } else {
-                writeln!(out, "{}", value.expose())?;
+                print_line(value.expose())
             }
-            Ok(())
         }
         SecretsCommand::List { scope } => {
             let scope = scope.as_deref().map(parse_scope).transpose()?;
@@ -209,30 +207,22 @@ fn info(ctx: &Context, message: &str) {
 }
 
 fn print_entries(ctx: &Context, entries: &[(SecretScope, String)]) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
     if ctx.json {
         let rows: Vec<_> = entries
             .iter()
             .map(|(s, n)| json!({"scope": s.to_string(), "kind": s.kind(), "name": n}))
             .collect();
-        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
-        return Ok(());
+        return print_json(&rows);
     }
     if entries.is_empty() {
         info(ctx, "no secrets");
         return Ok(());
     }
-    let width = entries
+    let rows: Vec<[String; 2]> = entries
         .iter()
-        .map(|(s, _)| s.to_string().len())
-        .max()
-        .unwrap_or(5)
-        .max(5);
-    writeln!(out, "{:width$}  NAME", "SCOPE")?;
-    for (scope, name) in entries {
-        writeln!(out, "{:width$}  {name}", scope.to_string())?;
-    }
-    Ok(())
+        .map(|(scope, name)| [scope.to_string(), name.clone()])
+        .collect();
+    print_table(&["scope", "name"], &rows)
 }
 
 fn recipients(ctx: &Context, cmd: RecipientsCommand) -> anyhow::Result<()> {
@@ -240,22 +230,19 @@ fn recipients(ctx: &Context, cmd: RecipientsCommand) -> anyhow::Result<()> {
     match cmd {
         RecipientsCommand::List => {
             let keys = Recipients::load(dir)?.keys();
-            let mut out = std::io::stdout().lock();
             if ctx.json {
                 let rows: Vec<_> = keys
                     .iter()
                     .map(|k| json!({"public_key": k.to_string()}))
                     .collect();
-                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+                print_json(&rows)?;
             } else if keys.is_empty() {
                 info(
                     ctx,
                     &format!("no recipients in {RECIPIENTS_FILE}: run `meshroom secrets init`"),
                 );
             } else {
-                for k in keys {
-                    writeln!(out, "{k}")?;
-                }
+                to_stdout(|out| keys.iter().try_for_each(|k| writeln!(out, "{k}")))?;
             }
             Ok(())
         }
@@ -387,17 +374,15 @@ fn init(ctx: &Context, label: Option<String>) -> anyhow::Result<()> {
             ),
         );
     }
-    let mut out = std::io::stdout().lock();
     if ctx.json {
-        let doc = json!({
+        print_json(&json!({
             "identity_file": (!from_env_key).then(|| path.display().to_string()),
             "public_key": public.to_string(),
             "created": created,
             "recipient_added": added,
-        });
-        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        }))?;
     } else {
-        writeln!(out, "{public}")?;
+        print_line(&public)?;
     }
     Ok(())
 }
