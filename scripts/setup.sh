@@ -31,10 +31,20 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
-# rustfmt: a test checks that the adapter code `create product` scaffolds is rustfmt-clean.
-if ! rustfmt --version >/dev/null 2>&1; then
-  log "adding the rustfmt component"
-  rustup component add rustfmt
+# rustfmt (a test checks that the adapter code `create product` scaffolds is
+# rustfmt-clean; scripts/lint.sh checks the tree) and clippy (scripts/lint.sh).
+for component in rustfmt clippy; do
+  if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+    log "adding the $component component"
+    rustup component add "$component"
+  fi
+done
+
+# The unused-dependency check of scripts/lint.sh.
+MACHETE_VERSION=0.9.2
+if ! cargo machete --version 2>/dev/null | grep -qF "$MACHETE_VERSION"; then
+  log "installing cargo-machete $MACHETE_VERSION"
+  cargo install --quiet --locked cargo-machete --version "$MACHETE_VERSION"
 fi
 
 # A venv with the TAXII 2.1 server (medallion) the TIP adapter talks to.

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use meshroom::engine::{Action, Engine, RunOptions, Selection, Verdict, run};
+use meshroom::engine::{Action, RunOptions, Selection, Session, Verdict, run};
 use meshroom::project::Project;
 use meshroom::runtime::RuntimeConfig;
 use meshroom::secrets::{IdentityConfig, SecretScope, SecretStore, SecretValue};
@@ -166,7 +166,7 @@ fn benches(c: &mut Criterion) {
     let jobs = 128;
     let engine = Arc::new(
         tokio
-            .block_on(Engine::start(
+            .block_on(Session::start(
                 &pristine,
                 RuntimeConfig {
                     cache_dir: Some(cache.path().to_path_buf()),

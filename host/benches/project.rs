@@ -63,6 +63,7 @@ impl Measurement for CpuTime {
     }
 }
 use meshroom::cli::{graph, list};
+use meshroom::project::graph::{capability_graph, mesh_graph};
 use meshroom::project::{
     DeclaredHook, HookIndex, IntegrationFilter, Mode, PlugRequest, Project, Role,
 };
@@ -301,14 +302,14 @@ fn bench(c: &mut Criterion<CpuTime>) {
     g.bench_function("graph_dot", |b| {
         b.iter(|| {
             let p = Project::load(root).unwrap();
-            black_box(graph::to_dot(&graph::mesh_graph(&p)))
+            black_box(graph::to_dot(&mesh_graph(&p)))
         })
     });
     // `graph --capabilities` loads the products alone.
     g.bench_function("graph_capabilities_dot", |b| {
         b.iter(|| {
             let p = Project::load_products(root).unwrap();
-            black_box(graph::to_dot(&graph::capability_graph(&p, &hooks)))
+            black_box(graph::to_dot(&capability_graph(&p, &hooks)))
         })
     });
     g.finish();

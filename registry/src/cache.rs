@@ -10,7 +10,7 @@ use crate::error::{RegistryError, Result};
 use crate::fsutil::{read_if_exists, save};
 
 /// The environment variable naming the cache folder.
-pub const CACHE_ENV: &str = "MESHROOM_CACHE";
+pub use meshroom_fsutil::CACHE_ENV;
 
 /// A content-addressed store of blobs (manifests, configs, layers).
 #[derive(Debug, Clone)]
@@ -26,14 +26,11 @@ impl BlobCache {
 
     /// The user's cache: `$MESHROOM_CACHE`, else `~/.cache/meshroom` (the platform's cache folder).
     pub fn from_env() -> Result<Self> {
-        if let Some(dir) = std::env::var_os(CACHE_ENV).filter(|v| !v.is_empty()) {
-            return Ok(BlobCache::new(dir));
-        }
-        let base = dirs::cache_dir().ok_or_else(|| RegistryError::Io {
+        let dir = meshroom_fsutil::default_cache_dir().ok_or_else(|| RegistryError::Io {
             context: format!("no cache folder: set {CACHE_ENV} or HOME"),
             source: std::io::Error::from(std::io::ErrorKind::NotFound),
         })?;
-        Ok(BlobCache::new(base.join("meshroom")))
+        Ok(BlobCache::new(dir))
     }
 
     /// The cache's root folder.

@@ -1,66 +1,11 @@
-//! Atomic file writes, for every file meshroom's crates write: a temporary
-//! file in the same folder, flushed to disk, then renamed over the target, so
-//! a crash or a full disk never leaves a truncated file behind.
+//! The registry's file I/O: [`meshroom_fsutil`]'s atomic writes, their
+//! errors naming the file.
 
-use std::io::Write;
 use std::path::Path;
 
+pub use meshroom_fsutil::{write_atomic, write_atomic_private};
+
 use crate::error::{RegistryError, Result};
-
-/// Writes `contents` to `path` atomically: a temporary file in the same folder,
-/// flushed to disk, then renamed over `path`. Creates missing parent folders.
-/// A replaced file keeps its permissions; a new one is readable by all (0644).
-pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let mode = existing_mode(path).unwrap_or(0o644);
-    write_with_mode(path, contents, mode)
-}
-
-/// Like [`write_atomic`], for files only their owner may read (keys,
-/// credentials): the file is 0600 from its first byte to its rename.
-pub fn write_atomic_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    write_with_mode(path, contents, 0o600)
-}
-
-fn write_with_mode(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)?;
-    // The temporary file is created 0600; widen it only when asked.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".meshroom-tmp-")
-        .tempfile_in(dir)?;
-    set_mode(tmp.as_file(), mode)?;
-    tmp.write_all(contents)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-#[cfg(unix)]
-fn existing_mode(path: &Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::metadata(path)
-        .ok()
-        .map(|m| m.permissions().mode() & 0o7777)
-}
-
-#[cfg(not(unix))]
-fn existing_mode(_path: &Path) -> Option<u32> {
-    None
-}
-
-#[cfg(unix)]
-fn set_mode(file: &std::fs::File, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    file.set_permissions(std::fs::Permissions::from_mode(mode))
-}
-
-#[cfg(not(unix))]
-fn set_mode(_file: &std::fs::File, _mode: u32) -> std::io::Result<()> {
-    Ok(())
-}
 
 /// [`write_atomic`], its error naming the file.
 pub(crate) fn save(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -78,37 +23,5 @@ pub(crate) fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>> {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(RegistryError::io("read", path, e)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn writes_and_replaces_without_leftovers() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a/b/file.yaml");
-        write_atomic(&path, b"one").unwrap();
-        write_atomic(&path, b"two").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
-        assert_eq!(names.len(), 1, "no temporary file left behind");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn new_files_are_0644_private_ones_0600_and_modes_are_kept() {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        let dir = tempfile::tempdir().unwrap();
-        let public = dir.path().join("README.md");
-        write_atomic(&public, b"x").unwrap();
-        assert_eq!(mode(&public), 0o644);
-        let private = dir.path().join("identity.txt");
-        write_atomic_private(&private, b"x").unwrap();
-        assert_eq!(mode(&private), 0o600);
-        write_atomic(&private, b"y").unwrap();
-        assert_eq!(mode(&private), 0o600, "a replaced file keeps its mode");
     }
 }

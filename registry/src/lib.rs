@@ -14,7 +14,7 @@ mod auth;
 mod cache;
 mod digest;
 mod error;
-pub mod fsutil;
+mod fsutil;
 mod layout;
 mod lockfile;
 mod progress;

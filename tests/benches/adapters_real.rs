@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use meshroom::runtime::{
+use meshroom_runtime::{
     Adapter, CallPolicy, HookContext, InstanceRef, Mode, PlugRef, Runtime, RuntimeConfig,
 };
 use meshroom_tests::{Caddy, CrowdSec, Rsyslog, Taxii, random_uuid, workspace_root};

@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use meshroom::runtime::{
-    Adapter, CallPolicy, HookContext, HookError, HookErrorKind, InstanceRef, Mode, PlugRef,
-    PlugState, Runtime, RuntimeConfig,
+use meshroom_runtime::{
+    Adapter, CallPolicy, CheckState, HookContext, HookError, HookErrorKind, InstanceRef, Mode,
+    PlugRef, Runtime, RuntimeConfig,
 };
 use meshroom_tests::http;
 use meshroom_tests::taxii::ACCEPT;
@@ -257,7 +257,7 @@ async fn caddy_ships_access_logs_to_rsyslog_and_teardown_stops_them() {
         .check("check_access_logs", &ctx(&edge, Some(&events)), &policy)
         .await
         .unwrap();
-    assert_eq!(report.state, PlugState::Up, "{}", report.detail);
+    assert_eq!(report.state, CheckState::Up, "{}", report.detail);
     // The consumer moved: Caddy still ships to the old address.
     let mut moved = events.clone();
     moved.dst.settings["address"] = json!("127.0.0.1:9");
@@ -265,7 +265,7 @@ async fn caddy_ships_access_logs_to_rsyslog_and_teardown_stops_them() {
         .check("check_access_logs", &ctx(&edge, Some(&moved)), &policy)
         .await
         .unwrap();
-    assert_eq!(report.state, PlugState::Drifted, "{}", report.detail);
+    assert_eq!(report.state, CheckState::Drifted, "{}", report.detail);
 
     // Teardown removes exactly what setup made; traffic no longer reaches rsyslog.
     adapter
@@ -296,7 +296,7 @@ async fn caddy_ships_access_logs_to_rsyslog_and_teardown_stops_them() {
         .check("check_access_logs", &ctx(&edge, Some(&events)), &policy)
         .await
         .unwrap();
-    assert_eq!(report.state, PlugState::Down, "{}", report.detail);
+    assert_eq!(report.state, CheckState::Down, "{}", report.detail);
     // Teardown twice is fine.
     adapter
         .teardown("stop_access_logs", &ctx(&edge, Some(&events)), &policy)
@@ -1008,7 +1008,7 @@ async fn medallion_posts_stix_bundles_and_watch_reads_them_back() {
         .check("check_collection", &ctx(&tip, Some(&up)), &policy)
         .await
         .unwrap();
-    assert_eq!(report.state, PlugState::Up, "{}", report.detail);
+    assert_eq!(report.state, CheckState::Up, "{}", report.detail);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1052,7 +1052,7 @@ async fn medallion_errors_are_typed_and_name_the_server() {
         .check("check_collection", &ctx(&other, Some(&threats)), &good)
         .await
         .unwrap();
-    assert_eq!(report.state, PlugState::Down);
+    assert_eq!(report.state, CheckState::Down);
 
     let r = adapter
         .produce(

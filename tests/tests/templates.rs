@@ -1,4 +1,4 @@
-//! The product-category templates in `host/templates/`: all 23 of the original's
+//! The product-category templates in `host/project/templates/`: all 23 of the original's
 //! categories, each a valid product definition declaring capabilities in both
 //! directions with the standard formats CATEGORIES.md documents, and together a
 //! mesh where every trigger finds an executor and every consumer a producer.
@@ -58,7 +58,7 @@ const ACTION_FORMATS: &[&str] = &[
 ];
 
 fn templates_dir() -> PathBuf {
-    meshroom_tests::workspace_root().join("host/templates")
+    meshroom_tests::workspace_root().join("host/project/templates")
 }
 
 /// (category, role, topic, mode, format) of every capability entry.
@@ -132,7 +132,7 @@ fn all() -> Vec<(String, Value, Vec<Capability>)> {
 #[test]
 fn there_is_one_template_per_category_of_the_original() {
     let on_disk: BTreeSet<String> = std::fs::read_dir(templates_dir())
-        .expect("host/templates exists")
+        .expect("host/project/templates exists")
         .flatten()
         .filter(|e| e.path().join("definition.yaml").is_file())
         .map(|e| e.file_name().to_string_lossy().into_owned())

@@ -2,7 +2,7 @@
 //! project are really up on their products; report drift.
 
 use super::Context;
-use super::up::{RunArgs, ScopeArgs, exec};
+use super::up::{Operation, RunArgs, ScopeArgs, exec};
 use crate::engine::Action;
 
 /// Check that the selected plugs that are up are really configured on their products (check
@@ -16,5 +16,5 @@ pub struct CheckArgs {
 }
 
 pub fn exec_check(args: CheckArgs, ctx: &Context) -> anyhow::Result<()> {
-    exec(args.scope, args.run, Action::Check, false, ctx)
+    exec(args.scope, args.run, Operation::Run(Action::Check), ctx)
 }

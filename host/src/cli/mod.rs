@@ -12,6 +12,7 @@ mod common;
 mod configure;
 mod context;
 mod create;
+pub mod exit;
 pub mod graph;
 mod init;
 pub mod list;
@@ -39,6 +40,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::engine;
+pub use exit::ExitError;
+use exit::{exit_code_of, stdout_closed};
 
 /// Build and run Cybersecurity Mesh Architectures: describe security products,
 /// plug their instances together, and let sandboxed adapters configure them.
@@ -176,25 +179,6 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Secrets(args) => secrets::exec(args, ctx)?,
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// An error that asks for a specific process exit code (e.g. an adapter's
-/// `unauthorized`), carried inside the `anyhow` chain.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct ExitError {
-    pub code: u8,
-    pub message: String,
-}
-
-fn stdout_closed(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| e.is::<common::StdoutClosed>())
-}
-
-fn exit_code_of(err: &anyhow::Error) -> u8 {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<ExitError>())
-        .map_or(1, |e| e.code)
 }
 
 /// Prints `error: …` and, with `--debug`, every `caused by: …` of the chain;

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use super::Context;
 use super::common::{load_project, print_json, to_stdout};
 use super::up::{ScopeArgs, check_names};
-use crate::engine::{Action, Engine};
+use crate::engine::{Action, Session};
 use crate::runtime::RuntimeConfig;
 
 /// Show every hook `meshroom up` would run on the selected plugs, in order, and what it would
@@ -26,7 +26,7 @@ pub fn exec(args: PlanArgs, ctx: &Context) -> anyhow::Result<()> {
     check_names(&project, &selection)?;
     let action = if args.down { Action::Down } else { Action::Up };
     let plan = ctx.runtime()?.block_on(async {
-        let engine = Engine::start(
+        let engine = Session::start(
             &project,
             RuntimeConfig {
                 pooling: false,

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::Context;
 use super::common::{load_project, mode_parser, stdout_error};
-use super::trigger::{EXIT_CODES, hook_failure};
+use super::exit::{EXIT_CODES, hook_failure};
 use crate::engine::exercise::Exercise;
 use crate::project::Mode;
 use crate::runtime::ProduceReport;

@@ -122,7 +122,7 @@ fn publish_hooks(args: &PublishArgs, ctx: &Context) -> anyhow::Result<()> {
     }
     let (published, without) = ctx.runtime()?.block_on(async {
         let engine =
-            crate::engine::Engine::start(&project, crate::runtime::RuntimeConfig::default())
+            crate::engine::Session::start(&project, crate::runtime::RuntimeConfig::default())
                 .await?;
         Ok::<_, anyhow::Error>(crate::engine::vendor::publish(&engine, &integrations).await?)
     })?;

@@ -93,7 +93,7 @@ fn pull_catalog(args: &PullArgs, ctx: &Context) -> anyhow::Result<()> {
     let project = super::common::load_project(ctx)?;
     let product = project.product(&args.reference)?.name.clone();
     let pulled = ctx.runtime()?.block_on(async {
-        let engine = crate::engine::Engine::start(&project, crate::runtime::RuntimeConfig::default()).await?;
+        let engine = crate::engine::Session::start(&project, crate::runtime::RuntimeConfig::default()).await?;
         if engine.adapter(&product)?.is_none() {
             bail!("product `{product}` has no adapter, so no pull hook: set `adapter:` in its definition, or give a registry reference to pull a published product");
         }

@@ -39,7 +39,8 @@ pub fn plan(
     let sides = [integration.clone(), complement];
     let plan = ctx.runtime()?.block_on(async {
         let engine =
-            crate::engine::Engine::start(project, crate::runtime::RuntimeConfig::default()).await?;
+            crate::engine::Session::start(project, crate::runtime::RuntimeConfig::default())
+                .await?;
         Ok::<_, anyhow::Error>(
             crate::engine::vendor::scaffold(&engine, project, &sides, force).await?,
         )

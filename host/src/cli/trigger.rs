@@ -1,59 +1,17 @@
 //! `meshroom trigger` and `meshroom execute`: call a trigger or execute hook
-//! with typed JSON params and print its JSON result; the exit codes that
-//! tell an adapter's error kinds apart (shared with `produce` and `watch`).
+//! with typed JSON params and print its JSON result (exit codes per
+//! adapter error kind: [`super::exit`]).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use serde_json::{Map, Value};
 
+use super::Context;
 use super::common::{load_project, mode_parser, print_json};
-use super::{Context, ExitError};
+use super::exit::{EXIT_CODES, hook_failure};
 use crate::engine::exercise::Exercise;
 use crate::project::Mode;
-use crate::runtime::{HookError, HookErrorKind};
-
-/// The exit codes of the commands that call adapter hooks, for `--help`.
-pub const EXIT_CODES: &str = "\
-Exit codes:
-  0   success
-  1   error before the hook ran (project, arguments, no matching hook, adapter not loadable)
-  2   invalid command line
-  10  the adapter reported invalid-config (a setting or parameter is missing or malformed)
-  11  the adapter reported unauthorized (the product refused the credentials)
-  12  the adapter reported unreachable (product down, or host not allowed by the sandbox)
-  13  the adapter reported not-supported
-  14  the adapter reported failed
-  20  the adapter crashed (trap or panic)
-  21  the adapter used more CPU than allowed
-  22  the hook did not finish in time
-  23  the adapter used more memory than allowed
-  24  the host could not run the hook";
-
-/// The exit code for a hook error kind (see [`EXIT_CODES`]).
-pub fn exit_code(kind: HookErrorKind) -> u8 {
-    match kind {
-        HookErrorKind::InvalidConfig => 10,
-        HookErrorKind::Unauthorized => 11,
-        HookErrorKind::Unreachable => 12,
-        HookErrorKind::NotSupported => 13,
-        HookErrorKind::Failed => 14,
-        HookErrorKind::Crashed => 20,
-        HookErrorKind::CpuLimit => 21,
-        HookErrorKind::Timeout => 22,
-        HookErrorKind::MemoryLimit => 23,
-        HookErrorKind::Host => 24,
-    }
-}
-
-/// A failed hook call as a CLI error keeping its kind in the message and
-/// the exit code.
-pub fn hook_failure(err: HookError) -> anyhow::Error {
-    anyhow::Error::new(ExitError {
-        code: exit_code(err.kind),
-        message: err.to_string(),
-    })
-}
 
 /// Arguments of `meshroom trigger` and `meshroom execute`.
 #[derive(Debug, clap::Args)]
@@ -250,29 +208,5 @@ mod tests {
         std::fs::write(&f, "{\n  \"a\": 1,\n  oops\n}").unwrap();
         let e = collect_params(&[], Some(&f)).unwrap_err();
         assert!(e.to_string().contains("at line 3"), "{e}");
-    }
-
-    #[test]
-    fn every_kind_has_a_distinct_documented_code() {
-        use HookErrorKind::*;
-        let kinds = [
-            InvalidConfig,
-            Unauthorized,
-            Unreachable,
-            NotSupported,
-            Failed,
-            Crashed,
-            CpuLimit,
-            Timeout,
-            MemoryLimit,
-            Host,
-        ];
-        let mut codes: Vec<u8> = kinds.iter().map(|k| exit_code(*k)).collect();
-        for (k, c) in kinds.iter().zip(&codes) {
-            assert!(EXIT_CODES.contains(&format!("\n  {c}  ")), "{k:?}");
-        }
-        codes.sort();
-        codes.dedup();
-        assert_eq!(codes.len(), kinds.len());
     }
 }

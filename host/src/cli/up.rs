@@ -2,16 +2,16 @@
 //! selected plugs through their products' adapters, concurrently, and
 //! record what they did.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
 
+use super::Context;
 use super::common::{load_project, mode_parser, print_json, to_stdout};
-use super::{Context, ExitError};
-use crate::engine::{Action, Engine, PlugReport, RunOptions, RunReport, Selection, Verdict};
+use super::exit::ExitError;
+use crate::engine::{Action, RunOptions, RunReport, Selection, Session, Verdict};
 use crate::project::Mode;
 use crate::runtime::RuntimeConfig;
 
@@ -87,21 +87,33 @@ pub struct DownArgs {
     pub run: RunArgs,
 }
 
+/// What `exec` does to the selected plugs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Plan `action` and run it.
+    Run(Action),
+    /// `up --repair`: [`crate::engine::repair`].
+    Repair,
+}
+
 pub fn exec_up(args: UpArgs, ctx: &Context) -> anyhow::Result<()> {
-    exec(args.scope, args.run, Action::Up, args.repair, ctx)
+    let operation = if args.repair {
+        Operation::Repair
+    } else {
+        Operation::Run(Action::Up)
+    };
+    exec(args.scope, args.run, operation, ctx)
 }
 
 pub fn exec_down(args: DownArgs, ctx: &Context) -> anyhow::Result<()> {
-    exec(args.scope, args.run, Action::Down, false, ctx)
+    exec(args.scope, args.run, Operation::Run(Action::Down), ctx)
 }
 
-/// Runs `action` (up, down or check) over the selected plugs and prints the
-/// report; `repair` (up only) first checks the plugs already up.
+/// Runs `operation` over the selected plugs and prints the report.
 pub fn exec(
     scope: ScopeArgs,
     run: RunArgs,
-    action: Action,
-    repair: bool,
+    operation: Operation,
     ctx: &Context,
 ) -> anyhow::Result<()> {
     let mut project = load_project(ctx)?;
@@ -116,7 +128,7 @@ pub fn exec(
         .build()
         .context("failed to start the async runtime")?;
     let report = rt.block_on(async {
-        let engine = Engine::start(&project, config)
+        let engine = Session::start(&project, config)
             .await
             .context("cannot start the engine")?;
         let engine = Arc::new(engine);
@@ -135,55 +147,19 @@ pub fn exec(
             jobs: usize::from(run.jobs),
             interrupt,
         };
-        if !repair {
-            let plan = engine.plan(&project, &selection, action);
-            return anyhow::Ok(crate::engine::run(engine, &mut project, plan, &options).await);
-        }
-        let checks = engine.plan(&project, &selection, Action::Check);
-        let checked = crate::engine::run(engine.clone(), &mut project, checks, &options).await;
-        let drifted: HashSet<String> = checked
-            .plugs
-            .iter()
-            .filter(|p| p.verdict == Verdict::Drifted)
-            .map(|p| p.plug.clone())
-            .collect();
-        let plan = engine.plan_repair(&project, &selection, &drifted);
-        let report = crate::engine::run(engine, &mut project, plan, &options).await;
-        anyhow::Ok(with_checks(report, checked))
+        let report = match operation {
+            Operation::Run(action) => {
+                let plan = engine.plan(&project, &selection, action);
+                crate::engine::run(engine, &mut project, plan, &options).await
+            }
+            Operation::Repair => {
+                crate::engine::repair(engine, &mut project, &selection, &options).await
+            }
+        };
+        anyhow::Ok(report)
     })?;
     print_report(ctx, &report)?;
     verdict(&report)
-}
-
-/// The report of `up --repair`: plugs set up again say what drift their
-/// check found; plugs whose check failed are failed (whether they drifted
-/// is unknown), not skipped as already up.
-fn with_checks(mut report: RunReport, checked: RunReport) -> RunReport {
-    report.interrupted |= checked.interrupted;
-    let checked: HashMap<String, PlugReport> = checked
-        .plugs
-        .into_iter()
-        .map(|p| (p.plug.clone(), p))
-        .collect();
-    for p in &mut report.plugs {
-        let Some(check) = checked.get(&p.plug) else {
-            continue;
-        };
-        let found = check.message.as_deref().unwrap_or("no detail");
-        match (check.verdict, p.verdict) {
-            (Verdict::Drifted, Verdict::Done) => {
-                p.message = Some(format!("set up again: it had drifted ({found})"));
-            }
-            (Verdict::Failed, Verdict::Skipped) => {
-                p.verdict = Verdict::Failed;
-                p.message = Some(format!("cannot check it: {found}"));
-                p.steps.clone_from(&check.steps);
-            }
-            _ => {}
-        }
-    }
-    report.interrupted |= checked.values().any(|c| c.verdict == Verdict::Interrupted);
-    report
 }
 
 /// Refuses unknown instance names up front (with suggestions).

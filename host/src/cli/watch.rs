@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::Context;
 use super::common::{load_project, mode_parser, stdout_error};
-use super::trigger::{EXIT_CODES, hook_failure};
+use super::exit::{EXIT_CODES, hook_failure};
 use crate::engine::exercise::Exercise;
 use crate::project::Mode;
 

@@ -25,7 +25,7 @@ use std::fmt;
 
 use anyhow::Context as _;
 
-use super::Engine;
+use super::Session;
 use crate::project::{Mode, Project, Role};
 use crate::runtime::{self, Adapter, CallPolicy, HookContext, HookInfo, HookKind, RuntimeConfig};
 
@@ -290,7 +290,7 @@ fn declared(kind: HookKind, sides: &[Side<'_>]) -> String {
 /// A hook ready to call: its adapter, context and policy.
 pub struct Prepared {
     /// The loaded adapters (kept alive for the call).
-    pub engine: Engine,
+    pub engine: Session,
     /// The adapter whose hook runs.
     pub adapter: Adapter,
     /// The hook and its side.
@@ -331,7 +331,7 @@ pub async fn prepare(
         }
         None => None,
     };
-    let engine = Engine::start(project, RuntimeConfig::default()).await?;
+    let engine = Session::start(project, RuntimeConfig::default()).await?;
     let hooks_of = |product: &str| -> anyhow::Result<Vec<HookInfo>> {
         Ok(engine
             .adapter(product)?

@@ -3,7 +3,7 @@
 //! - finds each product's adapter (`adapter:` in its definition: a `.wasm`
 //!   file in the product folder, or an OCI reference locked in
 //!   `meshroom.lock` and kept in the blob cache) and loads it once per
-//!   digest ([`Engine::open`]);
+//!   digest ([`Session::open`]);
 //! - fills the model's hook index from the adapters' `describe()`
 //!   ([`listing_hook_index`] for listings: cached by digest, never
 //!   recompiling);
@@ -19,6 +19,7 @@ mod egress;
 mod error;
 mod index;
 mod plan;
+mod repair;
 mod run;
 mod secrets;
 mod session;
@@ -31,12 +32,11 @@ pub use error::EngineError;
 pub use index::{
     declared_hooks, describe_product, hook_index, runtime_kind, runtime_mode, runtime_role,
 };
-pub use plan::{
-    Action, LAST_ERROR_KEY, Plan, PlugPlan, Selection, Side, Step, last_error, plan, plug_state,
-};
-pub use run::{PlugReport, RunOptions, RunReport, StepResult, Verdict, run};
+pub use plan::{Action, Plan, PlugPlan, Selection, Side, Step, plan};
+pub use repair::repair;
+pub use run::{PlugReport, RunError, RunOptions, RunReport, StepResult, Verdict, run};
 pub use secrets::{SharedSecrets, instance_scope, plug_scope};
-pub use session::{Engine, listing_hook_index};
+pub use session::{Session, listing_hook_index};
 pub use sides::{PlugSides, plug_sides};
 pub use source::AdapterSource;
 

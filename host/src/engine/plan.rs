@@ -10,17 +10,13 @@
 //! product-wide ones.
 
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::project::{
-    DeclaredHook, HookIndex, HookKind, Integration, Mode, Plug, PlugStatus, Project, SetupBy,
+    DeclaredHook, HookIndex, HookKind, Integration, Mode, Plug, PlugState, PlugStatus, Project,
+    SetupBy,
 };
 
 use super::sides::plug_sides;
-
-/// The key of a plug's extra field holding why its last `up`/`down` failed
-/// (the plug file keeps `status: up|down`, which the original reads).
-pub const LAST_ERROR_KEY: &str = "last_error";
 
 /// What a command does to plugs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -32,20 +28,6 @@ pub enum Action {
     Down,
     /// `meshroom check`: check hooks.
     Check,
-}
-
-/// The state of a plug as shown to users: `up`, `down` or `failed`.
-pub fn plug_state(plug: &Plug) -> &'static str {
-    if plug.extra.contains_key(LAST_ERROR_KEY) {
-        "failed"
-    } else {
-        plug.status.as_str()
-    }
-}
-
-/// Why the last `up`/`down` of a plug failed, if it did.
-pub fn last_error(plug: &Plug) -> Option<&str> {
-    plug.extra.get(LAST_ERROR_KEY).and_then(Value::as_str)
 }
 
 /// Which plugs a command applies to: `[INSTANCE] [TARGET] [TOPIC] [MODE]`,
@@ -103,8 +85,8 @@ pub struct PlugPlan {
     pub dst_instance: String,
     pub topic: String,
     pub mode: Mode,
-    /// `up`, `down` or `failed` now.
-    pub state: &'static str,
+    /// Where it stands now.
+    pub state: PlugState,
     /// The hooks that would run, in order (empty when skipped).
     pub steps: Vec<Step>,
     /// Why nothing runs (already up, no hook…), when skipped.
@@ -174,14 +156,14 @@ fn plan_plug(
         dst_instance: plug.dst_instance.clone(),
         topic: plug.topic.clone(),
         mode: plug.mode,
-        state: plug_state(plug),
+        state: plug.state(),
         steps: Vec::new(),
         skip: None,
         error: None,
         changes_state: false,
         index,
     };
-    let failed = last_error(plug).is_some();
+    let failed = plug.last_error.is_some();
     match action {
         Action::Up if plug.status == PlugStatus::Up && !failed && !again => {
             out.skip = Some("already up".into());

@@ -23,13 +23,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::project::{Plug, PlugStatus, Project};
-use crate::runtime::{CheckReport, Outcome, PlugState};
+use crate::project::{Plug, PlugState, PlugStatus, Project};
+use crate::runtime::{CheckReport, CheckState, HookError, Outcome};
 
 use super::index::error_chain;
-use super::plan::{Action, LAST_ERROR_KEY, Plan, PlugPlan, Step};
+use super::plan::{Action, Plan, PlugPlan, Step};
 use super::secrets::plug_scope;
-use super::session::Engine;
+use super::session::Session;
 
 /// How a run goes.
 #[derive(Debug, Clone)]
@@ -75,7 +75,7 @@ pub struct StepResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub check: Option<PlugState>,
+    pub check: Option<CheckState>,
 }
 
 /// What happened to one plug.
@@ -83,8 +83,8 @@ pub struct StepResult {
 pub struct PlugReport {
     pub plug: String,
     pub verdict: Verdict,
-    /// Its state after the run: `up`, `down` or `failed`.
-    pub state: &'static str,
+    /// Where it stands after the run.
+    pub state: PlugState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     pub steps: Vec<StepResult>,
@@ -115,20 +115,67 @@ impl RunReport {
     }
 }
 
+/// Why a plug's run failed: one line naming the hook and the instance,
+/// as shown to the user and kept as the plug's `last_error`.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The plug could not run at all: planned as failing (no setup hook,
+    /// a broken adapter…).
+    #[error("{0}")]
+    Unrunnable(String),
+    /// The product of a step has no adapter.
+    #[error("product `{product}` has no adapter")]
+    NoAdapter { product: String },
+    /// The hook call could not be prepared (adapter, instance, context or
+    /// sandbox policy).
+    #[error("{hook} on `{instance}`: {}", error_chain(&**source))]
+    Prepare {
+        hook: String,
+        instance: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The hook ran and failed (its error kind tells how).
+    #[error("{hook} on `{instance}`: {source}")]
+    Hook {
+        hook: String,
+        instance: String,
+        source: HookError,
+    },
+    /// The hook succeeded but its secret outputs could not be stored.
+    #[error("cannot keep the secret outputs of `{hook}`: {reason}")]
+    SecretOutputs { hook: String, reason: String },
+    /// The run was stopped before this step could start.
+    #[error("the run was stopped")]
+    Stopped,
+}
+
 /// What a plug's task sends back.
 struct TaskResult {
     plug: Plug,
     steps: Vec<StepResult>,
-    error: Option<String>,
+    error: Option<RunError>,
     interrupted: bool,
     checks: Vec<CheckReport>,
+}
+
+/// One plug's run, as its task gets it.
+struct PlugRun {
+    session: Arc<Session>,
+    /// The project as it was when the run started (plugs save their own file).
+    project: Arc<Project>,
+    plug: Plug,
+    /// The steps in order, each with the lock of the instance it touches.
+    steps: Vec<(Step, Arc<Mutex<()>>)>,
+    action: Action,
+    permits: Arc<Semaphore>,
+    interrupt: Arc<AtomicBool>,
 }
 
 /// Runs `plan` (made from `project` by [`super::plan::plan`]) and saves
 /// each plug as it finishes. `engine` and a snapshot of the project are
 /// shared with the plug tasks.
 pub async fn run(
-    engine: Arc<Engine>,
+    engine: Arc<Session>,
     project: &mut Project,
     plan: Plan,
     options: &RunOptions,
@@ -158,7 +205,7 @@ pub async fn run(
                 project,
                 plug,
                 action,
-                Some(error.clone()),
+                RunError::Unrunnable(error.clone()),
             ));
             continue;
         }
@@ -180,29 +227,28 @@ pub async fn run(
                 (s.clone(), lock)
             })
             .collect();
-        let (engine, snapshot, permits, interrupt) = (
-            engine.clone(),
-            snapshot.clone(),
-            permits.clone(),
-            options.interrupt.clone(),
-        );
+        let run = PlugRun {
+            session: engine.clone(),
+            project: snapshot.clone(),
+            plug,
+            steps,
+            action,
+            permits: permits.clone(),
+            interrupt: options.interrupt.clone(),
+        };
         let planned = pp.clone();
+        let (engine, snapshot) = (engine.clone(), snapshot.clone());
         tasks.spawn(async move {
-            let result = run_plug(
-                engine.clone(),
-                snapshot.clone(),
-                plug,
-                steps,
-                action,
-                permits,
-                interrupt,
-            )
-            .await;
+            let result = run.run().await;
             let (plug, report) = finish(&engine, result, action, &planned);
             if let Some(plug) = plug {
                 // Saved off the async threads, many plugs at once.
-                let path = snapshot.plug_path(&plug);
-                match tokio::task::spawn_blocking(move || write_plug(path, &plug)).await {
+                let saved = tokio::task::spawn_blocking(move || {
+                    snapshot
+                        .write_plug(&plug)
+                        .map_err(|e| format!("cannot save plug {plug}: {}", error_chain(&e)))
+                });
+                match saved.await {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => tracing::error!("{e}"),
                     Err(e) => tracing::error!("a plug save failed: {e}"),
@@ -256,84 +302,86 @@ fn interleave(plugs: &[PlugPlan]) -> Vec<usize> {
     out
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_plug(
-    engine: Arc<Engine>,
-    project: Arc<Project>,
-    mut plug: Plug,
-    steps: Vec<(Step, Arc<Mutex<()>>)>,
-    action: Action,
-    permits: Arc<Semaphore>,
-    interrupt: Arc<AtomicBool>,
-) -> TaskResult {
-    let mut result = TaskResult {
-        plug: plug.clone(),
-        steps: Vec::new(),
-        error: None,
-        interrupted: false,
-        checks: Vec::new(),
-    };
-    for (step, lock) in steps {
-        let _instance_guard = lock.lock().await;
-        let Ok(_permit) = permits.acquire().await else {
-            result.error = Some("the run was stopped".into());
-            break;
+impl PlugRun {
+    /// Runs the steps in order, each under its instance's lock and a
+    /// permit; stops at the first failure or at an interrupt.
+    async fn run(self) -> TaskResult {
+        let PlugRun {
+            session,
+            project,
+            mut plug,
+            steps,
+            action,
+            permits,
+            interrupt,
+        } = self;
+        let mut result = TaskResult {
+            plug: plug.clone(),
+            steps: Vec::new(),
+            error: None,
+            interrupted: false,
+            checks: Vec::new(),
         };
-        if interrupt.load(Ordering::Relaxed) {
-            result.interrupted = true;
-            break;
-        }
-        let outcome = call(&engine, &project, &plug, &step, action).await;
-        match outcome {
-            Ok(Called::Outcome(out)) => {
-                merge_outputs(&mut plug.settings, out.outputs);
-                if !out.secrets.is_empty()
-                    && let Err(e) = engine.secrets().record(&plug_scope(&plug), &out.secrets)
-                {
-                    let msg = format!(
-                        "cannot keep the secret outputs of `{}`: {}",
-                        step.hook,
-                        error_chain(&e)
-                    );
-                    result.steps.push(step_failed(&step, &msg));
-                    result.error = Some(msg);
-                    break;
-                }
-                result.steps.push(StepResult {
-                    instance: step.instance.clone(),
-                    hook: step.hook.clone(),
-                    ok: true,
-                    detail: None,
-                    check: None,
-                });
-            }
-            Ok(Called::Check(report)) => {
-                result.steps.push(StepResult {
-                    instance: step.instance.clone(),
-                    hook: step.hook.clone(),
-                    ok: true,
-                    detail: Some(report.detail.clone()),
-                    check: Some(report.state),
-                });
-                result.checks.push(report);
-            }
-            Err(message) => {
-                result.steps.push(step_failed(&step, &message));
-                result.error = Some(message);
+        for (step, lock) in steps {
+            let _instance_guard = lock.lock().await;
+            let Ok(_permit) = permits.acquire().await else {
+                result.error = Some(RunError::Stopped);
+                break;
+            };
+            if interrupt.load(Ordering::Relaxed) {
+                result.interrupted = true;
                 break;
             }
+            match call(&session, &project, &plug, &step, action).await {
+                Ok(Called::Outcome(out)) => {
+                    merge_outputs(&mut plug.settings, out.outputs);
+                    if !out.secrets.is_empty()
+                        && let Err(e) = session.secrets().record(&plug_scope(&plug), &out.secrets)
+                    {
+                        let error = RunError::SecretOutputs {
+                            hook: step.hook.clone(),
+                            reason: error_chain(&e),
+                        };
+                        result.steps.push(step_failed(&step, &error));
+                        result.error = Some(error);
+                        break;
+                    }
+                    result.steps.push(StepResult {
+                        instance: step.instance.clone(),
+                        hook: step.hook.clone(),
+                        ok: true,
+                        detail: None,
+                        check: None,
+                    });
+                }
+                Ok(Called::Check(report)) => {
+                    result.steps.push(StepResult {
+                        instance: step.instance.clone(),
+                        hook: step.hook.clone(),
+                        ok: true,
+                        detail: Some(report.detail.clone()),
+                        check: Some(report.state),
+                    });
+                    result.checks.push(report);
+                }
+                Err(error) => {
+                    result.steps.push(step_failed(&step, &error));
+                    result.error = Some(error);
+                    break;
+                }
+            }
         }
+        result.plug = plug;
+        result
     }
-    result.plug = plug;
-    result
 }
 
-fn step_failed(step: &Step, message: &str) -> StepResult {
+fn step_failed(step: &Step, error: &RunError) -> StepResult {
     StepResult {
         instance: step.instance.clone(),
         hook: step.hook.clone(),
         ok: false,
-        detail: Some(message.to_string()),
+        detail: Some(error.to_string()),
         check: None,
     }
 }
@@ -343,31 +391,37 @@ enum Called {
     Check(CheckReport),
 }
 
-/// One hook call, its error as one line naming the hook and instance.
+/// One hook call.
 async fn call(
-    engine: &Engine,
+    session: &Session,
     project: &Project,
     plug: &Plug,
     step: &Step,
     action: Action,
-) -> Result<Called, String> {
-    let fail = |e: &(dyn std::error::Error + 'static)| {
-        format!("{} on `{}`: {}", step.hook, step.instance, error_chain(e))
+) -> Result<Called, RunError> {
+    let prepare = |e: Box<dyn std::error::Error + Send + Sync>| RunError::Prepare {
+        hook: step.hook.clone(),
+        instance: step.instance.clone(),
+        source: e,
     };
-    let adapter = match engine.adapter(&step.product) {
+    let adapter = match session.adapter(&step.product) {
         Ok(Some(a)) => a,
-        Ok(None) => return Err(format!("product `{}` has no adapter", step.product)),
-        Err(e) => return Err(fail(&e)),
+        Ok(None) => {
+            return Err(RunError::NoAdapter {
+                product: step.product.clone(),
+            });
+        }
+        Err(e) => return Err(prepare(Box::new(e))),
     };
     let instance = project
         .instance(&step.instance, Some(&step.product))
-        .map_err(|e| fail(&e))?;
-    let ctx = engine
+        .map_err(|e| prepare(Box::new(e)))?;
+    let ctx = session
         .context(project, instance, Some(plug), Some(&step.integration))
-        .map_err(|e| fail(&e))?;
-    let policy = engine
+        .map_err(|e| prepare(Box::new(e)))?;
+    let policy = session
         .policy(project, instance, Some(plug))
-        .map_err(|e| fail(&e))?;
+        .map_err(|e| prepare(Box::new(e)))?;
     tracing::info!(plug = %plug, hook = %step.hook, instance = %step.instance, "{}", step.title);
     let r = match action {
         Action::Up => adapter
@@ -383,7 +437,11 @@ async fn call(
             .await
             .map(Called::Check),
     };
-    r.map_err(|e| fail(&e))
+    r.map_err(|source| RunError::Hook {
+        hook: step.hook.clone(),
+        instance: step.instance.clone(),
+        source,
+    })
 }
 
 /// Merges a hook's outputs into the recorded ones (`null` removes one).
@@ -402,46 +460,28 @@ fn finish_without_steps(
     project: &mut Project,
     mut plug: Plug,
     action: Action,
-    error: Option<String>,
+    error: RunError,
 ) -> PlugReport {
-    let message = error.clone();
-    if action != Action::Check
-        && let Some(e) = &error
-    {
-        plug.extra
-            .insert(LAST_ERROR_KEY.into(), Value::String(e.clone()));
-        save(project, &plug);
+    let message = error.to_string();
+    if action != Action::Check {
+        plug.record_failure(&message);
+        if let Err(e) = project.save_plug(plug.clone()) {
+            tracing::error!("cannot save plug {plug}: {}", error_chain(&e));
+        }
     }
     PlugReport {
         plug: plug.to_string(),
         verdict: Verdict::Failed,
-        state: super::plan::plug_state(&plug),
-        message,
+        state: plug.state(),
+        message: Some(message),
         steps: Vec::new(),
     }
-}
-
-fn save(project: &mut Project, plug: &Plug) {
-    if let Err(e) = project.save_plug(plug.clone()) {
-        tracing::error!("cannot save plug {plug}: {}", error_chain(&e));
-    }
-}
-
-/// Writes a plug file atomically (as [`Project::save_plug`] does).
-fn write_plug(
-    path: Result<std::path::PathBuf, crate::project::ProjectError>,
-    plug: &Plug,
-) -> Result<(), String> {
-    let fail = |e: &dyn std::fmt::Display| format!("cannot save plug {plug}: {e}");
-    let path = path.map_err(|e| fail(&e))?;
-    let text = serde_yaml_ng::to_string(plug).map_err(|e| fail(&e))?;
-    crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(|e| fail(&e))
 }
 
 /// A plug's outcome (status, outputs, error), the plug to save (none
 /// for `check`), and its report.
 fn finish(
-    engine: &Engine,
+    engine: &Session,
     result: TaskResult,
     action: Action,
     planned: &PlugPlan,
@@ -456,9 +496,9 @@ fn finish(
     } = result;
     if action == Action::Check {
         let (verdict, message) = if let Some(e) = error {
-            (Verdict::Failed, Some(e))
-        } else if let Some(bad) = checks.iter().find(|c| c.state != PlugState::Up) {
-            let state = if bad.state == PlugState::Down {
+            (Verdict::Failed, Some(e.to_string()))
+        } else if let Some(bad) = checks.iter().find(|c| c.state != CheckState::Up) {
+            let state = if bad.state == CheckState::Down {
                 "down"
             } else {
                 "drifted"
@@ -480,24 +520,23 @@ fn finish(
             PlugReport {
                 plug: plug.to_string(),
                 verdict,
-                state: super::plan::plug_state(&plug),
+                state: plug.state(),
                 message,
                 steps,
             },
         );
     }
+    let error = error.map(|e| e.to_string());
     let verdict = if let Some(e) = &error {
-        plug.extra
-            .insert(LAST_ERROR_KEY.into(), Value::String(e.clone()));
+        plug.record_failure(e);
         Verdict::Failed
     } else if interrupted {
         Verdict::Interrupted
     } else {
-        plug.extra.shift_remove(LAST_ERROR_KEY);
-        plug.status = match action {
+        plug.record_success(match action {
             Action::Down => PlugStatus::Down,
             _ => PlugStatus::Up,
-        };
+        });
         if action == Action::Down
             && let Err(e) = engine.secrets().forget(&plug_scope(&plug))
         {
@@ -511,7 +550,7 @@ fn finish(
     let report = PlugReport {
         plug: plug.to_string(),
         verdict,
-        state: super::plan::plug_state(&plug),
+        state: plug.state(),
         message: error
             .or_else(|| interrupted.then(|| "interrupted before all its hooks ran".into())),
         steps,

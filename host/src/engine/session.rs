@@ -1,4 +1,4 @@
-//! [`Engine`]: everything a command needs to call a project's adapters —
+//! [`Session`]: everything a command needs to call a project's adapters —
 //! the runtime, each product's loaded adapter (once per digest), the hook
 //! index from their `describe()`, the shared secrets store — and the two
 //! things every hook call is built from: its context and its policy.
@@ -19,7 +19,7 @@ use super::sides::{PlugSides, plug_sides};
 use super::source::AdapterSource;
 
 /// The loaded adapters of a project, for one command.
-pub struct Engine {
+pub struct Session {
     runtime: Runtime,
     adapters: HashMap<String, Adapter>,
     /// Products whose adapter failed to load, with why (one line).
@@ -28,18 +28,18 @@ pub struct Engine {
     secrets: SharedSecrets,
 }
 
-impl std::fmt::Debug for Engine {
+impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
+        f.debug_struct("Session")
             .field("adapters", &self.adapters.keys().collect::<Vec<_>>())
             .field("broken", &self.broken)
             .finish_non_exhaustive()
     }
 }
 
-impl Engine {
+impl Session {
     /// Starts a runtime with `config` and opens `project` with it.
-    pub async fn start(project: &Project, config: RuntimeConfig) -> Result<Engine, EngineError> {
+    pub async fn start(project: &Project, config: RuntimeConfig) -> Result<Session, EngineError> {
         let runtime = Runtime::new(config).map_err(|e| EngineError::Runtime(Box::new(e)))?;
         Self::open(project, runtime).await
     }
@@ -48,9 +48,9 @@ impl Engine {
     /// the cache; a digest loads once). A product whose adapter cannot load
     /// is remembered as broken (a warning now, an error for each hook that
     /// needs it) so the rest of the mesh still runs.
-    pub async fn open(project: &Project, runtime: Runtime) -> Result<Engine, EngineError> {
+    pub async fn open(project: &Project, runtime: Runtime) -> Result<Session, EngineError> {
         let lock = Lockfile::load(&Lockfile::path_in(project.root()))?;
-        let mut engine = Engine {
+        let mut engine = Session {
             runtime,
             adapters: HashMap::new(),
             broken: HashMap::new(),

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::Engine;
+use super::Session;
 use super::files::{FileError, FileLimits, NewFile, WriteReport, check_files, write_files};
 use crate::project::{Integration, ProductDefinition, Project, names::validate_name};
 use crate::runtime::{CallPolicy, HookContext, HookError, HookInfo, HookKind, HookOrder};
@@ -118,7 +118,7 @@ pub struct ScaffoldPlan {
 /// of a new integration) and checks the files they return against each
 /// integration's folder. Nothing is written: see [`ScaffoldPlan::write`].
 pub async fn scaffold(
-    engine: &Engine,
+    engine: &Session,
     project: &Project,
     integrations: &[Integration],
     force: bool,
@@ -269,7 +269,7 @@ fn check_definition(
 /// whole (names that are paths are refused); a definition that does not
 /// validate is skipped, the others are written.
 pub async fn pull(
-    engine: &Engine,
+    engine: &Session,
     project: &Project,
     product: &str,
     force: bool,
@@ -359,7 +359,7 @@ pub struct PublishedHook {
 /// Runs the publish hooks of each explicit integration of `integrations`;
 /// integrations without a hook are returned apart.
 pub async fn publish(
-    engine: &Engine,
+    engine: &Session,
     integrations: &[Integration],
 ) -> Result<(Vec<Published>, Vec<String>), VendorError> {
     let policy = CallPolicy::deny_all();

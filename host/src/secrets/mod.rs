@@ -31,16 +31,15 @@ mod document;
 mod error;
 pub mod identity;
 mod input;
-mod names;
 mod recipients;
 mod scope;
 mod store;
 mod value;
 
+pub use crate::project::looks_secret;
 pub use error::SecretsError;
 pub use identity::{IdentityConfig, Keyring, create_identity_file, default_identity_path};
 pub use input::{prompt_secret, read_secret_lines, read_secrets_from_stdin};
-pub use names::looks_secret;
 pub use recipients::{RECIPIENTS_FILE, Recipients, parse_recipient};
 pub use scope::SecretScope;
 pub use store::{STORE_FILE, SecretStore, group_names};

@@ -1,0 +1,267 @@
+//! Plugs: live edges between two instances,
+//! `instances/<product>/<src>/plugs/<dst>/<topic>[_pull].yaml`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::capability::Mode;
+use super::error::Result;
+use super::instance::file_name;
+use super::reader::Reader;
+use super::yaml::null_as_default;
+
+/// Whether a plug is set up on its products.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlugStatus {
+    Up,
+    #[default]
+    Down,
+}
+
+impl PlugStatus {
+    pub fn is_down(&self) -> bool {
+        *self == PlugStatus::Down
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlugStatus::Up => "up",
+            PlugStatus::Down => "down",
+        }
+    }
+}
+
+/// Where a plug stands, as meshroom shows it: the original's `status`
+/// (up or down), or failed when its last `up` or `down` failed (its
+/// [`Plug::last_error`] says why; the status stays what it was).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlugState {
+    Up,
+    Down,
+    Failed,
+}
+
+impl PlugState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlugState::Up => "up",
+            PlugState::Down => "down",
+            PlugState::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for PlugState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `kind: trigger` marks a trigger → executor plug; absent for producer → consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlugKind {
+    Trigger,
+}
+
+/// A plug, as stored in its YAML file (field names and defaults as the original).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Plug {
+    #[serde(default)]
+    pub src_instance: String,
+    #[serde(default)]
+    pub dst_instance: String,
+    #[serde(default)]
+    pub topic: String,
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Map::is_empty"
+    )]
+    pub src_config: Map<String, Value>,
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Map::is_empty"
+    )]
+    pub dst_config: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "PlugStatus::is_down")]
+    pub status: PlugStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<PlugKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Outputs recorded by setup hooks (ids of what they created), so
+    /// teardown can find them. Never secrets.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Map::is_empty"
+    )]
+    pub settings: Map<String, Value>,
+    /// Why the last `up` or `down` of this plug failed (meshroom's key; the
+    /// original ignores it). Cleared when one succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(flatten)]
+    pub extra: IndexMap<String, Value>,
+    /// The source instance's product (its folder), not stored in the file.
+    #[serde(skip)]
+    pub src_product: String,
+}
+
+impl Plug {
+    pub fn is_trigger(&self) -> bool {
+        self.kind == Some(PlugKind::Trigger)
+    }
+
+    /// Where the plug stands: failed when its last run failed, else its status.
+    pub fn state(&self) -> PlugState {
+        match (&self.last_error, self.status) {
+            (Some(_), _) => PlugState::Failed,
+            (None, PlugStatus::Up) => PlugState::Up,
+            (None, PlugStatus::Down) => PlugState::Down,
+        }
+    }
+
+    /// Records that a run of this plug failed with `error`; its status
+    /// stays what it was.
+    pub fn record_failure(&mut self, error: impl fmt::Display) {
+        self.last_error = Some(error.to_string());
+    }
+
+    /// Records that a run of this plug succeeded and left it `status`.
+    pub fn record_success(&mut self, status: PlugStatus) {
+        self.last_error = None;
+        self.status = status;
+    }
+
+    /// Writes this plug's file at `path` atomically: the one place the plug
+    /// file format is written (see [`crate::Project::save_plug`]).
+    pub fn write_to(&self, path: &Path) -> Result<()> {
+        super::yaml::write(path, self)
+    }
+
+    /// The file name of this plug in its destination folder.
+    pub fn file_name(&self) -> String {
+        match self.mode {
+            Mode::Push => format!("{}.yaml", self.topic),
+            Mode::Pull => format!("{}_pull.yaml", self.topic),
+        }
+    }
+
+    /// `<src instance dir>/plugs/<dst>/<topic>[_pull].yaml`.
+    pub fn path_in(&self, src_instance_dir: &Path) -> PathBuf {
+        src_instance_dir
+            .join("plugs")
+            .join(&self.dst_instance)
+            .join(self.file_name())
+    }
+
+    /// Loads a plug file; topic, mode and both instances come from its path.
+    pub fn load(path: &Path) -> Result<Plug> {
+        Self::load_with(&mut Reader::direct(), path)
+    }
+
+    /// [`Self::load`] through `reader`.
+    pub(super) fn load_with(reader: &mut Reader<'_>, path: &Path) -> Result<Plug> {
+        let mut plug: Plug = reader.read(path)?;
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (topic, mode) = if let Some(t) = stem.strip_suffix("_pull") {
+            (t.to_string(), Mode::Pull)
+        } else if let Some(t) = stem.strip_suffix("_push") {
+            (t.to_string(), Mode::Push)
+        } else {
+            (stem, Mode::Push)
+        };
+        plug.topic = topic;
+        plug.mode = mode;
+        let dst_dir = path.parent().unwrap_or(Path::new(""));
+        plug.dst_instance = file_name(dst_dir);
+        plug.src_instance = dst_dir
+            .parent()
+            .and_then(Path::parent)
+            .map(file_name)
+            .unwrap_or_default();
+        Ok(plug)
+    }
+}
+
+impl fmt::Display for Plug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} --[{}:{}]-> {}",
+            self.src_instance, self.topic, self.mode, self.dst_instance
+        )?;
+        if let Some(fmt) = &self.format {
+            write!(f, " ({fmt})")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_takes_names_from_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("instances/p/a/plugs/b/events_pull.yaml");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            "src_instance: wrong\ndst_instance: wrong\ntopic: x\nmode: pull\nformat: ecs\nstatus: up\nsettings:\n  id: 7\nlast_error: boom\nextra_key: 1\n",
+        )
+        .unwrap();
+        let plug = Plug::load(&path).unwrap();
+        assert_eq!(
+            (
+                plug.src_instance.as_str(),
+                plug.dst_instance.as_str(),
+                plug.topic.as_str()
+            ),
+            ("a", "b", "events")
+        );
+        assert_eq!(plug.mode, Mode::Pull);
+        assert_eq!(plug.status, PlugStatus::Up);
+        assert_eq!(plug.last_error.as_deref(), Some("boom"));
+        assert_eq!(plug.state(), PlugState::Failed);
+        assert!(!plug.extra.contains_key("last_error"));
+        assert_eq!(plug.to_string(), "a --[events:pull]-> b (ecs)");
+        let out = serde_yaml_ng::to_string(&plug).unwrap();
+        assert!(out.contains("extra_key: 1"), "{out}");
+        assert!(out.contains("last_error: boom"), "{out}");
+        assert!(out.contains("mode: pull"), "{out}");
+        assert_eq!(plug.path_in(&dir.path().join("instances/p/a")), path);
+    }
+
+    #[test]
+    fn a_success_clears_the_failure_and_sets_the_status() {
+        let mut plug = Plug::default();
+        assert_eq!(plug.state(), PlugState::Down);
+        plug.record_failure("unreachable");
+        assert_eq!(
+            (plug.state(), plug.status),
+            (PlugState::Failed, PlugStatus::Down)
+        );
+        plug.record_success(PlugStatus::Up);
+        assert_eq!(
+            (plug.state(), plug.last_error.as_deref()),
+            (PlugState::Up, None)
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! The runtime's configuration and the wasmtime engine built from it: the
+//! pooling allocator (sized by [`RuntimeConfig`]), the linker with the
+//! WASI, HTTP and `host` interfaces, and the epoch ticker that measures
+//! guest CPU. Nothing here runs an adapter.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+use crate::bindings::AdapterCore;
+use crate::cache::{Cache, default_cache_dir};
+use crate::error::LoadError;
+use crate::state::{CallState, HostData};
+
+/// Bytes of each pooled linear memory reset by `memset` and kept resident
+/// between calls (a Rust adapter touches about its 1 MiB stack plus heap).
+const KEEP_RESIDENT: usize = 2 << 20;
+
+/// Settings of a [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Cache folder (compiled code under `compiled/`, describe answers under
+    /// `describe/`); `None`: [`default_cache_dir`].
+    pub cache_dir: Option<PathBuf>,
+    /// Linear memory cap of one hook call.
+    pub memory_cap: usize,
+    /// Guest CPU budget of one hook call (measured in epoch ticks).
+    pub cpu_limit: Duration,
+    /// Wall-clock timeout of one hook call (includes waiting on the network).
+    pub timeout: Duration,
+    /// Cap on HTTP connect / first-byte / between-bytes timeouts.
+    pub io_timeout: Duration,
+    /// Epoch tick (granularity of the CPU budget).
+    pub tick: Duration,
+    /// Most hook calls (instances) alive at once, with the pooling allocator.
+    pub max_instances: u32,
+    /// Use the pooling instance allocator (faster instantiation).
+    pub pooling: bool,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            cache_dir: None,
+            memory_cap: 128 << 20,
+            cpu_limit: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+            io_timeout: Duration::from_secs(30),
+            tick: Duration::from_millis(10),
+            max_instances: 256,
+            pooling: true,
+        }
+    }
+}
+
+/// The wasmtime engine, linker and caches shared by every adapter of a
+/// [`crate::Runtime`]; dropping it stops the epoch ticker.
+pub(crate) struct EngineCore {
+    pub engine: Engine,
+    pub linker: Linker<CallState>,
+    pub cache: Option<Cache>,
+    pub config: RuntimeConfig,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for EngineCore {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+impl EngineCore {
+    /// The engine, linker and cache for `config`, and a started epoch ticker.
+    pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
+        let engine_err = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
+        let mut c = wasmtime::Config::new();
+        c.wasm_component_model(true);
+        c.epoch_interruption(true);
+        if config.pooling {
+            let n = config.max_instances.max(1);
+            let mut pool = wasmtime::PoolingAllocationConfig::default();
+            pool.total_component_instances(n);
+            pool.total_core_instances(n.saturating_mul(8));
+            pool.total_memories(n.saturating_mul(2));
+            pool.total_tables(n.saturating_mul(8));
+            pool.max_memory_size(config.memory_cap);
+            // Reset slots with memset rather than `madvise`, and return what
+            // is decommitted in batches: every page-table change of a
+            // multi-threaded process costs a TLB shootdown on every core,
+            // which dominated `up` of many plugs (each hook call is a fresh
+            // instance).
+            pool.linear_memory_keep_resident(KEEP_RESIDENT);
+            pool.table_keep_resident(64 << 10);
+            pool.decommit_batch_size(32);
+            c.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = Engine::new(&c).map_err(engine_err)?;
+        let mut linker: Linker<CallState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_err)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(engine_err)?;
+        AdapterCore::add_to_linker::<CallState, HostData>(&mut linker, |s| s)
+            .map_err(engine_err)?;
+
+        let cache = config
+            .cache_dir
+            .clone()
+            .or_else(default_cache_dir)
+            .map(|dir| {
+                let compat = {
+                    use std::hash::{Hash, Hasher};
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    engine.precompile_compatibility_hash().hash(&mut h);
+                    format!("{:016x}", h.finish())
+                };
+                Cache::new(&dir, compat)
+            });
+
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        {
+            let (engine, stop, tick) = (engine.clone(), stop_ticker.clone(), config.tick);
+            std::thread::Builder::new()
+                .name("meshroom-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(tick);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| LoadError::Engine(format!("cannot start the epoch ticker: {e}")))?;
+        }
+        Ok(EngineCore {
+            engine,
+            linker,
+            cache,
+            config,
+            stop_ticker,
+        })
+    }
+}
