@@ -237,32 +237,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-#[cfg(test)]
-mod tests {
-    use super::is_loopback;
-
-    #[test]
-    fn loopback_detection() {
-        for yes in [
-            "127.0.0.1:5000",
-            "localhost:1",
-            "localhost",
-            "[::1]:5000",
-            "127.3.4.5",
-        ] {
-            assert!(is_loopback(yes), "{yes}");
-        }
-        for no in [
-            "10.0.0.1:5000",
-            "example.com",
-            "localhost.evil.com:5000",
-            "[fe80::1]:5",
-        ] {
-            assert!(!is_loopback(no), "{no}");
-        }
-    }
-}
-
 /// A blob being received: its bytes so far, and who is told their count.
 struct Counting<'a> {
     bytes: Vec<u8>,
@@ -293,5 +267,31 @@ impl tokio::io::AsyncWrite for Counting<'_> {
         _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn loopback_detection() {
+        for yes in [
+            "127.0.0.1:5000",
+            "localhost:1",
+            "localhost",
+            "[::1]:5000",
+            "127.3.4.5",
+        ] {
+            assert!(is_loopback(yes), "{yes}");
+        }
+        for no in [
+            "10.0.0.1:5000",
+            "example.com",
+            "localhost.evil.com:5000",
+            "[fe80::1]:5",
+        ] {
+            assert!(!is_loopback(no), "{no}");
+        }
     }
 }
