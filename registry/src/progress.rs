@@ -13,6 +13,15 @@ pub enum ProgressEvent {
         /// Its size in bytes.
         size: u64,
     },
+    /// Bytes of a started transfer received so far (downloads from a
+    /// remote registry report them as they arrive; other transfers go from
+    /// `Started` to `Finished` at once).
+    Transferred {
+        /// The blob's digest.
+        digest: String,
+        /// Bytes moved so far.
+        bytes: u64,
+    },
     /// A transfer finished.
     Finished {
         /// The blob's digest.

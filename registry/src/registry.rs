@@ -347,8 +347,15 @@ impl Registry {
                     if remote.is_none() {
                         remote = Some(self.connect(r)?);
                     }
+                    let progress = &self.progress;
+                    let received = |bytes: u64| {
+                        progress.event(ProgressEvent::Transferred {
+                            digest: digest.to_string(),
+                            bytes,
+                        })
+                    };
                     match &remote {
-                        Some(client) => client.pull_blob(r, descriptor).await?,
+                        Some(client) => client.pull_blob(r, descriptor, &received).await?,
                         None => Vec::new(),
                     }
                 }

@@ -112,22 +112,26 @@ impl Remote {
         Ok((bytes.to_vec(), digest))
     }
 
-    /// Fetches a blob; `oci-client` refuses it when it does not hash to its digest.
+    /// Fetches a blob, telling `received` the bytes received so far as they
+    /// arrive; `oci-client` refuses it when it does not hash to its digest.
     pub async fn pull_blob(
         &self,
         reference: &Reference,
         descriptor: &OciDescriptor,
+        received: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<Vec<u8>> {
         self.client
             .store_auth_if_needed(&self.registry, &self.auth.auth)
             .await;
-        let mut out =
-            Vec::with_capacity(usize::try_from(descriptor.size).unwrap_or(0).min(64 << 20));
+        let mut out = Counting {
+            bytes: Vec::with_capacity(usize::try_from(descriptor.size).unwrap_or(0).min(64 << 20)),
+            received,
+        };
         self.client
             .pull_blob(reference, descriptor, &mut out)
             .await
             .map_err(|e| self.error(e, reference))?;
-        Ok(out)
+        Ok(out.bytes)
     }
 
     /// The repository's tags.
@@ -231,6 +235,39 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// A blob being received: its bytes so far, and who is told their count.
+struct Counting<'a> {
+    bytes: Vec<u8>,
+    received: &'a (dyn Fn(u64) + Send + Sync),
+}
+
+impl tokio::io::AsyncWrite for Counting<'_> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        this.bytes.extend_from_slice(buf);
+        (this.received)(this.bytes.len() as u64);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
 }
 
 #[cfg(test)]

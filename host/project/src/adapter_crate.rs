@@ -6,6 +6,11 @@
 //! [`configured_capability`]) it writes a complete setup / teardown / check
 //! trio against a REST resource of the product's API, and for each other
 //! capability the builder line of the hook to write next.
+//!
+//! The sources are minijinja templates kept as files in `scaffold/` beside
+//! this module (embedded in the binary); this module computes their
+//! variables (names, literals, one builder line per hook to write next) and
+//! must not build the files' text itself.
 
 use super::capability::Role;
 use super::names::validate_word;
@@ -94,32 +99,9 @@ fn cargo_toml(product: &str, sdk_path: Option<&str>) -> String {
         Some(path) if !path.is_empty() => format!("{{ path = {path:?} }}"),
         _ => "{ git = \"https://github.com/meshroom-rs/meshroom\" }".to_string(),
     };
-    format!(
-        r#"[package]
-name = "{crate_name}-adapter"
-version = "0.1.0"
-edition = "2024"
-publish = false
-
-# An adapter is a WebAssembly component: build it with `meshroom build {product}`
-# (or `cargo build --target wasm32-wasip2 --release`).
-[lib]
-crate-type = ["cdylib"]
-
-[dependencies]
-# Re-exports serde_json (`meshroom_sdk::serde_json`, `json!`, `Value`).
-meshroom-sdk = {sdk_dep}
-
-[profile.release]
-opt-level = "s"
-lto = true
-codegen-units = 1
-strip = true
-panic = "abort"
-
-# Keep this crate out of any enclosing cargo workspace.
-[workspace]
-"#
+    render(
+        CARGO_TOML,
+        minijinja::context! { crate_name, product, sdk_dep },
     )
 }
 
@@ -137,8 +119,9 @@ struct RoleWords {
     /// The resource setup creates, singular and plural.
     noun: &'static str,
     nouns: &'static str,
-    /// What the resource lets the product do, with `@TOPIC@` in it.
-    purpose: &'static str,
+    /// What the resource lets the product do: the words before and after
+    /// the topic.
+    purpose: (&'static str, &'static str),
     /// Examples of such resources in real products.
     examples: &'static str,
 }
@@ -152,7 +135,7 @@ fn role_words(role: Role) -> RoleWords {
             other_end: "src",
             noun: "source",
             nouns: "sources",
-            purpose: "receive `@TOPIC@` from the producer",
+            purpose: ("receive", "from the producer"),
             examples: "a feed, an input, a subscription",
         },
         Role::Producer => RoleWords {
@@ -162,7 +145,7 @@ fn role_words(role: Role) -> RoleWords {
             other_end: "dst",
             noun: "destination",
             nouns: "destinations",
-            purpose: "send `@TOPIC@` to the consumer",
+            purpose: ("send", "to the consumer"),
             examples: "a forwarder, a webhook, an export",
         },
         Role::Executor => RoleWords {
@@ -172,7 +155,7 @@ fn role_words(role: Role) -> RoleWords {
             other_end: "src",
             noun: "caller",
             nouns: "callers",
-            purpose: "run the trigger's `@TOPIC@` commands",
+            purpose: ("run the trigger's", "commands"),
             examples: "an API client, a response connector",
         },
         Role::Trigger => RoleWords {
@@ -182,7 +165,7 @@ fn role_words(role: Role) -> RoleWords {
             other_end: "dst",
             noun: "target",
             nouns: "targets",
-            purpose: "send `@TOPIC@` commands to the executor",
+            purpose: ("send", "commands to the executor"),
             examples: "a response action, a playbook target",
         },
     }
@@ -207,91 +190,91 @@ fn next_hook_line(role: Role, topic: &str) -> String {
     }
 }
 
+/// One "hook to write next" line of the generated `hooks()`.
+#[derive(serde::Serialize)]
+struct NextHook<'a> {
+    verb: &'static str,
+    topic: &'a str,
+    variants: String,
+    line: String,
+}
+
 fn lib_rs(product: &str, definition: &ProductDefinition) -> String {
+    let product_lit = format!("{product:?}");
+    let type_name = type_name(product);
     let Some((role, topic)) = configured_capability(definition) else {
-        return fill(
-            NO_CAPABILITY,
-            &[
-                ("@PRODUCT@", product.to_string()),
-                ("@PRODUCT_LIT@", format!("{product:?}")),
-                ("@TYPE@", type_name(product)),
-            ],
+        return render(
+            LIB_WITHOUT_CAPABILITY,
+            minijinja::context! { product, product_lit, type_name },
         );
     };
     let words = role_words(role);
     let t = ident(topic);
     let role_name = role.as_str();
-    let mut next = String::new();
-    for (r, other_topic, variants) in capabilities(definition).skip(1) {
-        next.push_str(&format!(
-            "            //   {} `{other_topic}` ({variants}):\n            // {}\n",
-            role_words(r).verb,
-            next_hook_line(r, other_topic)
-        ));
-    }
-    if !next.is_empty() {
-        next.insert_str(
-            0,
-            "            // Hooks to write next, one per other capability of the definition\n\
-             \x20           // (setup: fn(&Context) -> Result<Outcome>; execute, trigger:\n\
-             \x20           // fn(&Context, Value) -> Result<Value>):\n",
-        );
-    }
-    let has_secret = |name: &str| {
-        definition
-            .settings
-            .iter()
-            .any(|s| s.name == name && s.secret)
-    };
-    let authenticated = if has_secret("api_key") {
-        AUTH_API_KEY
-    } else {
-        AUTH_NONE
-    };
-    let url_note = if definition.settings.iter().any(|s| s.name == "url") {
-        ""
-    } else {
-        "///\n/// CHANGE ME: the definition declares no `url` setting: add one (and\n\
-         /// `egress: http: [\"{{url}}\"]`), or build the URL from its own settings.\n"
-    };
-    fill(
-        TRIO,
-        &[
-            ("@AUTHENTICATED@", authenticated.to_string()),
-            ("@URL_NOTE@", url_note.to_string()),
-            ("@NEXT_HOOKS@", next),
-            ("@PURPOSE@", words.purpose.to_string()),
-            ("@EXAMPLES@", words.examples.to_string()),
-            ("@PRODUCT_LIT@", format!("{product:?}")),
-            ("@PRODUCT@", product.to_string()),
-            ("@TYPE@", type_name(product)),
-            ("@VERB@", words.verb.to_string()),
-            ("@METHOD@", words.method.to_string()),
-            ("@OTHER_END@", words.other_end.to_string()),
-            ("@OTHER@", words.other.to_string()),
-            (
-                "@RESOURCE_PATH@",
-                format!("/api/{}/{}", topic.to_ascii_lowercase(), words.nouns),
-            ),
-            ("@RESOURCE_ID@", format!("{t}_{}_id", words.noun)),
-            ("@WHAT@", format!("{} of {topic}", words.noun)),
-            ("@SETUP@", format!("setup_{t}_{role_name}")),
-            ("@TEARDOWN@", format!("teardown_{t}_{role_name}")),
-            ("@CHECK@", format!("check_{t}_{role_name}")),
-            ("@TOPIC_LIT@", format!("{topic:?}")),
-            ("@TOPIC@", topic.to_string()),
-        ],
+    let next_hooks: Vec<NextHook<'_>> = capabilities(definition)
+        .skip(1)
+        .map(|(r, other_topic, variants)| NextHook {
+            verb: role_words(r).verb,
+            topic: other_topic,
+            variants,
+            line: next_hook_line(r, other_topic),
+        })
+        .collect();
+    let api_key = definition
+        .settings
+        .iter()
+        .any(|s| s.name == "api_key" && s.secret);
+    let has_url = definition.settings.iter().any(|s| s.name == "url");
+    render(
+        LIB,
+        minijinja::context! {
+            product,
+            product_lit,
+            type_name,
+            topic,
+            topic_lit => format!("{topic:?}"),
+            api_key,
+            has_url,
+            next_hooks,
+            purpose => [words.purpose.0, words.purpose.1],
+            examples => words.examples,
+            verb => words.verb,
+            method => words.method,
+            other_end => words.other_end,
+            other => words.other,
+            resource_path => format!("/api/{}/{}", topic.to_ascii_lowercase(), words.nouns),
+            resource_id => format!("{t}_{}_id", words.noun),
+            what => format!("{} of {topic}", words.noun),
+            setup => format!("setup_{t}_{role_name}"),
+            teardown => format!("teardown_{t}_{role_name}"),
+            check => format!("check_{t}_{role_name}"),
+        },
     )
 }
 
-/// `template` with each marker replaced, in order (markers whose values
-/// contain later markers are listed first).
-fn fill(template: &str, markers: &[(&str, String)]) -> String {
-    markers
-        .iter()
-        .fold(template.to_string(), |text, (marker, value)| {
-            text.replace(marker, value)
-        })
+/// The scaffold's templates, kept as files beside this module.
+const CARGO_TOML: &str = include_str!("scaffold/Cargo.toml.j2");
+const LIB: &str = include_str!("scaffold/lib.rs.j2");
+const LIB_WITHOUT_CAPABILITY: &str = include_str!("scaffold/lib_without_capability.rs.j2");
+
+/// Renders one of the embedded scaffold templates. They are part of the
+/// binary and their variables are all given here, so a failure is a bug
+/// caught by the tests; it renders as a compile error in the scaffolded
+/// file rather than a panic.
+fn render(template: &str, ctx: minijinja::Value) -> String {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_keep_trailing_newline(true);
+    env.render_str(template, ctx).unwrap_or_else(|e| {
+        tracing::error!("scaffold template failed: {e:#}");
+        format!(
+            "compile_error!({:?});\n",
+            format!("meshroom scaffold template failed: {e}")
+        )
+    })
 }
 
 /// A Rust identifier fragment from a topic: lowercase ASCII letters, digits
@@ -329,168 +312,6 @@ fn type_name(product: &str) -> String {
     }
     out
 }
-
-const AUTH_API_KEY: &str = r#"/// Authenticates a request with the instance's `api_key` secret as a bearer
-/// token. CHANGE ME if the API expects another scheme, e.g.
-/// `request.header("x-api-key", ctx.secret("api_key")?)`.
-fn authenticated(ctx: &Context, request: Request) -> Result<Request> {
-    Ok(request.bearer(&ctx.secret("api_key")?))
-}"#;
-
-const AUTH_NONE: &str = r#"/// CHANGE ME: the definition declares no `api_key` secret setting; add the
-/// product's authentication here, e.g. `request.bearer(&ctx.secret("token")?)`.
-fn authenticated(_ctx: &Context, request: Request) -> Result<Request> {
-    Ok(request)
-}"#;
-
-/// `src/lib.rs` with a setup / teardown / check trio.
-const TRIO: &str = r#"//! The meshroom adapter of `@PRODUCT@`: its hooks configure the product when
-//! `meshroom up`, `down` and `check` run on its plugs.
-//!
-//! `meshroom create product` wrote it from the product's definition: a
-//! complete setup / teardown / check trio for plugs where @PRODUCT@ @VERB@
-//! `@TOPIC@`, against a REST resource at `RESOURCE_PATH`, and the hooks to
-//! write next for its other capabilities. Make the requests match the
-//! product's API (look for CHANGE ME), then run `meshroom build @PRODUCT@`.
-//! The meshroom-sdk documentation (`cargo doc --open`) has the rest.
-
-use meshroom_sdk::http::Request;
-use meshroom_sdk::{
-    Adapter, CheckReport, Context, Error, Hook, Outcome, PlugState, Result, Value, json,
-};
-
-/// CHANGE ME: the path, under the instance's `url` setting, of the API
-/// collection where setup creates, for each plug, what lets @PRODUCT@
-/// @PURPOSE@ (@EXAMPLES@…).
-/// Teardown deletes `RESOURCE_PATH/{id}`, check reads it.
-const RESOURCE_PATH: &str = "@RESOURCE_PATH@";
-
-/// The plug output where setup records the id of the resource it created.
-const RESOURCE_ID: &str = "@RESOURCE_ID@";
-
-struct @TYPE@;
-
-impl Adapter for @TYPE@ {
-    const PRODUCT: &'static str = @PRODUCT_LIT@;
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-
-    fn hooks() -> Vec<Hook> {
-        vec![
-            // Plugs where @PRODUCT@ @VERB@ `@TOPIC@`: `meshroom up` runs the setup hook,
-            // `down` the teardown, `check` the check. `.owns_both()`: this setup alone
-            // configures the plug, so any @OTHER@ can be plugged in; remove it when the
-            // @OTHER@'s adapter must set up its own side too.
-            Hook::setup("@SETUP@", @SETUP@)
-                .@METHOD@()
-                .topic(@TOPIC_LIT@)
-                .owns_both()
-                .title("Create a @WHAT@ for the @OTHER@"),
-            Hook::teardown("@TEARDOWN@", @TEARDOWN@)
-                .@METHOD@()
-                .topic(@TOPIC_LIT@)
-                .title("Delete the @WHAT@ that setup created"),
-            Hook::check("@CHECK@", @CHECK@)
-                .@METHOD@()
-                .topic(@TOPIC_LIT@)
-                .title("Check that the @WHAT@ still exists"),
-@NEXT_HOOKS@        ]
-    }
-}
-
-/// Creates the @WHAT@ naming the other end of the plug (the @OTHER@),
-/// and records its id on the plug for teardown and check.
-fn @SETUP@(ctx: &Context) -> Result<Outcome> {
-    let plug = ctx.plug()?;
-    let @OTHER@ = &plug.@OTHER_END@;
-    // CHANGE ME: the body the product's API expects.
-    let body = json!({
-        "name": format!("meshroom {} -> {} ({})", plug.src.name, plug.dst.name, plug.topic),
-        "topic": plug.topic,
-        "format": plug.format,
-        "@OTHER@": { "instance": @OTHER@.name, "product": @OTHER@.product },
-    });
-    let created: Value = authenticated(ctx, Request::post(collection_url(ctx)?))?
-        .json(&body)?
-        .send()?
-        .error_for_status()?
-        .json()?;
-    let id = match &created["id"] {
-        Value::String(id) => id.clone(),
-        Value::Number(id) => id.to_string(),
-        _ => {
-            return Err(Error::failed(format!(
-                "POST {RESOURCE_PATH} answered without an `id`: {created}"
-            )));
-        }
-    };
-    Ok(Outcome::new().output(RESOURCE_ID, id))
-}
-
-/// Deletes the @WHAT@ that setup created, by the id it recorded.
-fn @TEARDOWN@(ctx: &Context) -> Result<Outcome> {
-    let id = ctx.output_str(RESOURCE_ID)?;
-    let response = authenticated(ctx, Request::delete(resource_url(ctx, id)?))?.send()?;
-    // 404: already gone from the product, nothing left to undo.
-    if response.status != 404 {
-        response.error_for_status()?;
-    }
-    Ok(Outcome::new().clear_output(RESOURCE_ID))
-}
-
-/// Reads the @WHAT@ that setup created: gone means the plug is down
-/// on the product, which `meshroom check` reports as drift.
-fn @CHECK@(ctx: &Context) -> Result<CheckReport> {
-    let id = ctx.output_str(RESOURCE_ID)?;
-    let response = authenticated(ctx, Request::get(resource_url(ctx, id)?))?.send()?;
-    if response.status == 404 {
-        let detail = format!("@WHAT@ `{id}` is gone");
-        return Ok(CheckReport::new(PlugState::Down, detail));
-    }
-    response.error_for_status()?;
-    let detail = format!("@WHAT@ `{id}` present");
-    Ok(CheckReport::new(PlugState::Up, detail))
-}
-
-/// `{url}RESOURCE_PATH`, where `url` is the instance's setting.
-@URL_NOTE@fn collection_url(ctx: &Context) -> Result<String> {
-    let url = ctx.setting_str("url")?.trim_end_matches('/');
-    Ok(format!("{url}{RESOURCE_PATH}"))
-}
-
-/// The URL of one resource of the collection.
-fn resource_url(ctx: &Context, id: &str) -> Result<String> {
-    Ok(format!("{}/{id}", collection_url(ctx)?))
-}
-
-@AUTHENTICATED@
-
-meshroom_sdk::export!(@TYPE@);
-"#;
-
-/// `src/lib.rs` for a definition without capabilities.
-const NO_CAPABILITY: &str = r#"//! The meshroom adapter of `@PRODUCT@`: its hooks configure the product when
-//! `meshroom up`, `down` and `check` run on its plugs. The meshroom-sdk
-//! documentation (`cargo doc --open`) shows a complete adapter.
-
-use meshroom_sdk::{Adapter, Hook};
-
-struct @TYPE@;
-
-impl Adapter for @TYPE@ {
-    const PRODUCT: &'static str = @PRODUCT_LIT@;
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-
-    fn hooks() -> Vec<Hook> {
-        // The definition declares no capability yet: add one, e.g.
-        // `meshroom create capability @PRODUCT@ events consumer`, then its hooks
-        // here, e.g. (with `fn setup_events_consumer(ctx: &Context) -> Result<Outcome>`):
-        // Hook::setup("setup_events_consumer", setup_events_consumer).consumer().topic("events"),
-        vec![]
-    }
-}
-
-meshroom_sdk::export!(@TYPE@);
-"#;
 
 #[cfg(test)]
 mod tests {
@@ -566,7 +387,10 @@ mod tests {
         ] {
             assert!(lib.contains(expected), "missing `{expected}` in:\n{lib}");
         }
-        assert!(!lib.contains('@'), "a marker is left:\n{lib}");
+        assert!(
+            !lib.contains('@') && !lib.contains("{%") && !lib.contains("{{ "),
+            "a marker is left:\n{lib}"
+        );
         assert!(!lib.contains("//   consumes `threats`"), "{lib}");
         let listed = lib.matches("            //   ").count();
         assert_eq!(listed, def.capability_map(Role::Producer).len() + 1 + 8);
@@ -601,6 +425,10 @@ mod tests {
         assert!(lib.contains(".trigger_role()"), "{lib}");
         assert!(lib.contains(".topic(\"block-ip\")"), "{lib}");
         assert!(lib.contains("no `url` setting"), "{lib}");
+        assert!(
+            lib.contains("/// `egress: http: [\"{{url}}\"]`), or build the URL"),
+            "the egress example is written as is: {lib}"
+        );
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub use error::{ProjectError, Result};
 pub use hooks::{DeclaredHook, HookIndex, HookKind, HookOrder, SetupOwnership};
 pub use instance::{Instance, InstanceConfig};
 pub use integration::{Integration, IntegrationManifest, IntegrationView, parse_file_stem};
-pub use plug::{Plug, PlugKind, PlugState, PlugStatus};
+pub use plug::{Plug, PlugKind, PlugOwner, PlugState, PlugStatus};
 pub use product::{CapabilityMap, Product, ProductDefinition};
 pub use project::{Project, is_project};
 pub use query::{IntegrationFilter, ListedIntegration};

@@ -12,6 +12,7 @@ use super::capability::Mode;
 use super::error::Result;
 use super::instance::file_name;
 use super::reader::Reader;
+use super::resolve::SetupBy;
 use super::yaml::null_as_default;
 
 /// Whether a plug is set up on its products.
@@ -69,6 +70,64 @@ pub enum PlugKind {
     Trigger,
 }
 
+/// `owner:` of a plug: who must set it up. Stored as the original writes
+/// it: `both` (each side sets up its own), or an instance's name (that
+/// instance's side owns both sides).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum PlugOwner {
+    /// `owner: both`.
+    EachOwnSide,
+    /// `owner: <instance>`.
+    Instance(String),
+}
+
+impl PlugOwner {
+    /// Whether this owner lets setup be done by `setup_by` on a plug from
+    /// instance `src` to instance `dst`.
+    pub fn permits(&self, setup_by: SetupBy, src: &str, dst: &str) -> bool {
+        match (self, setup_by) {
+            (PlugOwner::EachOwnSide, SetupBy::EachOwnSide) => true,
+            (PlugOwner::Instance(name), SetupBy::Source) => name == src,
+            (PlugOwner::Instance(name), SetupBy::Destination) => name == dst,
+            _ => false,
+        }
+    }
+
+    /// [`Self::permits`] for an optional owner: no owner permits anyone.
+    pub fn permits_opt(owner: Option<&Self>, setup_by: SetupBy, src: &str, dst: &str) -> bool {
+        owner.is_none_or(|o| o.permits(setup_by, src, dst))
+    }
+}
+
+impl From<String> for PlugOwner {
+    fn from(s: String) -> Self {
+        if s == "both" {
+            PlugOwner::EachOwnSide
+        } else {
+            PlugOwner::Instance(s)
+        }
+    }
+}
+
+impl From<PlugOwner> for String {
+    fn from(o: PlugOwner) -> Self {
+        match o {
+            PlugOwner::EachOwnSide => "both".to_string(),
+            PlugOwner::Instance(name) => name,
+        }
+    }
+}
+
+impl fmt::Display for PlugOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlugOwner::EachOwnSide => f.write_str("both"),
+            PlugOwner::Instance(name) => f.write_str(name),
+        }
+    }
+}
+
 /// A plug, as stored in its YAML file (field names and defaults as the original).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plug {
@@ -98,8 +157,9 @@ pub struct Plug {
     pub status: PlugStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<PlugKind>,
+    /// Who sets the plug up; `None`: whoever the rules choose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
+    pub owner: Option<PlugOwner>,
     /// Outputs recorded by setup hooks (ids of what they created), so
     /// teardown can find them. Never secrets.
     #[serde(
@@ -263,5 +323,30 @@ mod tests {
             (plug.state(), plug.last_error.as_deref()),
             (PlugState::Up, None)
         );
+    }
+
+    #[test]
+    fn owners_read_and_write_as_the_original() {
+        let both: Plug = serde_yaml_ng::from_str("owner: both\n").unwrap();
+        assert_eq!(both.owner, Some(PlugOwner::EachOwnSide));
+        let one: Plug = serde_yaml_ng::from_str("owner: a\n").unwrap();
+        assert_eq!(one.owner, Some(PlugOwner::Instance("a".into())));
+        let none: Plug = serde_yaml_ng::from_str("owner: null\n").unwrap();
+        assert_eq!(none.owner, None);
+        for (plug, line) in [(both, "owner: both\n"), (one, "owner: a\n")] {
+            let out = serde_yaml_ng::to_string(&plug).unwrap();
+            assert!(out.contains(line), "{out}");
+        }
+        assert!(!serde_yaml_ng::to_string(&none).unwrap().contains("owner"));
+
+        let each = PlugOwner::EachOwnSide;
+        let a = PlugOwner::Instance("a".into());
+        assert!(each.permits(SetupBy::EachOwnSide, "a", "b"));
+        assert!(!each.permits(SetupBy::Source, "a", "b"));
+        assert!(a.permits(SetupBy::Source, "a", "b"));
+        assert!(!a.permits(SetupBy::Destination, "a", "b"));
+        assert!(!a.permits(SetupBy::EachOwnSide, "a", "b"));
+        assert!(a.permits(SetupBy::Destination, "b", "a"));
+        assert!(PlugOwner::permits_opt(None, SetupBy::Source, "a", "b"));
     }
 }

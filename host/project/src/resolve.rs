@@ -10,13 +10,18 @@
 //!
 //! The plug's format is inherited from the most specific side (the source's,
 //! else the destination's, else the one asked for).
+//!
+//! Each rule is one function over the integrations found for the plug's
+//! roles (`Candidates`); a plug's `owner` ([`PlugOwner`]) only filters which
+//! rules may answer. This module decides; it must not write anything but
+//! the plug file of [`Project::plug`].
 
 use std::fmt;
 
 use super::capability::{Mode, Role};
 use super::hooks::{HookIndex, SetupOwnership};
 use super::integration::Integration;
-use super::plug::{Plug, PlugKind};
+use super::plug::{Plug, PlugKind, PlugOwner};
 use super::project::Project;
 use super::query::IntegrationFilter;
 
@@ -28,9 +33,9 @@ pub struct PlugRequest {
     pub dst: String,
     pub mode: Option<Mode>,
     pub format: Option<String>,
-    /// Restrict who sets the plug up: an instance name (its side must own
-    /// both) or `both` (each side its own). `None`: anyone.
-    pub owner: Option<String>,
+    /// Restrict who sets the plug up: an instance (its side must own both)
+    /// or each side its own. `None`: anyone.
+    pub owner: Option<PlugOwner>,
 }
 
 /// The integrations that will set a plug up.
@@ -217,175 +222,44 @@ impl Project {
         {
             return Ok(PlugOutcome::Exists(Box::new(found.clone())));
         }
-        let (sp, dp) = (src.product.as_str(), dst.product.as_str());
-        self.product(sp)?;
-        self.product(dp)?;
-
-        let side =
-            |product: &str, target: &str, role: Role| -> Vec<(Integration, SetupOwnership)> {
-                let filter = IntegrationFilter {
-                    product: Some(product),
-                    target: Some(target),
-                    topic: Some(&request.topic),
-                    role: Some(role),
-                    mode: request.mode,
-                    format: request.format.as_deref(),
-                };
-                let mut found: Vec<(Integration, SetupOwnership)> = self
-                    .list_integrations(hooks, &filter)
-                    .into_iter()
-                    .map(|l| (l.integration.to_integration(), l.setup))
-                    .collect();
-                // The most specific first: integrations with a format before any-format ones.
-                found.sort_by_key(|(i, _)| i.format.is_none());
-                found
-            };
+        self.product(&src.product)?;
+        self.product(&dst.product)?;
+        // An existing plug keeps its kind: only its pair of roles is searched.
         let (data, commands) = match existing {
             None => (true, true),
             Some(p) => (!p.is_trigger(), p.is_trigger()),
         };
-        let none = Vec::new;
-        let producers = if data {
-            side(sp, dp, Role::Producer)
-        } else {
-            none()
-        };
-        let consumers = if data {
-            side(dp, sp, Role::Consumer)
-        } else {
-            none()
-        };
-        let triggers = if commands {
-            side(sp, dp, Role::Trigger)
-        } else {
-            none()
-        };
-        let executors = if commands {
-            side(dp, sp, Role::Executor)
-        } else {
-            none()
-        };
-
-        let owner = request.owner.as_deref();
-        let make = |s: &Integration, d: &Integration, setup_by: SetupBy, kind: Option<PlugKind>| {
-            let plug = Plug {
-                src_instance: src.name.clone(),
-                dst_instance: dst.name.clone(),
-                topic: request.topic.clone(),
-                mode: match setup_by {
-                    SetupBy::Destination => d.mode,
-                    _ => s.mode,
-                },
-                format: s
-                    .format
-                    .clone()
-                    .or_else(|| d.format.clone())
-                    .or_else(|| request.format.clone()),
-                kind,
-                owner: request.owner.clone(),
-                src_product: src.product.clone(),
-                ..Plug::default()
-            };
-            PlugOutcome::New(Box::new(Resolution {
-                plug,
-                source: s.clone(),
-                destination: d.clone(),
-                setup_by,
-            }))
-        };
-
-        // 1–2. pairs that each set up their own side.
-        if owner.is_none_or(|o| o == "both") {
-            for (sources, dests, kind) in [
-                (&producers, &consumers, None),
-                (&triggers, &executors, Some(PlugKind::Trigger)),
-            ] {
-                for (s, so) in sources {
-                    for (d, dow) in dests {
-                        if *so == SetupOwnership::OwnSide
-                            && *dow == SetupOwnership::OwnSide
-                            && s.matches(d)
-                        {
-                            return Ok(make(s, d, SetupBy::EachOwnSide, kind));
-                        }
-                    }
-                }
+        let candidates = Candidates::gather(
+            self,
+            hooks,
+            request,
+            (&src.product, &dst.product),
+            (data, commands),
+        );
+        let owner = request.owner.as_ref();
+        // Rules 1–3, in order, each allowed only if the owner permits who it chooses.
+        let rules = [
+            (
+                SetupBy::EachOwnSide,
+                Candidates::each_own_side as fn(&_) -> _,
+            ),
+            (SetupBy::Source, Candidates::source_owns_both),
+            (SetupBy::Destination, Candidates::destination_owns_both),
+        ];
+        for (setup_by, rule) in rules {
+            if PlugOwner::permits_opt(owner, setup_by, &src.name, &dst.name)
+                && let Some(choice) = rule(&candidates)
+            {
+                let plug = choice.plug(request, &src.name, &dst.name, &src.product);
+                return Ok(PlugOutcome::New(Box::new(Resolution {
+                    plug,
+                    source: choice.source,
+                    destination: choice.destination,
+                    setup_by: choice.setup_by,
+                })));
             }
         }
-
-        // 3. one integration that owns both sides: source side first.
-        let placeholder =
-            |product: &str, target: &str, role: Role, like: &Integration| Integration {
-                product: product.to_string(),
-                target_product: target.to_string(),
-                topic: request.topic.clone(),
-                role,
-                mode: like.mode,
-                format: like.format.clone(),
-                generic: true,
-                path: None,
-                manifest: Default::default(),
-            };
-        if owner.is_none_or(|o| o == src.name) {
-            for (list, kind) in [(&producers, None), (&triggers, Some(PlugKind::Trigger))] {
-                let dests = if kind.is_some() {
-                    &executors
-                } else {
-                    &consumers
-                };
-                for (s, so) in list {
-                    if *so == SetupOwnership::Both {
-                        let d = dests
-                            .iter()
-                            .map(|(d, _)| d)
-                            .find(|d| s.matches(d))
-                            .cloned()
-                            .unwrap_or_else(|| placeholder(dp, sp, s.role.complement(), s));
-                        return Ok(make(s, &d, SetupBy::Source, kind));
-                    }
-                }
-            }
-        }
-        if owner.is_none_or(|o| o == dst.name) {
-            for (list, kind) in [(&consumers, None), (&executors, Some(PlugKind::Trigger))] {
-                let sources = if kind.is_some() {
-                    &triggers
-                } else {
-                    &producers
-                };
-                for (d, dow) in list {
-                    if *dow == SetupOwnership::Both {
-                        let s = sources
-                            .iter()
-                            .map(|(s, _)| s)
-                            .find(|s| s.matches(d))
-                            .cloned()
-                            .unwrap_or_else(|| placeholder(sp, dp, d.role.complement(), d));
-                        return Ok(make(&s, d, SetupBy::Destination, kind));
-                    }
-                }
-            }
-        }
-
-        // 4. refuse, saying what exists.
-        let capabilities_match = producers
-            .iter()
-            .any(|(p, _)| consumers.iter().any(|(c, _)| p.matches(c)))
-            || triggers
-                .iter()
-                .any(|(t, _)| executors.iter().any(|(e, _)| t.matches(e)));
-        Err(ResolveError::Refused(Box::new(PlugRefusal {
-            request: request.clone(),
-            src_product: sp.to_string(),
-            dst_product: dp.to_string(),
-            found: vec![
-                (Role::Producer, producers),
-                (Role::Consumer, consumers),
-                (Role::Trigger, triggers),
-                (Role::Executor, executors),
-            ],
-            capabilities_match,
-        })))
+        Err(ResolveError::Refused(Box::new(candidates.refusal(request))))
     }
 
     /// Resolves and writes a new plug; an existing one is returned unchanged.
@@ -399,5 +273,201 @@ impl Project {
             self.save_plug(resolution.plug.clone())?;
         }
         Ok(outcome)
+    }
+}
+
+/// An integration found for one side, with who can set it up.
+type Found = (Integration, SetupOwnership);
+
+/// The integrations that could serve each role of a requested plug, the
+/// most specific (with a format) first.
+struct Candidates<'a> {
+    topic: &'a str,
+    src_product: &'a str,
+    dst_product: &'a str,
+    producers: Vec<Found>,
+    consumers: Vec<Found>,
+    triggers: Vec<Found>,
+    executors: Vec<Found>,
+}
+
+/// What a rule chose: the two integrations, who sets up, the plug's kind.
+struct Choice {
+    source: Integration,
+    destination: Integration,
+    setup_by: SetupBy,
+    kind: Option<PlugKind>,
+}
+
+impl<'a> Candidates<'a> {
+    /// Lists the integrations of both products for `request`: data roles
+    /// when `data`, command roles when `commands`.
+    fn gather(
+        project: &Project,
+        hooks: &HookIndex,
+        request: &'a PlugRequest,
+        (src_product, dst_product): (&'a str, &'a str),
+        (data, commands): (bool, bool),
+    ) -> Self {
+        let side = |wanted: bool, product: &str, target: &str, role: Role| -> Vec<Found> {
+            if !wanted {
+                return Vec::new();
+            }
+            let filter = IntegrationFilter {
+                product: Some(product),
+                target: Some(target),
+                topic: Some(&request.topic),
+                role: Some(role),
+                mode: request.mode,
+                format: request.format.as_deref(),
+            };
+            let mut found: Vec<Found> = project
+                .list_integrations(hooks, &filter)
+                .into_iter()
+                .map(|l| (l.integration.to_integration(), l.setup))
+                .collect();
+            // The most specific first: integrations with a format before any-format ones.
+            found.sort_by_key(|(i, _)| i.format.is_none());
+            found
+        };
+        Candidates {
+            topic: &request.topic,
+            src_product,
+            dst_product,
+            producers: side(data, src_product, dst_product, Role::Producer),
+            consumers: side(data, dst_product, src_product, Role::Consumer),
+            triggers: side(commands, src_product, dst_product, Role::Trigger),
+            executors: side(commands, dst_product, src_product, Role::Executor),
+        }
+    }
+
+    /// The (sources, destinations, plug kind) of each kind of plug, data first.
+    fn pairs(&self) -> [(&[Found], &[Found], Option<PlugKind>); 2] {
+        [
+            (&self.producers, &self.consumers, None),
+            (&self.triggers, &self.executors, Some(PlugKind::Trigger)),
+        ]
+    }
+
+    /// Rules 1–2: a matching pair whose integrations each set up their own side.
+    fn each_own_side(&self) -> Option<Choice> {
+        self.pairs().into_iter().find_map(|(sources, dests, kind)| {
+            fn own(list: &[Found]) -> Vec<&Integration> {
+                list.iter()
+                    .filter(|(_, o)| *o == SetupOwnership::OwnSide)
+                    .map(|(i, _)| i)
+                    .collect()
+            }
+            let dests = own(dests);
+            own(sources).into_iter().find_map(|s| {
+                dests.iter().find(|d| s.matches(d)).map(|d| Choice {
+                    source: s.clone(),
+                    destination: (*d).clone(),
+                    setup_by: SetupBy::EachOwnSide,
+                    kind,
+                })
+            })
+        })
+    }
+
+    /// Rule 3, source first: a producer (else a trigger) owning both sides;
+    /// the other side is the matching integration, or a generic placeholder.
+    fn source_owns_both(&self) -> Option<Choice> {
+        self.pairs().into_iter().find_map(|(sources, dests, kind)| {
+            let (s, _) = sources.iter().find(|(_, o)| *o == SetupOwnership::Both)?;
+            let destination = dests
+                .iter()
+                .map(|(d, _)| d)
+                .find(|d| s.matches(d))
+                .cloned()
+                .unwrap_or_else(|| self.placeholder(self.dst_product, self.src_product, s));
+            Some(Choice {
+                source: s.clone(),
+                destination,
+                setup_by: SetupBy::Source,
+                kind,
+            })
+        })
+    }
+
+    /// Rule 3, destination next: a consumer (else an executor) owning both.
+    fn destination_owns_both(&self) -> Option<Choice> {
+        self.pairs().into_iter().find_map(|(sources, dests, kind)| {
+            let (d, _) = dests.iter().find(|(_, o)| *o == SetupOwnership::Both)?;
+            let source = sources
+                .iter()
+                .map(|(s, _)| s)
+                .find(|s| s.matches(d))
+                .cloned()
+                .unwrap_or_else(|| self.placeholder(self.src_product, self.dst_product, d));
+            Some(Choice {
+                source,
+                destination: d.clone(),
+                setup_by: SetupBy::Destination,
+                kind,
+            })
+        })
+    }
+
+    /// The generic integration of `product` towards `target` complementing `like`.
+    fn placeholder(&self, product: &str, target: &str, like: &Integration) -> Integration {
+        Integration {
+            product: product.to_string(),
+            target_product: target.to_string(),
+            topic: self.topic.to_string(),
+            role: like.role.complement(),
+            mode: like.mode,
+            format: like.format.clone(),
+            generic: true,
+            path: None,
+            manifest: Default::default(),
+        }
+    }
+
+    /// Rule 4: refuse, saying what exists.
+    fn refusal(self, request: &PlugRequest) -> PlugRefusal {
+        let capabilities_match = self.pairs().into_iter().any(|(sources, dests, _)| {
+            sources
+                .iter()
+                .any(|(s, _)| dests.iter().any(|(d, _)| s.matches(d)))
+        });
+        PlugRefusal {
+            request: request.clone(),
+            src_product: self.src_product.to_string(),
+            dst_product: self.dst_product.to_string(),
+            found: vec![
+                (Role::Producer, self.producers),
+                (Role::Consumer, self.consumers),
+                (Role::Trigger, self.triggers),
+                (Role::Executor, self.executors),
+            ],
+            capabilities_match,
+        }
+    }
+}
+
+impl Choice {
+    /// The plug to write: mode from the side that sets up (the source's
+    /// when each sets up its own), format from the most specific side.
+    fn plug(&self, request: &PlugRequest, src: &str, dst: &str, src_product: &str) -> Plug {
+        let (s, d) = (&self.source, &self.destination);
+        Plug {
+            src_instance: src.to_string(),
+            dst_instance: dst.to_string(),
+            topic: request.topic.clone(),
+            mode: match self.setup_by {
+                SetupBy::Destination => d.mode,
+                _ => s.mode,
+            },
+            format: s
+                .format
+                .clone()
+                .or_else(|| d.format.clone())
+                .or_else(|| request.format.clone()),
+            kind: self.kind,
+            owner: request.owner.clone(),
+            src_product: src_product.to_string(),
+            ..Plug::default()
+        }
     }
 }

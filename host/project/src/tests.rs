@@ -236,9 +236,9 @@ fn owners_restrict_who_sets_up() {
     let mut hooks = HookIndex::new();
     hooks.extend([DeclaredHook::setup("dst", Role::Consumer, "events").with_owns_both()]);
     let mut req = request("events");
-    req.owner = Some("a".into());
+    req.owner = Some(PlugOwner::Instance("a".into()));
     assert!(p.resolve_plug(&hooks, &req).is_err());
-    req.owner = Some("b".into());
+    req.owner = Some(PlugOwner::Instance("b".into()));
     assert_eq!(
         new(p.resolve_plug(&hooks, &req).unwrap()).setup_by,
         SetupBy::Destination
@@ -649,4 +649,88 @@ fn listed_integrations_follow_the_rules_on_random_projects() {
         generic > 500 && explicit > 50,
         "{generic} generic, {explicit} explicit"
     );
+}
+
+#[test]
+fn owner_both_takes_only_pairs_that_each_set_up_their_side() {
+    let (_d, p) = project(EVENTS_PRODUCER, EVENTS_CONSUMER);
+    let mut req = request("events");
+    req.owner = Some(PlugOwner::EachOwnSide);
+    let mut owns_both = HookIndex::new();
+    owns_both.extend([DeclaredHook::setup("dst", Role::Consumer, "events").with_owns_both()]);
+    let r = refused(p.resolve_plug(&owns_both, &req).unwrap_err());
+    assert!(r.capabilities_match);
+    let mut pair = HookIndex::new();
+    pair.extend([
+        DeclaredHook::setup("src", Role::Producer, "events"),
+        DeclaredHook::setup("dst", Role::Consumer, "events"),
+    ]);
+    let r = new(p.resolve_plug(&pair, &req).unwrap());
+    assert_eq!(r.setup_by, SetupBy::EachOwnSide);
+    assert_eq!(r.plug.owner, Some(PlugOwner::EachOwnSide));
+    // An instance as owner excludes pairs.
+    req.owner = Some(PlugOwner::Instance("a".into()));
+    assert!(matches!(
+        p.resolve_plug(&pair, &req),
+        Err(ResolveError::Refused(_))
+    ));
+}
+
+#[test]
+fn a_source_owning_both_gets_a_placeholder_destination() {
+    let (d, _) = project("triggers:\n  deny:\n    - format: ip\n", "");
+    write(
+        d.path(),
+        "products/src/integrations/dst/deny_trigger.yml",
+        "description: calls the executor's API\n",
+    );
+    let p = Project::load(d.path()).unwrap();
+    let mut hooks = HookIndex::new();
+    hooks.extend([DeclaredHook::setup("src", Role::Trigger, "deny")
+        .with_target("dst")
+        .with_owns_both()]);
+    let r = new(p.resolve_plug(&hooks, &request("deny")).unwrap());
+    assert_eq!(r.setup_by, SetupBy::Source);
+    assert_eq!(r.plug.kind, Some(PlugKind::Trigger));
+    assert!(!r.source.generic);
+    let d = &r.destination;
+    assert!(d.generic && d.path.is_none(), "{d:?}");
+    assert_eq!(
+        (d.product.as_str(), d.target_product.as_str(), d.role),
+        ("dst", "src", Role::Executor)
+    );
+    // The owning side is the only one allowed: owner `b` refuses it.
+    let mut req = request("deny");
+    req.owner = Some(PlugOwner::Instance("b".into()));
+    assert!(matches!(
+        p.resolve_plug(&hooks, &req),
+        Err(ResolveError::Refused(_))
+    ));
+}
+
+#[test]
+fn existing_plugs_are_resolved_within_their_kind() {
+    // Both a data pair and a command pair exist for `events`; a trigger plug
+    // resolves to the command pair even though data pairs come first.
+    let (_d, p) = project(
+        "produces:\n  events:\n    - {}\ntriggers:\n  events:\n    - {}\n",
+        "consumes:\n  events:\n    - {}\nexecutes:\n  events:\n    - {}\n",
+    );
+    let mut hooks = HookIndex::new();
+    hooks.extend([
+        DeclaredHook::setup("src", Role::Producer, "events"),
+        DeclaredHook::setup("dst", Role::Consumer, "events"),
+        DeclaredHook::setup("src", Role::Trigger, "events"),
+        DeclaredHook::setup("dst", Role::Executor, "events"),
+    ]);
+    let fresh = new(p.resolve_plug(&hooks, &request("events")).unwrap());
+    assert_eq!(fresh.plug.kind, None);
+    let mut trigger = fresh.plug.clone();
+    trigger.kind = Some(PlugKind::Trigger);
+    let r = p.resolve_existing(&hooks, &trigger).unwrap();
+    assert_eq!(
+        (r.source.role, r.destination.role),
+        (Role::Trigger, Role::Executor)
+    );
+    assert_eq!(r.plug, trigger);
 }

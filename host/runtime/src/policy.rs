@@ -77,9 +77,14 @@ impl CallPolicy {
     }
 
     /// Allows HTTP to one more authority (`host:port`); also accepts a URL,
-    /// whose authority is taken.
+    /// whose authority is taken. Text that is neither allows nothing.
     pub fn allow_http(mut self, authority_or_url: &str) -> Self {
-        self.http.push(pinned_authority(authority_or_url));
+        let authority = pinned_authority(authority_or_url);
+        if authority.is_empty() {
+            tracing::warn!(entry = %authority_or_url, "not a URL nor `host:port`: allows nothing");
+        } else {
+            self.http.push(authority);
+        }
         self
     }
 
@@ -131,59 +136,98 @@ impl CallPolicy {
             .trim_end_matches(']')
             .to_ascii_lowercase();
         self.http.iter().any(|allowed| {
-            let (h, p) = split_host_port(allowed);
-            h.eq_ignore_ascii_case(&host) && p.unwrap_or(default_port) == port
+            split_host_port(allowed).is_some_and(|(h, p)| {
+                h.eq_ignore_ascii_case(&host) && p.unwrap_or(default_port) == port
+            })
         })
     }
 }
 
-/// The authority of a URL (`scheme://authority/...`), or the text itself.
+/// An allow-list entry or a URL, parsed by `http::uri`: its scheme (URLs
+/// only), host (brackets of an IPv6 literal and any userinfo dropped) and
+/// port as written (a URL's default port is not filled in).
+struct Parsed {
+    scheme: Option<String>,
+    host: String,
+    port: Option<u16>,
+}
+
+impl Parsed {
+    /// `None` when the text is neither a URL with an authority nor a bare
+    /// `host[:port]`.
+    fn new(authority_or_url: &str) -> Option<Parsed> {
+        let (scheme, authority) = if authority_or_url.contains("://") {
+            let uri: http::Uri = authority_or_url.parse().ok()?;
+            (
+                uri.scheme_str().map(str::to_ascii_lowercase),
+                uri.authority()?.clone(),
+            )
+        } else {
+            (None, authority_or_url.parse::<http::uri::Authority>().ok()?)
+        };
+        // `http` keeps a port that is not a number (`host:x`): refuse it.
+        let host_port = authority
+            .as_str()
+            .rsplit_once('@')
+            .map_or(authority.as_str(), |(_, h)| h);
+        let after_host = host_port.rsplit_once(']').map_or(host_port, |(_, t)| t);
+        if after_host.contains(':') && authority.port_u16().is_none() {
+            return None;
+        }
+        let host = authority.host();
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        if host.is_empty() {
+            return None;
+        }
+        Some(Parsed {
+            scheme,
+            host: host.to_string(),
+            port: authority.port_u16(),
+        })
+    }
+
+    /// `host[:port]`, an IPv6 host in brackets.
+    fn authority(&self, port: Option<u16>) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        match port {
+            Some(p) => format!("{host}:{p}"),
+            None => host,
+        }
+    }
+}
+
+/// The authority (`host[:port]`, without userinfo) of a URL or of a bare
+/// authority; empty when the text is neither.
 pub fn authority_of(authority_or_url: &str) -> String {
-    let rest = authority_or_url
-        .split_once("://")
-        .map_or(authority_or_url, |(_, rest)| rest);
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    // Drop any userinfo.
-    authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, a)| a)
-        .to_string()
+    Parsed::new(authority_or_url).map_or_else(String::new, |p| p.authority(p.port))
 }
 
 /// The authority of a URL with its port made explicit from the scheme
 /// (`https://x/` → `x:443`), so allowing an https URL does not allow plain
 /// http to the same host; a bare authority is kept as given.
 fn pinned_authority(authority_or_url: &str) -> String {
-    let authority = authority_of(authority_or_url);
-    let default_port = match authority_or_url.split_once("://") {
-        Some(("https", _)) => 443,
-        Some(("http", _)) => 80,
-        _ => return authority,
+    let Some(parsed) = Parsed::new(authority_or_url) else {
+        return String::new();
     };
-    match split_host_port(&authority) {
-        (_, Some(_)) => authority,
-        (host, None) if host.contains(':') => format!("[{host}]:{default_port}"),
-        (host, None) => format!("{host}:{default_port}"),
-    }
+    let default_port = match parsed.scheme.as_deref() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    };
+    parsed.authority(parsed.port.or(default_port))
 }
 
-/// Splits `host:port`, `[v6]:port`, `host`.
-pub(crate) fn split_host_port(authority: &str) -> (String, Option<u16>) {
-    if let Some((h, tail)) = authority
-        .strip_prefix('[')
-        .and_then(|rest| rest.split_once(']'))
-    {
-        let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
-        return (h.to_string(), port);
-    }
-    match authority.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => match p.parse() {
-            Ok(port) => (h.to_string(), Some(port)),
-            Err(_) => (authority.to_string(), None),
-        },
-        _ => (authority.to_string(), None),
-    }
+/// Splits `host:port`, `[v6]:port`, `host` (`None` when it is none of them).
+pub(crate) fn split_host_port(authority: &str) -> Option<(String, Option<u16>)> {
+    let parsed = Parsed::new(authority).filter(|p| p.scheme.is_none())?;
+    Some((parsed.host, parsed.port))
 }
 
 /// Whether an address a *name* resolved to may be reached. IP literals
@@ -222,9 +266,8 @@ pub(crate) async fn resolve_socket_peers(peers: &[String]) -> Vec<SocketAddr> {
             out.push(addr);
             continue;
         }
-        let (host, port) = split_host_port(peer);
-        let Some(port) = port else {
-            tracing::warn!(peer = %peer, "socket peer without a port ignored");
+        let Some((host, Some(port))) = split_host_port(peer) else {
+            tracing::warn!(peer = %peer, "socket peer without `host:port` ignored");
             continue;
         };
         match tokio::net::lookup_host((host.as_str(), port)).await {
@@ -263,7 +306,38 @@ mod tests {
         );
         assert!(!p.allows_http("example.com", 8443, 443));
         assert!(!p.allows_http("evil.com", 80, 80));
-        assert_eq!(split_host_port("[::1]:80"), ("::1".to_string(), Some(80)));
+        assert_eq!(
+            split_host_port("[::1]:80"),
+            Some(("::1".to_string(), Some(80)))
+        );
+    }
+
+    #[test]
+    fn authorities_are_parsed_not_cut() {
+        // IPv6 literals, userinfo, explicit default ports, query and fragment.
+        assert_eq!(authority_of("https://[::1]:8443/x"), "[::1]:8443");
+        assert_eq!(authority_of("http://[::1]/"), "[::1]");
+        assert_eq!(authority_of("https://u@h.example:443#f"), "h.example:443");
+        assert_eq!(authority_of("h.example?x"), "");
+        assert_eq!(pinned_authority("https://[::1]/"), "[::1]:443");
+        assert_eq!(pinned_authority("HTTP://Example.com"), "Example.com:80");
+        // Not an authority: nothing is allowed, rather than the text itself.
+        for bad in ["not a url", "", "http://", "host:notaport", "a b:80"] {
+            assert_eq!(authority_of(bad), "", "{bad:?}");
+            assert_eq!(split_host_port(bad), None, "{bad:?}");
+        }
+        let p = CallPolicy::deny_all()
+            .allow_http("http://[::1]:8080/api")
+            .allow_http("not a url");
+        assert!(p.allows_http("[::1]", 8080, 80));
+        assert!(p.allows_http("::1", 8080, 80));
+        assert!(!p.allows_http("::1", 80, 80));
+        assert!(!p.allows_http("not a url", 80, 80));
+        assert_eq!(
+            split_host_port("name:514"),
+            Some(("name".into(), Some(514)))
+        );
+        assert_eq!(split_host_port("name"), Some(("name".into(), None)));
     }
 
     #[test]

@@ -143,7 +143,7 @@ where
     R: AsRef<[C]>,
     C: AsRef<str>,
 {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| text_width(h)).collect();
     for n in 0..count {
         let cells = row(n);
         for (w, cell) in widths.iter_mut().zip(cells.as_ref()) {
@@ -154,13 +154,35 @@ where
     (0..count).try_for_each(|n| table.line(row(n).as_ref()))
 }
 
-/// Characters of `s` (its bytes when ASCII, the common case).
-fn text_width(s: &str) -> usize {
+/// The columns `s` takes on a terminal: its bytes when ASCII (the common
+/// case), else its Unicode width (wide glyphs such as CJK and most emoji
+/// take two columns, combining marks none).
+pub fn text_width(s: &str) -> usize {
     if s.is_ascii() {
         s.len()
     } else {
-        s.chars().count()
+        unicode_width::UnicodeWidthStr::width(s)
     }
+}
+
+/// `s` cut to at most `max` columns, ending with `…` when cut.
+pub fn truncate_to_width(s: &str, max: usize) -> String {
+    if text_width(s) <= max {
+        return s.to_string();
+    }
+    // Widths of the prefix so far (not a sum of chars: an emoji with a
+    // presentation selector is wider than its chars); descriptions are short.
+    let mut out = String::new();
+    for c in s.chars() {
+        out.push(c);
+        if text_width(&out) + 1 > max {
+            out.pop();
+            break;
+        }
+    }
+    let mut out = out.trim_end().to_string();
+    out.push('…');
+    out
 }
 
 /// Writes a table line by line, each built in one buffer first (one write
@@ -221,4 +243,52 @@ pub fn done(ctx: &Context, message: impl std::fmt::Display) {
 pub fn or_dash(s: impl Into<String>) -> String {
     let s = s.into();
     if s.is_empty() { "-".to_string() } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(headers: &[&str], rows: &[Vec<&str>]) -> String {
+        let mut out = Vec::new();
+        write_table(&mut out, headers, rows).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn wide_glyphs_take_two_columns() {
+        let text = table(
+            &["name", "description", "vendor"],
+            &[
+                vec!["edr", "终端检测与响应", "acme"],
+                vec!["siem", "🛡️ logs 📈", "bolt"],
+                vec!["waf", "café", "cirrus"],
+            ],
+        );
+        // Every VENDOR cell starts at the same terminal column.
+        let columns: Vec<usize> = text
+            .lines()
+            .map(|line| {
+                let start = line.rfind("  ").unwrap() + 2;
+                text_width(&line[..start])
+            })
+            .collect();
+        assert_eq!(columns, [22, 22, 22, 22], "{text}");
+        assert_eq!(text.lines().nth(1).unwrap(), "edr   终端检测与响应  acme");
+        assert_eq!(text_width("终端"), 4);
+        assert_eq!(
+            text_width("e\u{301}"),
+            1,
+            "a combining accent takes no column"
+        );
+    }
+
+    #[test]
+    fn truncation_counts_columns() {
+        assert_eq!(truncate_to_width("short", 10), "short");
+        assert_eq!(truncate_to_width("abcdefghij", 5), "abcd…");
+        assert_eq!(truncate_to_width("终端检测与响应", 6), "终端…");
+        assert_eq!(truncate_to_width("📈📈📈📈", 5), "📈📈…");
+        assert_eq!(truncate_to_width("🛡️🛡️🛡️🛡️", 5), "🛡️🛡️…");
+    }
 }

@@ -10,7 +10,7 @@ use meshroom_registry::{LockedProduct, Lockfile};
 use super::Context;
 use super::common::{
     hook_index, load_project, mode_parser, or_dash, print_json, print_table, role_parser,
-    to_stdout, write_json, write_table_with,
+    to_stdout, truncate_to_width, write_json, write_table_with,
 };
 use super::oci::RegistryFlags;
 use crate::project::{
@@ -574,7 +574,12 @@ pub fn plugs(
                 p.status.as_str().to_string(),
             ];
             if wide {
-                row.push(or_dash(p.owner.clone().unwrap_or_default()));
+                row.push(or_dash(
+                    p.owner
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                ));
                 row.push(or_dash(
                     p.settings
                         .iter()
@@ -597,11 +602,10 @@ fn templates_cmd(ctx: &Context, wide: bool) -> anyhow::Result<()> {
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|t| {
-            let description = if wide || t.description.chars().count() <= 70 {
+            let description = if wide {
                 t.description.clone()
             } else {
-                let cut: String = t.description.chars().take(69).collect();
-                format!("{}…", cut.trim_end())
+                truncate_to_width(&t.description, 70)
             };
             vec![
                 t.name.clone(),

@@ -12,6 +12,7 @@ mod common;
 mod configure;
 mod context;
 mod create;
+mod duration;
 pub mod exit;
 pub mod graph;
 mod init;

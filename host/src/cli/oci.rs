@@ -1,7 +1,11 @@
-//! What the registry commands share: flags, the configured client, a progress bar.
+//! What the registry commands share: flags, the configured client, progress
+//! bars (indicatif; on a terminal only, never on a pipe or with `--json`).
 
-use std::io::{IsTerminal as _, Write as _};
+use std::collections::HashMap;
+use std::io::IsTerminal as _;
 use std::sync::{Arc, Mutex};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use meshroom_registry::{Progress, ProgressEvent, Registry};
 
@@ -28,57 +32,83 @@ pub fn registry(ctx: &Context, flags: &RegistryFlags) -> anyhow::Result<Registry
     )
 }
 
-/// A one-line progress bar on stderr: blobs done / total, bytes moved.
-#[derive(Default)]
+/// Progress bars on stderr (indicatif, drawn only on a terminal): one line
+/// of blobs done out of those seen, and a byte-level bar per blob while it
+/// moves.
 struct Bar {
-    state: Mutex<BarState>,
+    bars: MultiProgress,
+    blobs: ProgressBar,
+    moving: Mutex<HashMap<String, ProgressBar>>,
 }
 
-#[derive(Default)]
-struct BarState {
-    seen: usize,
-    done: usize,
-    bytes: u64,
-    current: String,
+impl Default for Bar {
+    fn default() -> Self {
+        let bars = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let blobs = bars.add(ProgressBar::new(0).with_style(style(
+            "{prefix:>8} [{bar:20}] {pos}/{len} blobs — {wide_msg}",
+        )));
+        blobs.set_prefix("blobs");
+        Bar {
+            bars,
+            blobs,
+            moving: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// A bar style; a template that does not parse (a bug) falls back to the default.
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("#>-")
 }
 
 impl Progress for Bar {
     fn event(&self, event: ProgressEvent) {
-        let Ok(mut s) = self.state.lock() else { return };
+        let Ok(mut moving) = self.moving.lock() else {
+            return;
+        };
         match event {
-            ProgressEvent::Started { what, size, .. } => {
-                s.seen += 1;
-                s.bytes += size;
-                s.current = what;
+            ProgressEvent::Started { digest, what, size } => {
+                self.blobs.inc_length(1);
+                self.blobs.set_message(what.clone());
+                let bar = self.bars.add(ProgressBar::new(size).with_style(style(
+                    "{prefix:>8} [{bar:20}] {bytes}/{total_bytes} {bytes_per_sec} — {wide_msg}",
+                )));
+                bar.set_prefix(short_digest(&digest));
+                bar.set_message(what);
+                moving.insert(digest, bar);
             }
-            ProgressEvent::Finished { .. } => s.done += 1,
+            ProgressEvent::Transferred { digest, bytes } => {
+                if let Some(bar) = moving.get(&digest) {
+                    bar.set_position(bytes);
+                }
+            }
+            ProgressEvent::Finished { digest } => {
+                if let Some(bar) = moving.remove(&digest) {
+                    bar.finish_and_clear();
+                    self.bars.remove(&bar);
+                }
+                self.blobs.inc(1);
+            }
             ProgressEvent::Skipped { what, .. } => {
-                s.seen += 1;
-                s.done += 1;
-                s.current = format!("{what} (already there)");
+                self.blobs.inc_length(1);
+                self.blobs.inc(1);
+                self.blobs.set_message(format!("{what} (already there)"));
             }
         }
-        let filled = (s.done * 20)
-            .checked_div(s.seen.max(1))
-            .unwrap_or(0)
-            .min(20);
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r\x1b[2K[{}{}] {}/{} blobs, {:.1} MiB moved — {}",
-            "#".repeat(filled),
-            " ".repeat(20 - filled),
-            s.done,
-            s.seen,
-            s.bytes as f64 / 1048576.0,
-            s.current
-        );
-        let _ = err.flush();
     }
+}
+
+/// The first hex digits of a digest, as docker shows them.
+fn short_digest(digest: &str) -> String {
+    let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
+    hex.chars().take(8).collect()
 }
 
 impl Drop for Bar {
     fn drop(&mut self) {
-        let _ = write!(std::io::stderr(), "\r\x1b[2K");
+        self.blobs.finish_and_clear();
+        let _ = self.bars.clear();
     }
 }

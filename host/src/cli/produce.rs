@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use super::Context;
 use super::common::{load_project, mode_parser, stdout_error};
+use super::duration::show;
 use super::exit::{EXIT_CODES, hook_failure};
 use crate::engine::exercise::Exercise;
 use crate::project::Mode;
@@ -256,8 +257,8 @@ pub fn exec(args: ProduceArgs, ctx: &Context) -> anyhow::Result<()> {
         }
         if !ctx.quiet {
             eprintln!(
-                "produced {sent} record(s) in {n} batch(es), {accepted} accepted, in {:.2?}",
-                started.elapsed()
+                "produced {sent} record(s) in {n} batch(es), {accepted} accepted, in {}",
+                show(started.elapsed())
             );
         }
         Ok(())

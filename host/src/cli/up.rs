@@ -10,6 +10,7 @@ use anyhow::Context as _;
 
 use super::Context;
 use super::common::{load_project, mode_parser, print_json, to_stdout};
+use super::duration::duration_parser;
 use super::exit::ExitError;
 use crate::engine::{Action, RunOptions, RunReport, Selection, Session, Verdict};
 use crate::project::Mode;
@@ -46,17 +47,14 @@ pub struct RunArgs {
     /// Most hook calls at once (hooks of one instance always run one at a time)
     #[arg(short = 'j', long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
-    /// Time limit of one hook call, in seconds (wall clock and CPU)
-    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
-    pub hook_timeout: f64,
+    /// Time limit of one hook call, wall clock and CPU (`90s`, `2m`, or seconds)
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration_parser())]
+    pub hook_timeout: Duration,
 }
 
 impl RunArgs {
     pub fn runtime_config(&self) -> anyhow::Result<RuntimeConfig> {
-        if !(self.hook_timeout.is_finite() && self.hook_timeout > 0.0) {
-            anyhow::bail!("--hook-timeout must be a positive number of seconds");
-        }
-        let limit = Duration::from_secs_f64(self.hook_timeout);
+        let limit = self.hook_timeout;
         Ok(RuntimeConfig {
             timeout: limit,
             cpu_limit: limit,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::Context;
 use super::common::{load_project, mode_parser, stdout_error};
+use super::duration::duration_parser;
 use super::exit::{EXIT_CODES, hook_failure};
 use crate::engine::exercise::Exercise;
 use crate::project::Mode;
@@ -25,9 +26,9 @@ pub struct WatchArgs {
     /// The plug's mode; any when omitted
     #[arg(short, long, value_parser = mode_parser())]
     pub mode: Option<Mode>,
-    /// Stop after this many seconds (a clean stop, exit code 0)
-    #[arg(long, value_name = "S")]
-    pub timeout: Option<f64>,
+    /// Stop after this long (`30s`, `5m`, or seconds; a clean stop, exit code 0)
+    #[arg(long, value_name = "DURATION", value_parser = duration_parser())]
+    pub timeout: Option<Duration>,
     /// Stop after this many records
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
@@ -58,9 +59,6 @@ fn write_record(out: &mut impl Write, record: &str, json: bool) -> std::io::Resu
 
 /// Runs `meshroom watch`.
 pub fn exec(args: WatchArgs, ctx: &Context) -> anyhow::Result<()> {
-    if let Some(t) = args.timeout.filter(|t| !(t.is_finite() && *t > 0.0)) {
-        anyhow::bail!("`--timeout` must be a positive number of seconds, not `{t}`");
-    }
     let project = load_project(ctx)?;
     let rt = ctx.runtime()?;
     rt.block_on(async {
@@ -77,7 +75,7 @@ pub fn exec(args: WatchArgs, ctx: &Context) -> anyhow::Result<()> {
         tracing::info!(hook = %hook, product = %target.adapter.product(), "watching {}", target.what);
         let deadline = args
             .timeout
-            .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s));
+            .map(|d| tokio::time::Instant::now() + d);
         let sleep_until = async move {
             match deadline {
                 Some(d) => tokio::time::sleep_until(d).await,

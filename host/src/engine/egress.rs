@@ -8,12 +8,13 @@
 //!   tcp: ["{{address}}"]   # a host:port setting
 //! ```
 //!
-//! Each entry is text with `{{setting}}` placeholders; after substitution
+//! Each entry is a minijinja template naming settings, `{{setting}}`; after rendering
 //! the authority (`host:port`) is kept, so a URL setting gives its host and
 //! port. `udp` entries are accepted like `tcp` ones. No `egress:` key: the
 //! adapter reaches nothing.
 
 use std::path::Path;
+use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
 
@@ -107,28 +108,36 @@ fn setting_text(settings: &Map<String, Value>, name: &str) -> Option<String> {
     }
 }
 
-/// Replaces every `{{name}}` in `template` with `value(name)`.
+/// Renders `template` (minijinja: `{{name}}` placeholders, filters such as
+/// `{{name | lower}}`) with each setting it names given by `value(name)`;
+/// the first setting `value` refuses (by name) is the error.
 fn substitute(
     template: &str,
     mut value: impl FnMut(&str) -> Result<String, EngineError>,
     definition: &Path,
 ) -> Result<String, EngineError> {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            return Err(EngineError::EgressFormat {
-                definition: definition.to_path_buf(),
-                message: format!("unclosed `{{{{` in `{template}`"),
-            });
-        };
-        out.push_str(&value(after[..end].trim())?);
-        rest = &after[end + 2..];
+    let malformed = |e: minijinja::Error| EngineError::EgressFormat {
+        definition: definition.to_path_buf(),
+        message: format!(
+            "unclosed or malformed `{{{{…}}}}` in `{template}` ({}); write a setting as `{{{{name}}}}`",
+            e.detail().unwrap_or("syntax error")
+        ),
+    };
+    static ENV: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
+        let mut env = minijinja::Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env
+    });
+    let compiled = ENV.template_from_str(template).map_err(malformed)?;
+    let mut names: Vec<String> = compiled.undeclared_variables(false).into_iter().collect();
+    names.sort();
+    let mut context = std::collections::BTreeMap::new();
+    for name in names {
+        let text = value(&name)?;
+        context.insert(name, text);
     }
-    out.push_str(rest);
-    Ok(out)
+    compiled.render(context).map_err(malformed)
 }
 
 #[cfg(test)]
@@ -203,6 +212,31 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("unclosed")
+        );
+    }
+
+    #[test]
+    fn entries_are_minijinja_templates() {
+        let p =
+            product(json!({"http": ["{{ url | lower }}", "{{scheme}}://{{ host }}:{{port}}/x"]}));
+        let i = Instance::new(Path::new("instances"), "siem", "s1");
+        let e = egress_of(
+            &p,
+            &i,
+            &settings(json!({"url": "HTTPS://API.Example:8443/v1", "scheme": "https", "host": "h.example", "port": 9200})),
+        )
+        .unwrap();
+        assert_eq!(e.http, ["api.example:8443", "h.example:9200"]);
+        // Of several missing settings, one is named (the first by name).
+        let err = egress_of(&p, &i, &settings(json!({"url": "http://x"})))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`host`"), "{err}");
+        let p = product(json!({"http": ["{% if %}"]}));
+        let err = egress_of(&p, &i, &Map::new()).unwrap_err().to_string();
+        assert!(
+            err.contains("malformed") && err.contains("{% if %}"),
+            "{err}"
         );
     }
 }

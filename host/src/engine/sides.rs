@@ -7,10 +7,12 @@
 //! 3. else a destination integration owning both;
 //! 4. else nothing sets the plug up.
 //!
-//! The plug's `owner` (an instance name, or `both`) restricts the choice.
+//! The plug's `owner` ([`PlugOwner`]: one instance, or each side its own)
+//! restricts the choice.
 
 use crate::project::{
-    HookIndex, Integration, IntegrationFilter, Plug, Project, Role, SetupBy, SetupOwnership,
+    HookIndex, Integration, IntegrationFilter, Plug, PlugOwner, Project, Role, SetupBy,
+    SetupOwnership,
 };
 
 /// The two integrations of a plug and who sets it up.
@@ -65,13 +67,14 @@ pub fn plug_sides(
         path: None,
         manifest: Default::default(),
     };
-    let owner = plug.owner.as_deref();
+    let permits =
+        |by: SetupBy| PlugOwner::permits_opt(plug.owner.as_ref(), by, &src.name, &dst.name);
     let first = |list: &[(Integration, SetupOwnership)], product: &str, target: &str, role| {
         list.first()
             .map(|(i, _)| i.clone())
             .unwrap_or_else(|| placeholder(product, target, role))
     };
-    if owner.is_none_or(|o| o == "both") {
+    if permits(SetupBy::EachOwnSide) {
         let s = sources.iter().find(|(_, o)| *o == SetupOwnership::OwnSide);
         let d = dests.iter().find(|(_, o)| *o == SetupOwnership::OwnSide);
         if let (Some((s, _)), Some((d, _))) = (s, d) {
@@ -82,7 +85,7 @@ pub fn plug_sides(
             });
         }
     }
-    if owner.is_none_or(|o| o == src.name)
+    if permits(SetupBy::Source)
         && let Some((s, _)) = sources.iter().find(|(_, o)| *o == SetupOwnership::Both)
     {
         return Ok(PlugSides {
@@ -91,7 +94,7 @@ pub fn plug_sides(
             setup_by: Some(SetupBy::Source),
         });
     }
-    if owner.is_none_or(|o| o == dst.name)
+    if permits(SetupBy::Destination)
         && let Some((d, _)) = dests.iter().find(|(_, o)| *o == SetupOwnership::Both)
     {
         return Ok(PlugSides {
