@@ -14,7 +14,15 @@
 //!   trap, panic, timeout or out-of-memory fails that call with a clear
 //!   [`HookError`] and never the host.
 //! - `host.secret(name)` is answered by the caller's [`SecretResolver`];
-//!   values handed out are redacted from the adapter's logs and errors.
+//!   values handed out are masked (`***`) in the adapter's logs, errors and
+//!   check/produce details, and an outcome whose non-secret outputs hold one
+//!   (or hold a secret output of the same outcome) fails, naming the output
+//!   and the secret, never the value.
+//! - What the adapter returns is bounded by [`Limits`] (module `limits`:
+//!   every bound and its default in one table): sizes are checked before
+//!   copying (wasmtime's hostcall fuel) and before parsing (size and nesting
+//!   pre-scan), texts are cut and marked, counts are checked against what
+//!   happened (a produce report never claims more than the batch).
 //!
 //! The runtime knows nothing of YAML, projects or the secrets store: it
 //! takes plain Rust values.
@@ -47,7 +55,9 @@
 mod bindings;
 mod cache;
 mod error;
+mod limits;
 mod policy;
+mod sanitize;
 mod state;
 mod types;
 
@@ -63,7 +73,9 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 use bindings::{AdapterCore, AdapterCorePre, wit};
 pub use cache::{default_cache_dir, digest_of};
 pub use error::{HookError, HookErrorKind, LoadError};
+pub use limits::{LIMIT_NAMES, Limits, cut, human, nesting_depth, parse_json};
 pub use policy::{CallPolicy, SecretResolver, authority_of};
+pub use sanitize::{escape_controls, is_unsafe_control};
 use state::{CallState, HostData, Verdict};
 pub use types::*;
 
@@ -130,6 +142,9 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// Use the pooling instance allocator (faster instantiation).
     pub pooling: bool,
+    /// Bounds on what a call returns and makes the host hold (a call's
+    /// [`CallPolicy::limits`] overrides them).
+    pub limits: Limits,
 }
 
 impl Default for RuntimeConfig {
@@ -143,6 +158,7 @@ impl Default for RuntimeConfig {
             tick: Duration::from_millis(10),
             max_instances: 256,
             pooling: true,
+            limits: Limits::default(),
         }
     }
 }
@@ -461,7 +477,7 @@ macro_rules! hook_call {
         let $hooks = call.instance.meshroom_adapter_hooks();
         let $store = &mut call.store;
         let result = tokio::time::timeout(call.timeout, $call).await;
-        $self.finish($hook, &call, result)
+        ($self.finish($hook, &call, result), call)
     }};
 }
 
@@ -503,6 +519,7 @@ impl Adapter {
         } else {
             policy::resolve_socket_peers(&policy.sockets).await
         };
+        let limits = policy.limits.unwrap_or(cfg.limits);
         let state = CallState::new(
             self.product(),
             hook,
@@ -510,9 +527,13 @@ impl Adapter {
             peers,
             cfg.memory_cap,
             cfg.io_timeout,
+            limits,
         );
         let mut store = Store::new(&rt.engine, state);
         store.limiter(|s| &mut s.limiter);
+        // Bounds what the host copies out of the guest per return value
+        // and per call into the host, before it is copied.
+        store.set_hostcall_fuel(limits.answer_bytes);
         let budget = (cfg.cpu_limit.as_micros() / cfg.tick.as_micros().max(1)).max(1) as u64;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |mut ctx| {
@@ -569,7 +590,7 @@ impl Adapter {
             Ok(Ok(Ok(r))) => Ok(r),
             Ok(Ok(Err(e))) => {
                 let (kind, message) = bindings::error_from(e);
-                let mut message = state.redact(&message);
+                let mut message = state.bounded_text(&message);
                 if !refused.is_empty() && !refused.iter().any(|r| message.contains(r.as_str())) {
                     message.push_str(&refused_note);
                 }
@@ -603,6 +624,30 @@ impl Adapter {
                             cfg.memory_cap >> 20
                         ),
                     )),
+                    None if over_limit(&trap, HOSTCALL_FUEL_EXHAUSTED) => Err(self.err(
+                        hook,
+                        HookErrorKind::OverLimit,
+                        format!(
+                            "returned (or passed to the host) more than {} in one value (`answer_bytes`); nothing of it was kept{refused_note}",
+                            limits::human(state.limits.answer_bytes)
+                        ),
+                    )),
+                    None if over_limit(&trap, FIELDS_TOO_BIG) => Err(self.err(
+                        hook,
+                        HookErrorKind::OverLimit,
+                        format!(
+                            "set HTTP headers of more than {} in one fields resource (`header_bytes`); stopped{refused_note}",
+                            limits::human(state.limits.header_bytes)
+                        ),
+                    )),
+                    None if over_limit(&trap, RESOURCE_TABLE_FULL) => Err(self.err(
+                        hook,
+                        HookErrorKind::OverLimit,
+                        format!(
+                            "held more than {} host resources at once (HTTP fields, requests, bodies, streams; `resources`); stopped{refused_note}",
+                            state.limits.resources
+                        ),
+                    )),
                     None => {
                         let tail = state.redact(&state.stderr.tail());
                         let what = if tail.contains("panicked") {
@@ -627,13 +672,91 @@ impl Adapter {
         }
     }
 
+    /// A trigger/execute result, parsed within the call's limits.
     fn json_result(
         &self,
         hook: &str,
         text: &str,
+        limits: &Limits,
         what: &str,
     ) -> Result<serde_json::Value, HookError> {
-        bindings::json_from(text, what).map_err(|m| self.err(hook, HookErrorKind::Failed, m))
+        let kind = if text.len() > limits.result_bytes {
+            HookErrorKind::OverLimit
+        } else {
+            HookErrorKind::Failed
+        };
+        parse_json(text, limits.result_bytes, limits.json_depth, what)
+            .map_err(|m| self.err(hook, kind, m))
+    }
+
+    /// Checks an outcome against the call's limits and secrets: outputs
+    /// bounded in size and nesting (before parsing), no secret value in a
+    /// non-secret output. Nothing of a refused outcome is kept.
+    fn outcome_checked(
+        &self,
+        hook: &str,
+        call: Call,
+        out: wit::Outcome,
+    ) -> Result<Outcome, HookError> {
+        let state = call.store.data();
+        let limits = state.limits;
+        let served: Vec<(String, zeroize::Zeroizing<String>)> = state.served().to_vec();
+        drop(call);
+        let over = |m: String| self.err(hook, HookErrorKind::OverLimit, m);
+        if out.secrets.len() > limits.secret_outputs {
+            return Err(over(format!(
+                "returned {} secret outputs, more than the limit of {} (`secret_outputs`); nothing was stored",
+                out.secrets.len(),
+                limits.secret_outputs
+            )));
+        }
+        if let Some(s) = out
+            .secrets
+            .iter()
+            .find(|s| s.value.len() + s.name.len() > limits.outputs_bytes)
+        {
+            return Err(over(format!(
+                "returned the secret output `{}` of more than {} (`outputs_bytes`); nothing was stored",
+                limits::cut(&s.name.escape_default().to_string(), 64),
+                limits::human(limits.outputs_bytes)
+            )));
+        }
+        limits::check_json(
+            &out.outputs,
+            limits.outputs_bytes,
+            limits.json_depth,
+            "outputs",
+        )
+        .map_err(|m| {
+            let kind = if out.outputs.len() > limits.outputs_bytes {
+                HookErrorKind::OverLimit
+            } else {
+                HookErrorKind::Failed
+            };
+            self.err(hook, kind, format!("{m}; nothing was stored"))
+        })?;
+        let outcome =
+            bindings::outcome_from(out).map_err(|m| self.err(hook, HookErrorKind::Failed, m))?;
+        let known: Vec<(&str, &str)> = served
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .chain(
+                outcome
+                    .secrets
+                    .iter()
+                    .map(|s| (s.name.as_str(), s.value.expose())),
+            )
+            .collect();
+        if let Some((output, secret)) = secret_in_outputs(&outcome.outputs, &known) {
+            return Err(self.err(
+                hook,
+                HookErrorKind::Failed,
+                format!(
+                    "returned the value of the secret `{secret}` in its non-secret output `{output}`, which would be written in plain text; nothing was stored. Return it as a secret output instead (`outcome.secrets`, read back with `host.secret`)"
+                ),
+            ));
+        }
+        Ok(outcome)
     }
 
     async fn describe_now(&self) -> Result<AdapterInfo, HookError> {
@@ -643,7 +766,24 @@ impl Adapter {
         let hooks = call.instance.meshroom_adapter_hooks();
         let result = tokio::time::timeout(call.timeout, hooks.call_describe(&mut call.store)).await;
         let info = self.finish(hook, &call, result.map(|r| r.map(Ok)))?;
-        Ok(bindings::info_from(info))
+        let limits = call.store.data().limits;
+        drop(call);
+        if info.hooks.len() > limits.hooks {
+            return Err(self.err(
+                hook,
+                HookErrorKind::OverLimit,
+                format!(
+                    "lists {} hooks, more than the limit of {} (`hooks`)",
+                    info.hooks.len(),
+                    limits.hooks
+                ),
+            ));
+        }
+        let mut info = bindings::info_from(info);
+        for h in &mut info.hooks {
+            h.title = limits::cut_owned(std::mem::take(&mut h.title), limits.title_bytes);
+        }
+        Ok(info)
     }
 
     /// Runs a setup hook.
@@ -654,9 +794,9 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<Outcome, HookError> {
         let wctx = bindings::context_to(ctx);
-        let out = hook_call!(self, hook, policy, |store, hooks| hooks
-            .call_setup(store, hook, &wctx))?;
-        bindings::outcome_from(out).map_err(|m| self.err(hook, HookErrorKind::Failed, m))
+        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+            .call_setup(store, hook, &wctx));
+        self.outcome_checked(hook, call, out?)
     }
 
     /// Runs a teardown hook.
@@ -667,9 +807,9 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<Outcome, HookError> {
         let wctx = bindings::context_to(ctx);
-        let out = hook_call!(self, hook, policy, |store, hooks| hooks
-            .call_teardown(store, hook, &wctx))?;
-        bindings::outcome_from(out).map_err(|m| self.err(hook, HookErrorKind::Failed, m))
+        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+            .call_teardown(store, hook, &wctx));
+        self.outcome_checked(hook, call, out?)
     }
 
     /// Runs a check hook.
@@ -680,9 +820,11 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<CheckReport, HookError> {
         let wctx = bindings::context_to(ctx);
-        let out = hook_call!(self, hook, policy, |store, hooks| hooks
-            .call_check(store, hook, &wctx))?;
-        Ok(bindings::check_from(out))
+        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+            .call_check(store, hook, &wctx));
+        let mut report = bindings::check_from(out?);
+        report.detail = call.store.data().bounded_text(&report.detail);
+        Ok(report)
     }
 
     /// Runs a produce hook on one batch of records.
@@ -694,9 +836,23 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<ProduceReport, HookError> {
         let wctx = bindings::context_to(ctx);
-        let out = hook_call!(self, hook, policy, |store, hooks| hooks
-            .call_produce(store, hook, &wctx, batch))?;
-        Ok(bindings::produce_from(out))
+        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+            .call_produce(store, hook, &wctx, batch));
+        let mut report = bindings::produce_from(out?);
+        report.detail = call.store.data().bounded_text(&report.detail);
+        if report.accepted as usize > batch.len() {
+            return Err(self.err(
+                hook,
+                HookErrorKind::Failed,
+                format!(
+                    "reported {} records accepted of a batch of {}: an adapter error (a produce report counts only records of its batch); detail: {}",
+                    report.accepted,
+                    batch.len(),
+                    report.detail
+                ),
+            ));
+        }
+        Ok(report)
     }
 
     /// Runs a trigger hook with JSON params; returns its JSON result.
@@ -708,9 +864,11 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<serde_json::Value, HookError> {
         let (wctx, params) = (bindings::context_to(ctx), params.to_string());
-        let out = hook_call!(self, hook, policy, |store, hooks| hooks
-            .call_trigger(store, hook, &wctx, &params))?;
-        self.json_result(hook, &out, "the trigger result")
+        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+            .call_trigger(store, hook, &wctx, &params));
+        let limits = call.store.data().limits;
+        drop(call);
+        self.json_result(hook, &out?, &limits, "the trigger result")
     }
 
     /// Runs an execute hook with JSON params; returns its JSON result.
@@ -722,9 +880,11 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<serde_json::Value, HookError> {
         let (wctx, params) = (bindings::context_to(ctx), params.to_string());
-        let out = hook_call!(self, hook, policy, |store, hooks| hooks
-            .call_execute(store, hook, &wctx, &params))?;
-        self.json_result(hook, &out, "the execute result")
+        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+            .call_execute(store, hook, &wctx, &params));
+        let limits = call.store.data().limits;
+        drop(call);
+        self.json_result(hook, &out?, &limits, "the execute result")
     }
 
     /// Runs a scaffold hook. The returned paths are untrusted: check them
@@ -736,9 +896,9 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<Vec<ScaffoldFile>, HookError> {
         let wctx = bindings::context_to(ctx);
-        let out = hook_call!(self, hook, policy, |store, hooks| hooks
-            .call_scaffold(store, hook, &wctx))?;
-        Ok(bindings::files_from(out))
+        let (out, _call) = hook_call!(self, hook, policy, |store, hooks| hooks
+            .call_scaffold(store, hook, &wctx));
+        Ok(bindings::files_from(out?))
     }
 
     /// Runs a catalog pull hook. The returned definitions are untrusted.
@@ -749,9 +909,9 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<Vec<PulledProduct>, HookError> {
         let wctx = bindings::context_to(ctx);
-        let out = hook_call!(self, hook, policy, |store, hooks| hooks
-            .call_pull(store, hook, &wctx))?;
-        Ok(bindings::definitions_from(out))
+        let (out, _call) = hook_call!(self, hook, policy, |store, hooks| hooks
+            .call_pull(store, hook, &wctx));
+        Ok(bindings::definitions_from(out?))
     }
 
     /// Runs a publish hook; returns its message.
@@ -762,8 +922,9 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<String, HookError> {
         let wctx = bindings::context_to(ctx);
-        hook_call!(self, hook, policy, |store, hooks| hooks
-            .call_publish(store, hook, &wctx))
+        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+            .call_publish(store, hook, &wctx));
+        Ok(call.store.data().bounded_text(&out?))
     }
 
     /// Starts a watch hook. The returned [`Watcher`] keeps its instance
@@ -813,12 +974,75 @@ impl Watcher {
             hooks.watcher().call_next(&mut call.store, self.resource),
         )
         .await;
-        let out = self.adapter.finish(&self.hook, call, result);
+        let mut out = self.adapter.finish(&self.hook, call, result);
+        let max = call.store.data().limits.watch_batch;
+        if let Ok(Some(records)) = &mut out
+            && records.len() > max
+        {
+            tracing::warn!(
+                product = %self.adapter.product(),
+                hook = %self.hook,
+                "watch batch of {} records cut to the limit of {max} (`watch_batch`)",
+                records.len()
+            );
+            records.truncate(max);
+        }
         if !matches!(out, Ok(Some(_))) {
             self.call = None;
         }
         out
     }
+}
+
+/// Message texts of the traps that mean a bound of [`Limits`] was hit
+/// (wasmtime's error types for them are private).
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
+const RESOURCE_TABLE_FULL: &str = "resource table has no free keys";
+const FIELDS_TOO_BIG: &str = "total size of fields exceeds limit";
+
+/// Whether any cause of `trap` says `what`.
+fn over_limit(trap: &wasmtime::Error, what: &str) -> bool {
+    trap.chain().any(|c| c.to_string().contains(what))
+}
+
+/// The first non-secret output (by name, escaped and cut) holding one of
+/// the `known` secret values (`(name, value)`), and that secret's name.
+/// Keys and every string inside a value are searched.
+fn secret_in_outputs(
+    outputs: &serde_json::Map<String, serde_json::Value>,
+    known: &[(&str, &str)],
+) -> Option<(String, String)> {
+    fn holds<'a>(v: &serde_json::Value, known: &[(&'a str, &str)]) -> Option<&'a str> {
+        match v {
+            serde_json::Value::String(s) => found_in(s, known),
+            serde_json::Value::Array(a) => a.iter().find_map(|v| holds(v, known)),
+            serde_json::Value::Object(m) => m
+                .iter()
+                .find_map(|(k, v)| found_in(k, known).or_else(|| holds(v, known))),
+            _ => None,
+        }
+    }
+    fn found_in<'a>(text: &str, known: &[(&'a str, &str)]) -> Option<&'a str> {
+        known
+            .iter()
+            .find(|(_, v)| v.len() >= state::MIN_SECRET_LEN && text.contains(*v))
+            .map(|(n, _)| *n)
+    }
+    outputs.iter().find_map(|(k, v)| {
+        found_in(k, known)
+            .or_else(|| holds(v, known))
+            .map(|secret| {
+                let name = if found_in(k, known).is_some() {
+                    "(its name)".to_string()
+                } else {
+                    cut(&k.escape_default().to_string(), 64).into_owned()
+                };
+                (
+                    name,
+                    cut(&secret.escape_default().to_string(), 64).into_owned(),
+                )
+            })
+    })
 }
 
 /// The last `n` lines of `text`.
