@@ -18,6 +18,7 @@ mod context;
 mod egress;
 mod error;
 mod index;
+mod limits;
 mod plan;
 mod run;
 mod secrets;
@@ -31,6 +32,7 @@ pub use error::EngineError;
 pub use index::{
     declared_hooks, describe_product, hook_index, runtime_kind, runtime_mode, runtime_role,
 };
+pub use limits::limits_of;
 pub use plan::{
     Action, LAST_ERROR_KEY, Plan, PlugPlan, Selection, Side, Step, last_error, plan, plug_state,
 };

@@ -285,8 +285,22 @@ async fn run_plug(
         }
         let outcome = call(&engine, &project, &plug, &step, action).await;
         match outcome {
-            Ok(Called::Outcome(out)) => {
-                merge_outputs(&mut plug.settings, out.outputs);
+            Ok(Called::Outcome(out, max_outputs)) => {
+                let mut merged = plug.settings.clone();
+                merge_outputs(&mut merged, out.outputs);
+                let size = serde_json::to_string(&merged).map_or(usize::MAX, |t| t.len());
+                if size > max_outputs {
+                    let msg = format!(
+                        "{} on `{}`: the plug's recorded outputs would be {size} bytes, more than the limit of {} (`outputs_bytes`); nothing of this hook was stored",
+                        step.hook,
+                        step.instance,
+                        crate::runtime::human(max_outputs)
+                    );
+                    result.steps.push(step_failed(&step, &msg));
+                    result.error = Some(msg);
+                    break;
+                }
+                plug.settings = merged;
                 if !out.secrets.is_empty()
                     && let Err(e) = engine.secrets().record(&plug_scope(&plug), &out.secrets)
                 {
@@ -339,7 +353,9 @@ fn step_failed(step: &Step, message: &str) -> StepResult {
 }
 
 enum Called {
-    Outcome(Outcome),
+    /// What setup/teardown returned, and the bound on the plug's recorded
+    /// outputs (bytes of JSON).
+    Outcome(Outcome, usize),
     Check(CheckReport),
 }
 
@@ -369,15 +385,19 @@ async fn call(
         .policy(project, instance, Some(plug))
         .map_err(|e| fail(&e))?;
     tracing::info!(plug = %plug, hook = %step.hook, instance = %step.instance, "{}", step.title);
+    let max_outputs = policy
+        .limits
+        .unwrap_or(engine.runtime().config().limits)
+        .outputs_bytes;
     let r = match action {
         Action::Up => adapter
             .setup(&step.hook, &ctx, &policy)
             .await
-            .map(Called::Outcome),
+            .map(|o| Called::Outcome(o, max_outputs)),
         Action::Down => adapter
             .teardown(&step.hook, &ctx, &policy)
             .await
-            .map(Called::Outcome),
+            .map(|o| Called::Outcome(o, max_outputs)),
         Action::Check => adapter
             .check(&step.hook, &ctx, &policy)
             .await
