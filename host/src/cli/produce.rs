@@ -288,7 +288,8 @@ fn write_batch(
         writeln!(
             out,
             "batch {n}: {len} record(s), {} accepted: {}",
-            report.accepted, report.detail
+            report.accepted,
+            super::terminal::for_stdout(&report.detail)
         )
     }
 }

@@ -49,6 +49,9 @@ pub struct RunArgs {
     /// Time limit of one hook call, in seconds (wall clock and CPU)
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     pub hook_timeout: f64,
+    /// Raise or lower a bound on what an adapter may return or make the host hold (repeatable), e.g. `--limit outputs_bytes=128KiB`; the names and defaults are in the README ("Bounds"). A product's `limits:` key applies over these
+    #[arg(long = "limit", value_name = "NAME=VALUE")]
+    pub limits: Vec<String>,
 }
 
 impl RunArgs {
@@ -57,10 +60,17 @@ impl RunArgs {
             anyhow::bail!("--hook-timeout must be a positive number of seconds");
         }
         let limit = Duration::from_secs_f64(self.hook_timeout);
+        let mut limits = crate::runtime::Limits::default();
+        for pair in &self.limits {
+            limits
+                .set_pair(pair)
+                .map_err(|e| anyhow::anyhow!("--limit: {e}"))?;
+        }
         Ok(RuntimeConfig {
             timeout: limit,
             cpu_limit: limit,
             max_instances: u32::from(self.jobs) + 8,
+            limits,
             ..RuntimeConfig::default()
         })
     }
@@ -218,6 +228,7 @@ fn print_report(ctx: &Context, report: &RunReport) -> anyhow::Result<()> {
         }
         out.push('\n');
     }
+    let out = super::terminal::for_stdout(&out);
     to_stdout(|w| w.write_all(out.as_bytes()))?;
     Ok(())
 }
