@@ -432,3 +432,143 @@ fn host_memory_stays_within_the_guest_cap_plus_64_mib_under_each_attack() {
     // Shown with `--nocapture`: the figures the README quotes.
     eprintln!("peak RSS of the meshroom process: {}", figures.join("; "));
 }
+
+// ---------------------------------------------------------------------
+// Terminal injection: every output path, on a real terminal (a pty made
+// by `script`, from util-linux) and through a pipe.
+
+/// Raw sequences the hostile adapter sends (`ESCAPES` in its source):
+/// clear screen (CSI), cursor up, OSC 52 clipboard write, BEL, backspace,
+/// and `\r` overprinting. None may reach a terminal.
+const RAW: &[&str] = &[
+    "\x1b[2J",
+    "\x1b[1A",
+    "\x1b]52;",
+    "\x07",
+    "\x08",
+    "\rplug is UP",
+];
+/// How they must be shown instead.
+const SHOWN: &[&str] = &[
+    "\\u{1b}[2J",
+    "\\u{1b}[1A",
+    "\\u{1b}]52;c;cHduZWQ=\\u{7}",
+    "evil\\u{8}\\u{8}\\u{8}\\u{8}\\u{d}plug is UP",
+];
+
+/// Runs `meshroom ARGS` on `cli`'s project with stdout and stderr on a
+/// pseudo-terminal; returns what the terminal received.
+fn on_terminal(cli: &Cli, args: &[&str]) -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let mut line = vec![
+        quote(env!("CARGO_BIN_EXE_meshroom")),
+        "-p".into(),
+        quote(cli.project().to_str().unwrap()),
+    ];
+    line.extend(args.iter().map(|a| quote(a)));
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &line.join(" "), "/dev/null"])
+        .env("MESHROOM_CACHE", shared_cache())
+        .env("HOME", cli.project().join("../home"))
+        .env("XDG_CONFIG_HOME", cli.project().join("../home/.config"))
+        .env_remove("MESHROOM_AGE_IDENTITY")
+        .env_remove("MESHROOM_AGE_IDENTITY_FILE")
+        .env_remove("MESHROOM_SECRETS_PASSPHRASE")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn assert_escaped(what: &str, text: &str, shown: &[&str]) {
+    for raw in RAW {
+        assert!(
+            !text.contains(raw),
+            "{what}: raw {raw:?} reached the terminal:\n{text:?}"
+        );
+    }
+    for s in shown {
+        assert!(text.contains(s), "{what}: {s} not shown:\n{text}");
+    }
+}
+
+#[test]
+fn adapter_text_is_escaped_on_terminals_and_exact_in_json_and_pipes() {
+    let cli = hostile_project();
+    cli.ok(&["plug", "ansi", "h1", "h2"]);
+
+    // plan: the hook title.
+    assert_escaped("plan title", &on_terminal(&cli, &["plan"]), SHOWN);
+    // up: the error in the report (stdout) and the log line (stderr).
+    let up = on_terminal(&cli, &["up"]);
+    assert_escaped("up error", &up, SHOWN);
+    assert!(up.contains("log \\u{1b}[2J"), "the log line:\n{up}");
+    assert!(up.contains("error \\u{1b}[2J"), "the error:\n{up}");
+    // The same run piped is raw on stdout (the exact text), but the log
+    // line on stderr is escaped wherever it goes.
+    let piped = cli.run(&["up"], None);
+    assert!(piped.stdout.contains("error \x1b[2J"), "{}", piped.stdout);
+    assert!(piped.stderr.contains("log \\u{1b}[2J"), "{}", piped.stderr);
+    // --json is exact: JSON escapes, never raw bytes.
+    let json = cli.run(&["--json", "up"], None);
+    assert!(!json.stdout.contains('\x1b') && json.stdout.contains("\\u001b[2J"));
+    let report: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert!(
+        report["plugs"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("error \x1b[2J\x1b[1A"),
+        "{report}"
+    );
+
+    // check: the detail of a plug the project says is up.
+    let plug = cli
+        .project()
+        .join("instances/hostile/h1/plugs/h2/ansi.yaml");
+    let text = std::fs::read_to_string(&plug).unwrap();
+    let mut up_now: String = text
+        .lines()
+        .filter(|l| !l.starts_with("last_error") && !l.starts_with("status:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    up_now.push_str("status: up\n");
+    std::fs::write(&plug, up_now).unwrap();
+    assert_escaped("check detail", &on_terminal(&cli, &["check"]), SHOWN);
+
+    // execute: the error (stderr) and the log line.
+    let ex = on_terminal(&cli, &["execute", "ansi", "h1"]);
+    assert_escaped("execute error", &ex, SHOWN);
+    assert!(
+        ex.contains("log \\u{1b}") && ex.contains("error \\u{1b}"),
+        "{ex}"
+    );
+
+    // produce: the detail, in the error an impossible count makes.
+    let pr = on_terminal(
+        &cli,
+        &["produce", "overclaim", "h1", "--file", "/etc/hostname"],
+    );
+    assert_escaped("produce detail", &pr, SHOWN);
+    assert!(pr.contains("records accepted of a batch of 1"), "{pr}");
+
+    // watch: records escaped on a terminal...
+    let w = on_terminal(&cli, &["watch", "burst", "h1", "--count", "3"]);
+    assert_escaped("watch records", &w, SHOWN);
+    assert!(w.contains("record 2 \\u{1b}"), "{w}");
+    // ...raw bytes through a pipe (the user's data)...
+    let piped = cli.run(&["watch", "burst", "h1", "--count", "3"], None);
+    assert_eq!(piped.stdout.lines().count(), 3, "{}", piped.stdout);
+    assert!(
+        piped
+            .stdout
+            .starts_with("record 0 \x1b[2J\x1b[1A\x1b]52;c;cHduZWQ=\x07evil\x08")
+    );
+    // ...and exact in JSON.
+    let json = cli.run(&["--json", "watch", "burst", "h1", "--count", "1"], None);
+    let record: Value = serde_json::from_str(json.stdout.trim()).unwrap();
+    assert!(
+        record.as_str().unwrap().contains("\rplug is UP"),
+        "{record}"
+    );
+}
