@@ -49,12 +49,29 @@ pub fn limits_of(product: &Product, base: Limits) -> Result<Option<Limits>, Engi
 
 /// Checks the nesting of a YAML text an adapter returned (a pulled
 /// definition) before it is parsed, in one linear pass that allocates
-/// nothing: flow collections (`[`, `{`) at most `max_depth` deep, and block
+/// nothing: flow collections (`[`, `{`, counted even inside quotes) at
+/// most `max_depth` deep, and block
 /// nesting (indentation columns, each leading `- ` or `? ` counting as two)
 /// at most 4 × `max_depth` columns. A parser given 200,000 nested `[`
 /// otherwise works for minutes outside every time limit.
 pub fn check_yaml_nesting(text: &str, max_depth: usize) -> Result<(), String> {
-    let flow = crate::runtime::nesting_depth(text, true, max_depth);
+    // Every bracket counts, quoted or not: without parsing, a stray `'` or
+    // `"` in a plain scalar must not hide what follows.
+    let mut flow = 0usize;
+    let mut depth = 0usize;
+    for b in text.bytes() {
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                flow = flow.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if flow > max_depth {
+            break;
+        }
+    }
     if flow > max_depth {
         return Err(format!(
             "it nests flow collections (`[`, `{{`) more than {max_depth} levels deep (`json_depth`); not parsed"
@@ -99,6 +116,11 @@ mod tests {
                 .contains("line 2")
         );
         let fine = "name: a\nconsumes:\n  events:\n    - mode: push\n      format: '[[['\n";
+        let hidden = format!("x: it's {}", "[".repeat(1000));
+        assert!(
+            check_yaml_nesting(&hidden, 64).is_err(),
+            "a stray quote hides nothing"
+        );
         check_yaml_nesting(fine, 64).unwrap();
     }
 }

@@ -28,7 +28,9 @@
 //! had (an adapter error). Scaffold and pull answers are further bounded
 //! by the file limits of the engine (count, size per file, total), and
 //! pulled definitions by their 4 MiB size and `json_depth` before YAML is
-//! parsed.
+//! parsed. (The project loader bounds the flow nesting of every YAML file
+//! it reads at 64 levels itself, `project::yaml`: the project model must
+//! not depend on the runtime.)
 //!
 //! So the host holds at most, per call: the guest's memory (its cap) +
 //! `answer_bytes` (one copy of a return value) + `resources` ×
@@ -202,11 +204,10 @@ pub fn cut_owned(text: String, max: usize) -> String {
     }
 }
 
-/// The deepest nesting of `[`/`{` in `text`, outside strings quoted with
-/// `"` (JSON) — or also `'` (YAML flow style) when `single_quotes`. Stops
-/// scanning as soon as `max` is passed, so it is linear and allocates
-/// nothing.
-pub fn nesting_depth(text: &str, single_quotes: bool, max: usize) -> usize {
+/// The deepest nesting of `[`/`{` in JSON `text`, outside its strings.
+/// Stops scanning as soon as `max` is passed, so it is linear and
+/// allocates nothing.
+pub fn nesting_depth(text: &str, max: usize) -> usize {
     let mut depth = 0usize;
     let mut deepest = 0usize;
     let mut quote: Option<u8> = None;
@@ -224,7 +225,6 @@ pub fn nesting_depth(text: &str, single_quotes: bool, max: usize) -> usize {
         }
         match b {
             b'"' => quote = Some(b'"'),
-            b'\'' if single_quotes => quote = Some(b'\''),
             b'[' | b'{' => {
                 depth += 1;
                 if depth > deepest {
@@ -272,7 +272,7 @@ pub fn check_json(
             }
         ));
     }
-    let depth = nesting_depth(text, false, max_depth);
+    let depth = nesting_depth(text, max_depth);
     if depth > max_depth {
         return Err(format!(
             "adapter returned {what} nested more than {max_depth} levels deep (`json_depth`); not parsed"
@@ -339,11 +339,10 @@ mod tests {
 
     #[test]
     fn nesting_is_counted_outside_strings_and_stops_early() {
-        assert_eq!(nesting_depth(r#"{"a": [1, {"b": "[[[["}]}"#, false, 64), 3);
-        assert_eq!(nesting_depth(r#""\"[[""#, false, 64), 0);
-        assert_eq!(nesting_depth("x: '[[[' ", true, 64), 0);
+        assert_eq!(nesting_depth(r#"{"a": [1, {"b": "[[[["}]}"#, 64), 3);
+        assert_eq!(nesting_depth(r#""\"[[""#, 64), 0);
         let deep = "[".repeat(200_000);
-        assert_eq!(nesting_depth(&deep, false, 64), 65);
+        assert_eq!(nesting_depth(&deep, 64), 65);
         let err = parse_json(&deep, 1 << 20, 64, "the execute result").unwrap_err();
         assert!(err.contains("64 levels"), "{err}");
         let err = parse_json(&"1".repeat(2000), 1000, 64, "outputs").unwrap_err();
