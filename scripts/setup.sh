@@ -10,7 +10,8 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 
 # Debian packages: real products and tools the example mesh and the tests use.
-APT_PACKAGES=(docker-registry apache2-utils skopeo age rsyslog caddy crowdsec graphviz python3-venv)
+# bsdutils: `script`, the pty the terminal-escaping tests run meshroom on.
+APT_PACKAGES=(docker-registry apache2-utils skopeo age rsyslog caddy crowdsec graphviz python3-venv bsdutils)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

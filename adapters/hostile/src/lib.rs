@@ -29,12 +29,39 @@
 //!   definitions), `pull_invalid` (a definition that is not a product, one
 //!   whose `name` disagrees with its folder, one naming an adapter, and a
 //!   valid `hostile_ok`).
+//!
+//! What it returns, or makes the host hold, is hostile too (the host must
+//! bound, mask or refuse each; see `host/tests/untrusted_returns.rs`):
+//! - setup, one per topic, owning both ends of a `hostile → hostile` plug:
+//!   `leaky` (its own `api_key` in a non-secret output, a log line and
+//!   nothing else), `mint` (a new secret output whose value it also puts
+//!   in a non-secret output), `bigout` (1 MiB of outputs), `hugeout`
+//!   (24 MiB of outputs), `longerr` (fails with a 1 MiB error holding
+//!   `api_key`), `ansi` (a title and an error full of terminal escapes).
+//! - execute: `huge_result` (a 30 MiB JSON result), `many_values` (a
+//!   2 MiB JSON result of a million values), `deep_result` (`[` 2,000
+//!   deep),
+//!   `huge_error` (a 60 MiB error), `fields` (`params.count` wasi:http
+//!   fields resources of `params.size` header bytes each, all kept),
+//!   `ansi` (terminal escapes in a log line and its error),
+//!   `loud` (`params.lines` log lines of `params.size` bytes).
+//! - produce `overclaim` (reports 4,294,967,295 records accepted), check
+//!   `ansi` (escapes in its detail), watch `burst` (one batch of 20,000
+//!   records holding escapes, then the end).
+//! - pull `pull_deep` (a 400 KB definition `x: [[[…` 200,000 deep).
 
 use meshroom_sdk::http::Request;
 use meshroom_sdk::tcp::TcpLineSender;
 use meshroom_sdk::{
-    Adapter, Context, Error, File, Hook, Outcome, ProductDefinition, Result, Value, json, log,
+    Adapter, CheckReport, Context, Error, File, Hook, Outcome, PlugState, ProduceReport,
+    ProductDefinition, Result, Value, Watch, json, log,
 };
+
+/// Every escape the terminal tests look for: ESC, a CSI (clear screen,
+/// cursor up), an OSC 52 clipboard write (ended by BEL), backspaces and a
+/// carriage return overprinting the line.
+pub const ESCAPES: &str =
+    "\u{1b}[2J\u{1b}[1A\u{1b}]52;c;cHduZWQ=\u{7}evil\u{8}\u{8}\u{8}\u{8}\rplug is UP";
 
 struct Hostile;
 
@@ -75,6 +102,48 @@ impl Adapter for Hostile {
             Hook::pull("pull_huge", pull_huge),
             Hook::pull("pull_many", pull_many),
             Hook::pull("pull_invalid", pull_invalid),
+            Hook::setup("leaky", leaky).consumer().topic("leaky").owns_both(),
+            Hook::setup("mint", mint).consumer().topic("mint").owns_both(),
+            Hook::setup("bigout", bigout)
+                .consumer()
+                .topic("bigout")
+                .owns_both(),
+            Hook::setup("hugeout", hugeout)
+                .consumer()
+                .topic("hugeout")
+                .owns_both(),
+            Hook::setup("longerr", longerr)
+                .consumer()
+                .topic("longerr")
+                .owns_both(),
+            Hook::setup("ansi_setup", ansi_setup)
+                .consumer()
+                .topic("ansi")
+                .owns_both()
+                .title(format!("Configure {ESCAPES} now")),
+            Hook::execute("huge_result", huge_result)
+                .executor()
+                .topic("huge_result"),
+            Hook::execute("many_values", many_values)
+                .executor()
+                .topic("many_values"),
+            Hook::execute("deep_result", deep_result)
+                .executor()
+                .topic("deep_result"),
+            Hook::execute("huge_error", huge_error)
+                .executor()
+                .topic("huge_error"),
+            Hook::execute("fields", fields).executor().topic("fields"),
+            Hook::execute("ansi", ansi).executor().topic("ansi"),
+            Hook::execute("loud", loud).executor().topic("loud"),
+            Hook::produce("overclaim", overclaim)
+                .producer()
+                .topic("overclaim"),
+            Hook::check("ansi_check", ansi_check)
+                .consumer()
+                .topic("ansi"),
+            Hook::watch("burst", burst).consumer().topic("burst"),
+            Hook::pull("pull_deep", pull_deep),
         ]
     }
 }
@@ -289,6 +358,146 @@ fn pull_invalid(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
             "name: hostile_ok\ndescription: the only valid one\nconsumes:\n  events:\n    - mode: push\n",
         ),
     ])
+}
+
+fn leaky(ctx: &Context) -> Result<Outcome> {
+    let key = ctx.secret("api_key")?;
+    log::warn(&format!("setting up with key {key}"));
+    Ok(Outcome::new()
+        .output("endpoint", "http://127.0.0.1:9/hook")
+        .output("token", format!("Bearer {key}")))
+}
+
+fn mint(_ctx: &Context) -> Result<Outcome> {
+    Ok(Outcome::new()
+        .secret("minted", "m1nted-t0ken-value")
+        .output("debug", json!({"copy": ["of", "m1nted-t0ken-value"]})))
+}
+
+/// A string of `bytes` bytes, allocated once (no doubling past the cap).
+fn filler(bytes: usize) -> String {
+    let mut s = String::with_capacity(bytes);
+    while s.len() < bytes {
+        s.push('x');
+    }
+    s
+}
+
+fn bigout(_ctx: &Context) -> Result<Outcome> {
+    Ok(Outcome::new().output("blob", filler(1 << 20)))
+}
+
+fn hugeout(_ctx: &Context) -> Result<Outcome> {
+    // 24 MiB: what the SDK can serialize under the guest's 128 MiB cap.
+    Ok(Outcome::new().output("blob", filler(24 << 20)))
+}
+
+fn longerr(ctx: &Context) -> Result<Outcome> {
+    let key = ctx.secret("api_key")?;
+    let mut text = format!("the key {key} was refused; ");
+    text.push_str(&filler(1 << 20));
+    Err(Error::Failed(text))
+}
+
+fn ansi_setup(_ctx: &Context) -> Result<Outcome> {
+    log::error(&format!("log {ESCAPES}"));
+    Err(Error::Failed(format!("error {ESCAPES}")))
+}
+
+fn huge_result(_ctx: &Context, _params: Value) -> Result<Value> {
+    // 30 MiB: the largest string the SDK can still serialize under the
+    // guest's 128 MiB cap (the text is built twice while it grows).
+    Ok(Value::String(filler(30 << 20)))
+}
+
+fn many_values(_ctx: &Context, _params: Value) -> Result<Value> {
+    // 2 MiB of text, a million values: parsed, ~50 MiB in the host.
+    Ok(Value::Array(vec![json!(0); 1_000_000]))
+}
+
+fn deep_result(_ctx: &Context, _params: Value) -> Result<Value> {
+    // Nested as values, 200,000 deep: serialized by the guest as `[[[…]]]`.
+    // (Built iteratively; serde_json serializes it recursively, so keep
+    // within the guest's stack: the host's pre-scan is what is tested.)
+    let mut v = json!(0);
+    for _ in 0..2_000 {
+        v = Value::Array(vec![v]);
+    }
+    Ok(v)
+}
+
+fn huge_error(_ctx: &Context, _params: Value) -> Result<Value> {
+    Err(Error::Failed(filler(60 << 20)))
+}
+
+fn fields(_ctx: &Context, params: Value) -> Result<Value> {
+    use wasip2::http::types::Fields;
+    let count = params
+        .get("count")
+        .and_then(Value::as_u64)
+        .unwrap_or(1_000_000);
+    let size = params.get("size").and_then(Value::as_u64).unwrap_or(2000) as usize;
+    let value = vec![b'v'; size];
+    let mut kept = Vec::new();
+    let mut refused = 0u64;
+    for i in 0..count {
+        let f = Fields::new();
+        if f.append(&format!("x-h{i}"), &value).is_err() {
+            refused += 1;
+        }
+        kept.push(f);
+    }
+    Ok(json!({"fields": kept.len(), "refused_headers": refused}))
+}
+
+fn ansi(_ctx: &Context, _params: Value) -> Result<Value> {
+    log::warn(&format!("log {ESCAPES}"));
+    Err(Error::Failed(format!("error {ESCAPES}")))
+}
+
+fn loud(_ctx: &Context, params: Value) -> Result<Value> {
+    let lines = params.get("lines").and_then(Value::as_u64).unwrap_or(100);
+    let size = params.get("size").and_then(Value::as_u64).unwrap_or(100_000) as usize;
+    let line = filler(size);
+    for _ in 0..lines {
+        log::info(&line);
+    }
+    Ok(json!({"logged": lines}))
+}
+
+fn overclaim(_ctx: &Context, batch: Vec<Vec<u8>>) -> Result<ProduceReport> {
+    Ok(ProduceReport {
+        accepted: u32::MAX,
+        detail: format!("took {} records {ESCAPES}", batch.len()),
+    })
+}
+
+fn ansi_check(_ctx: &Context) -> Result<CheckReport> {
+    Ok(CheckReport::new(PlugState::Drifted, format!("detail {ESCAPES}")))
+}
+
+struct Burst(bool);
+
+impl Watch for Burst {
+    fn next(&mut self) -> Result<Option<Vec<String>>> {
+        if std::mem::replace(&mut self.0, true) {
+            return Ok(None);
+        }
+        Ok(Some(
+            (0..20_000).map(|i| format!("record {i} {ESCAPES}")).collect(),
+        ))
+    }
+}
+
+fn burst(_ctx: &Context) -> Result<Box<dyn Watch>> {
+    Ok(Box::new(Burst(false)))
+}
+
+fn pull_deep(_ctx: &Context) -> Result<Vec<ProductDefinition>> {
+    Ok(vec![definition(
+        "deep",
+        format!("name: deep\nx: {}", "[".repeat(200_000)),
+    )])
 }
 
 meshroom_sdk::export!(Hostile);

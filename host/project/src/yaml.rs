@@ -29,6 +29,7 @@ pub fn parse<T: DeserializeOwned + Default>(path: &Path, text: &str) -> Result<T
     {
         return Ok(T::default());
     }
+    too_deep(path, text)?;
     // The common case, a valid file, without the cost of tracking the path;
     // a failure is parsed again with it, to name the field in the error.
     if let Ok(value) = serde_yaml_ng::from_str(text) {
@@ -54,6 +55,40 @@ pub fn parse<T: DeserializeOwned + Default>(path: &Path, text: &str) -> Result<T
             message,
         }
     })
+}
+
+/// Deepest flow nesting (`[`, `{`) a project file may have: the YAML
+/// parser takes minutes on a few hundred KB nested 200,000 deep (a
+/// definition a vendor published, say), so nesting is scanned first, in
+/// one linear pass. Brackets inside quotes and comments count too: a YAML
+/// quote or comment cannot be told apart without parsing, and an
+/// attacker's stray `'` must not hide what follows.
+const MAX_FLOW_DEPTH: usize = 64;
+
+fn too_deep(path: &Path, text: &str) -> Result<()> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    for b in text.bytes() {
+        column += 1;
+        match b {
+            b'\n' => (line, column) = (line + 1, 0),
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_FLOW_DEPTH {
+                    return Err(ProjectError::Yaml {
+                        path: path.to_path_buf(),
+                        line: Some(line),
+                        column: Some(column),
+                        message: format!(
+                            "nested more than {MAX_FLOW_DEPTH} levels deep (`[`, `{{`); not parsed"
+                        ),
+                    });
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Serialises `value` and writes it atomically to `path`.
@@ -111,5 +146,32 @@ mod tests {
     #[test]
     fn empty_documents_are_defaults() {
         assert!(parse::<Doc>(Path::new("x.yaml"), "# nothing\n").is_ok());
+    }
+}
+
+#[cfg(test)]
+mod deep_tests {
+    use super::*;
+
+    #[test]
+    fn deeply_nested_yaml_is_refused_before_parsing_with_its_place() {
+        let text = format!("name: deep\nx: {}", "[".repeat(200_000));
+        let err = parse::<serde_yaml_ng::Value>(Path::new("definition.yaml"), &text).unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains("64 levels"), "{shown}");
+        assert!(
+            matches!(
+                err,
+                ProjectError::Yaml {
+                    line: Some(2),
+                    column: Some(68),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let fine: serde_yaml_ng::Value =
+            parse(Path::new("d.yaml"), "a: [[1], {b: '[[['}]\n").unwrap();
+        assert!(fine.get("a").is_some());
     }
 }

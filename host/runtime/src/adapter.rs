@@ -11,6 +11,7 @@ use crate::bindings::{self, AdapterCorePre};
 use crate::call::Call;
 use crate::config::EngineCore;
 use crate::error::{HookError, HookErrorKind};
+use crate::limits;
 use crate::policy::CallPolicy;
 use crate::state::CallState;
 use crate::types::*;
@@ -47,7 +48,7 @@ macro_rules! hook_call {
         let $hooks = call.instance.meshroom_adapter_hooks();
         let $store = &mut call.store;
         let result = tokio::time::timeout(call.timeout, $call).await;
-        $self.finish($hook, &call, result)
+        ($self.finish($hook, &call, result), call)
     }};
 }
 
@@ -79,7 +80,24 @@ impl Adapter {
         let hooks = call.instance.meshroom_adapter_hooks();
         let result = tokio::time::timeout(call.timeout, hooks.call_describe(&mut call.store)).await;
         let info = self.finish(hook, &call, result.map(|r| r.map(Ok)))?;
-        Ok(bindings::info_from(info))
+        let limits = call.store.data().limits;
+        drop(call);
+        if info.hooks.len() > limits.hooks {
+            return Err(self.err(
+                hook,
+                HookErrorKind::OverLimit,
+                format!(
+                    "lists {} hooks, more than the limit of {} (`hooks`)",
+                    info.hooks.len(),
+                    limits.hooks
+                ),
+            ));
+        }
+        let mut info = bindings::info_from(info);
+        for h in &mut info.hooks {
+            h.title = limits::cut_owned(std::mem::take(&mut h.title), limits.title_bytes);
+        }
+        Ok(info)
     }
 
     /// Runs a setup hook.
@@ -90,9 +108,9 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<Outcome, HookError> {
         let wctx = bindings::context_to(ctx);
-        let out = hook_call!(self, hook, policy, |store, hooks| hooks
-            .call_setup(store, hook, &wctx))?;
-        bindings::outcome_from(out).map_err(|m| self.err(hook, HookErrorKind::Failed, m))
+        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+            .call_setup(store, hook, &wctx));
+        self.outcome_checked(hook, call, out?)
     }
 
     /// Runs a teardown hook.
@@ -103,9 +121,9 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<Outcome, HookError> {
         let wctx = bindings::context_to(ctx);
-        let out = hook_call!(self, hook, policy, |store, hooks| hooks
-            .call_teardown(store, hook, &wctx))?;
-        bindings::outcome_from(out).map_err(|m| self.err(hook, HookErrorKind::Failed, m))
+        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+            .call_teardown(store, hook, &wctx));
+        self.outcome_checked(hook, call, out?)
     }
 
     /// Runs a check hook.
@@ -116,9 +134,11 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<CheckReport, HookError> {
         let wctx = bindings::context_to(ctx);
-        let out = hook_call!(self, hook, policy, |store, hooks| hooks
-            .call_check(store, hook, &wctx))?;
-        Ok(bindings::check_from(out))
+        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+            .call_check(store, hook, &wctx));
+        let mut report = bindings::check_from(out?);
+        report.detail = call.store.data().bounded_text(&report.detail);
+        Ok(report)
     }
 
     /// Runs a produce hook on one batch of records.
@@ -130,9 +150,23 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<ProduceReport, HookError> {
         let wctx = bindings::context_to(ctx);
-        let out = hook_call!(self, hook, policy, |store, hooks| hooks
-            .call_produce(store, hook, &wctx, batch))?;
-        Ok(bindings::produce_from(out))
+        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+            .call_produce(store, hook, &wctx, batch));
+        let mut report = bindings::produce_from(out?);
+        report.detail = call.store.data().bounded_text(&report.detail);
+        if report.accepted as usize > batch.len() {
+            return Err(self.err(
+                hook,
+                HookErrorKind::Failed,
+                format!(
+                    "reported {} records accepted of a batch of {}: an adapter error (a produce report counts only records of its batch); detail: {}",
+                    report.accepted,
+                    batch.len(),
+                    report.detail
+                ),
+            ));
+        }
+        Ok(report)
     }
 
     /// Runs a trigger hook with JSON params; returns its JSON result.
@@ -144,9 +178,11 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<serde_json::Value, HookError> {
         let (wctx, params) = (bindings::context_to(ctx), params.to_string());
-        let out = hook_call!(self, hook, policy, |store, hooks| hooks
-            .call_trigger(store, hook, &wctx, &params))?;
-        self.json_result(hook, &out, "the trigger result")
+        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+            .call_trigger(store, hook, &wctx, &params));
+        let limits = call.store.data().limits;
+        drop(call);
+        self.json_result(hook, &out?, &limits, "the trigger result")
     }
 
     /// Runs an execute hook with JSON params; returns its JSON result.
@@ -158,9 +194,11 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<serde_json::Value, HookError> {
         let (wctx, params) = (bindings::context_to(ctx), params.to_string());
-        let out = hook_call!(self, hook, policy, |store, hooks| hooks
-            .call_execute(store, hook, &wctx, &params))?;
-        self.json_result(hook, &out, "the execute result")
+        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+            .call_execute(store, hook, &wctx, &params));
+        let limits = call.store.data().limits;
+        drop(call);
+        self.json_result(hook, &out?, &limits, "the execute result")
     }
 
     /// Runs a scaffold hook. The returned paths are untrusted: check them
@@ -172,9 +210,9 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<Vec<ScaffoldFile>, HookError> {
         let wctx = bindings::context_to(ctx);
-        let out = hook_call!(self, hook, policy, |store, hooks| hooks
-            .call_scaffold(store, hook, &wctx))?;
-        Ok(bindings::files_from(out))
+        let (out, _call) = hook_call!(self, hook, policy, |store, hooks| hooks
+            .call_scaffold(store, hook, &wctx));
+        Ok(bindings::files_from(out?))
     }
 
     /// Runs a catalog pull hook. The returned definitions are untrusted.
@@ -185,9 +223,9 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<Vec<PulledProduct>, HookError> {
         let wctx = bindings::context_to(ctx);
-        let out = hook_call!(self, hook, policy, |store, hooks| hooks
-            .call_pull(store, hook, &wctx))?;
-        Ok(bindings::definitions_from(out))
+        let (out, _call) = hook_call!(self, hook, policy, |store, hooks| hooks
+            .call_pull(store, hook, &wctx));
+        Ok(bindings::definitions_from(out?))
     }
 
     /// Runs a publish hook; returns its message.
@@ -198,8 +236,9 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<String, HookError> {
         let wctx = bindings::context_to(ctx);
-        hook_call!(self, hook, policy, |store, hooks| hooks
-            .call_publish(store, hook, &wctx))
+        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+            .call_publish(store, hook, &wctx));
+        Ok(call.store.data().bounded_text(&out?))
     }
 
     /// Starts a watch hook. The returned [`Watcher`] keeps its instance
@@ -249,7 +288,19 @@ impl Watcher {
             hooks.watcher().call_next(&mut call.store, self.resource),
         )
         .await;
-        let out = self.adapter.finish(&self.hook, call, result);
+        let mut out = self.adapter.finish(&self.hook, call, result);
+        let max = call.store.data().limits.watch_batch;
+        if let Ok(Some(records)) = &mut out
+            && records.len() > max
+        {
+            tracing::warn!(
+                product = %self.adapter.product(),
+                hook = %self.hook,
+                "watch batch of {} records cut to the limit of {max} (`watch_batch`)",
+                records.len()
+            );
+            records.truncate(max);
+        }
         if !matches!(out, Ok(Some(_))) {
             self.call = None;
         }

@@ -161,10 +161,6 @@ pub(crate) fn outcome_from(o: wit::Outcome) -> Result<Outcome, String> {
     })
 }
 
-pub(crate) fn json_from(text: &str, what: &str) -> Result<serde_json::Value, String> {
-    serde_json::from_str(text).map_err(|e| format!("adapter returned invalid JSON for {what}: {e}"))
-}
-
 pub(crate) fn check_from(r: wit::CheckReport) -> CheckReport {
     CheckReport {
         state: match r.state {

@@ -14,6 +14,7 @@ use wasmtime::component::Linker;
 use crate::bindings::AdapterCore;
 use crate::cache::{Cache, default_cache_dir};
 use crate::error::LoadError;
+use crate::limits::Limits;
 use crate::state::{CallState, HostData};
 
 /// Bytes of each pooled linear memory reset by `memset` and kept resident
@@ -40,6 +41,9 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// Use the pooling instance allocator (faster instantiation).
     pub pooling: bool,
+    /// Bounds on what a call returns and makes the host hold (a call's
+    /// [`CallPolicy::limits`] overrides them).
+    pub limits: Limits,
 }
 
 impl Default for RuntimeConfig {
@@ -53,6 +57,7 @@ impl Default for RuntimeConfig {
             tick: Duration::from_millis(10),
             max_instances: 256,
             pooling: true,
+            limits: Limits::default(),
         }
     }
 }

@@ -85,6 +85,9 @@ pub enum HookErrorKind {
     MemoryLimit,
     /// Host: the runtime could not run the call (e.g. too many instances at once).
     Host,
+    /// Host: the adapter returned or held more than a bound of
+    /// [`super::Limits`] allows (a result, outputs, resources…).
+    OverLimit,
 }
 
 impl HookErrorKind {
@@ -101,6 +104,7 @@ impl HookErrorKind {
             HookErrorKind::Timeout => "timeout",
             HookErrorKind::MemoryLimit => "memory-limit",
             HookErrorKind::Host => "host",
+            HookErrorKind::OverLimit => "over-limit",
         }
     }
 

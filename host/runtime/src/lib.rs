@@ -14,7 +14,15 @@
 //!   trap, panic, timeout or out-of-memory fails that call with a clear
 //!   [`HookError`] and never the host.
 //! - `host.secret(name)` is answered by the caller's [`SecretResolver`];
-//!   values handed out are redacted from the adapter's logs and errors.
+//!   values handed out are masked (`***`) in the adapter's logs, errors and
+//!   check/produce details, and an outcome whose non-secret outputs hold one
+//!   (or hold a secret output of the same outcome) fails, naming the output
+//!   and the secret, never the value.
+//! - What the adapter returns is bounded by [`Limits`] (module `limits`:
+//!   every bound and its default in one table): sizes are checked before
+//!   copying (wasmtime's hostcall fuel) and before parsing (size and nesting
+//!   pre-scan), texts are cut and marked, counts are checked against what
+//!   happened (a produce report never claims more than the batch).
 //!
 //! The runtime knows nothing of YAML, projects or the secrets store: it
 //! takes plain Rust values (this crate depends on none of them).
@@ -24,7 +32,8 @@
 //! answers on disk), `imports` (the import allow-list), `runtime` (loading
 //! components), `adapter` (the hook wrappers), `call` (one fresh instance
 //! per call, and mapping traps to [`HookError`]s), `state` (the per-call
-//! sandbox), `policy` (egress), `bindings` (the generated WIT bindings).
+//! sandbox), `policy` (egress), `limits` (every bound), `sanitize` (the
+//! control-character escape rule), `bindings` (the generated WIT bindings).
 //!
 //! ```no_run
 //! # async fn f() -> anyhow::Result<()> {
@@ -58,8 +67,10 @@ mod call;
 mod config;
 mod error;
 mod imports;
+mod limits;
 mod policy;
 mod runtime;
+mod sanitize;
 mod state;
 mod types;
 
@@ -67,6 +78,8 @@ pub use adapter::{Adapter, Watcher};
 pub use cache::{default_cache_dir, digest_of};
 pub use config::RuntimeConfig;
 pub use error::{HookError, HookErrorKind, LoadError};
+pub use limits::{LIMIT_NAMES, Limits, cut, human, nesting_depth, parse_json};
 pub use policy::{CallPolicy, SecretResolver, authority_of};
 pub use runtime::Runtime;
+pub use sanitize::{escape_controls, is_unsafe_control};
 pub use types::*;

@@ -47,6 +47,9 @@ pub struct CallPolicy {
     pub secrets: Arc<dyn SecretResolver>,
     /// Overrides the runtime's default wall-clock timeout for this call.
     pub timeout: Option<Duration>,
+    /// Overrides the runtime's bounds for this call (e.g. from the
+    /// product definition's `limits:`).
+    pub limits: Option<super::Limits>,
 }
 
 impl Default for CallPolicy {
@@ -56,6 +59,7 @@ impl Default for CallPolicy {
             sockets: Vec::new(),
             secrets: Arc::new(NoSecrets),
             timeout: None,
+            limits: None,
         }
     }
 }
@@ -66,6 +70,7 @@ impl fmt::Debug for CallPolicy {
             .field("http", &self.http)
             .field("sockets", &self.sockets)
             .field("timeout", &self.timeout)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }

@@ -1,7 +1,9 @@
 //! The per-call store state: the WASI context (default deny), the HTTP
 //! egress check, the memory cap, the `host` interface (log, secret) and
 //! what the host learnt while the adapter ran (verdicts, refused hosts,
-//! the tail of stderr to explain a panic).
+//! the tail of stderr to explain a panic), within the call's
+//! [`Limits`]: resource-table entries, HTTP header bytes, outgoing body
+//! chunks, log lines and log bytes.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -22,12 +24,12 @@ use wasmtime_wasi_http::{
 use zeroize::Zeroizing;
 
 use super::bindings::{wit, wit_host};
+use super::limits::{Limits, cut_owned};
 use super::policy::{CallPolicy, SecretResolver, resolved_ip_allowed};
 
-/// Most log lines an adapter may write in one call (then dropped, once reported).
-const MAX_LOG_LINES: usize = 1000;
-/// Longest log line kept.
-const MAX_LOG_LINE: usize = 4096;
+/// Secrets shorter than this are not searched for in texts (they would
+/// match everywhere).
+pub(crate) const MIN_SECRET_LEN: usize = 3;
 /// How much of stderr is kept to explain a crash.
 const STDERR_TAIL: usize = 4096;
 
@@ -56,11 +58,15 @@ pub(crate) struct CallState {
     egress: Egress,
     pub limiter: MemoryCap,
     secrets: Arc<dyn SecretResolver>,
-    /// Secret values handed to the adapter, redacted from logs and errors.
-    served: Vec<Zeroizing<String>>,
+    /// Secrets handed to the adapter (name, value): masked in logs, errors
+    /// and details, refused in non-secret outputs.
+    served: Vec<(String, Zeroizing<String>)>,
     pub product: String,
     pub hook: String,
+    pub limits: Limits,
     log_lines: usize,
+    log_bytes: usize,
+    log_dropped: bool,
     pub stderr: TailPipe,
     pub shared: Arc<Shared>,
     /// Epoch ticks of guest CPU used so far in this call.
@@ -75,6 +81,7 @@ impl CallState {
         socket_peers: Vec<SocketAddr>,
         memory_cap: usize,
         io_timeout: Duration,
+        limits: Limits,
     ) -> Self {
         let shared = Arc::new(Shared::default());
         let stderr = TailPipe::default();
@@ -99,15 +106,20 @@ impl CallState {
                 Box::pin(async move { ok })
             });
         }
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(limits.resources);
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(limits.header_bytes);
         CallState {
             wasi: b.build(),
-            table: ResourceTable::new(),
-            http: WasiHttpCtx::new(),
+            table,
+            http,
             egress: Egress {
                 policy: policy.clone(),
                 product: product.to_string(),
                 hook: hook.to_string(),
                 io_timeout,
+                body_chunk: limits.body_chunk_bytes,
                 shared: shared.clone(),
             },
             limiter: MemoryCap {
@@ -118,7 +130,10 @@ impl CallState {
             served: Vec::new(),
             product: product.to_string(),
             hook: hook.to_string(),
+            limits,
             log_lines: 0,
+            log_bytes: 0,
+            log_dropped: false,
             stderr,
             shared,
             cpu_ticks: 0,
@@ -128,12 +143,23 @@ impl CallState {
     /// `text` with every secret handed to the adapter replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for s in &self.served {
-            if s.len() >= 3 {
+        for (_, s) in &self.served {
+            if s.len() >= MIN_SECRET_LEN && out.contains(s.as_str()) {
                 out = out.replace(s.as_str(), "***");
             }
         }
         out
+    }
+
+    /// An adapter text for the operator: secrets masked, then cut to
+    /// `text_bytes` (masking first, so a cut never reveals part of one).
+    pub fn bounded_text(&self, text: &str) -> String {
+        cut_owned(self.redact(text), self.limits.text_bytes)
+    }
+
+    /// The secret values handed to the adapter during this call.
+    pub fn served(&self) -> &[(String, Zeroizing<String>)] {
+        &self.served
     }
 }
 
@@ -167,22 +193,18 @@ impl wit::Host for CallState {}
 
 impl wit_host::Host for CallState {
     fn log(&mut self, level: wit_host::LogLevel, message: String) {
-        self.log_lines += 1;
-        if self.log_lines > MAX_LOG_LINES {
-            if self.log_lines == MAX_LOG_LINES + 1 {
-                tracing::warn!(product = %self.product, hook = %self.hook, "adapter logs too much: further lines dropped");
+        if self.log_lines >= self.limits.log_lines || self.log_bytes >= self.limits.log_bytes {
+            if !self.log_dropped {
+                self.log_dropped = true;
+                tracing::warn!(product = %self.product, hook = %self.hook, "adapter logs more than {} lines or {} bytes in one call (`log_lines`, `log_bytes`): further lines dropped", self.limits.log_lines, self.limits.log_bytes);
             }
             return;
         }
-        let mut message = self.redact(&message);
-        if message.len() > MAX_LOG_LINE {
-            let mut end = MAX_LOG_LINE;
-            while !message.is_char_boundary(end) {
-                end -= 1;
-            }
-            message.truncate(end);
-            message.push('…');
-        }
+        self.log_lines += 1;
+        let message = self.bounded_text(&message);
+        // Always escaped: a log is read on a terminal, now or later.
+        let message = super::sanitize::escape_controls(&message);
+        self.log_bytes += message.len();
         let (product, hook) = (&self.product, &self.hook);
         match level {
             wit_host::LogLevel::Trace => tracing::trace!(%product, %hook, "{message}"),
@@ -195,7 +217,13 @@ impl wit_host::Host for CallState {
 
     fn secret(&mut self, name: String) -> Option<String> {
         let value = self.secrets.secret(&name)?;
-        self.served.push(Zeroizing::new(value.clone()));
+        if !self
+            .served
+            .iter()
+            .any(|(n, v)| *n == name && v.as_str() == value)
+        {
+            self.served.push((name, Zeroizing::new(value.clone())));
+        }
         Some(value)
     }
 }
@@ -252,6 +280,8 @@ struct Egress {
     product: String,
     hook: String,
     io_timeout: Duration,
+    /// Largest write into an outgoing body ([`Limits::body_chunk_bytes`]).
+    body_chunk: usize,
     shared: Arc<Shared>,
 }
 
@@ -270,6 +300,16 @@ impl Egress {
 }
 
 impl WasiHttpHooks for Egress {
+    /// One buffered chunk (plus the one being written): what an outgoing
+    /// body may hold in the host before it is sent.
+    fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
+        1
+    }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        self.body_chunk
+    }
+
     /// The error code of a failed connect, from what the OS said (wasmtime's
     /// default calls every failure "connection refused" and logs a warning
     /// per attempt): the adapter reports it, so it is only logged at debug.

@@ -39,7 +39,8 @@ Exit codes:
   21  the adapter used more CPU than allowed
   22  the hook did not finish in time
   23  the adapter used more memory than allowed
-  24  the host could not run the hook";
+  24  the host could not run the hook
+  25  the adapter returned or held more than the host's limits allow";
 
 /// The exit code for a hook error kind (see [`EXIT_CODES`]).
 pub fn exit_code(kind: HookErrorKind) -> u8 {
@@ -54,6 +55,7 @@ pub fn exit_code(kind: HookErrorKind) -> u8 {
         HookErrorKind::Timeout => 22,
         HookErrorKind::MemoryLimit => 23,
         HookErrorKind::Host => 24,
+        HookErrorKind::OverLimit => 25,
     }
 }
 
@@ -84,6 +86,7 @@ mod tests {
             Timeout,
             MemoryLimit,
             Host,
+            OverLimit,
         ];
         let mut codes: Vec<u8> = kinds.iter().map(|k| exit_code(*k)).collect();
         for (k, c) in kinds.iter().zip(&codes) {

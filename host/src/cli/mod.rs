@@ -29,6 +29,7 @@ mod remove;
 mod scaffold;
 pub mod secrets;
 mod settings;
+mod terminal;
 pub mod trigger;
 mod up;
 mod watch;
@@ -185,12 +186,13 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
 /// Prints `error: …` and, with `--debug`, every `caused by: …` of the chain;
 /// without it, only the causes that add information.
 fn report(err: &anyhow::Error, debug: bool) {
-    eprintln!("error: {err}");
+    let shown = |t: &str| terminal::for_stderr(t).into_owned();
+    eprintln!("error: {}", shown(&err.to_string()));
     let causes: Vec<String> = err.chain().skip(1).map(|c| c.to_string()).collect();
     for cause in causes
         .iter()
         .filter(|c| debug || !err.to_string().contains(c.as_str()))
     {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", shown(cause));
     }
 }

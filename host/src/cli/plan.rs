@@ -66,6 +66,7 @@ pub fn exec(args: PlanArgs, ctx: &Context) -> anyhow::Result<()> {
     if plan.plugs.is_empty() {
         out.push_str("no plug selected\n");
     }
+    let out = super::terminal::for_stdout(&out);
     to_stdout(|w| w.write_all(out.as_bytes()))?;
     if !ctx.quiet {
         eprintln!(

@@ -289,7 +289,8 @@ fn write_batch(
         writeln!(
             out,
             "batch {n}: {len} record(s), {} accepted: {}",
-            report.accepted, report.detail
+            report.accepted,
+            super::terminal::for_stdout(&report.detail)
         )
     }
 }

@@ -139,8 +139,18 @@ fn publish_hooks(args: &PublishArgs, ctx: &Context) -> anyhow::Result<()> {
         for p in &published {
             for h in &p.hooks {
                 match (&h.message, &h.error) {
-                    (Some(m), _) => print_line(format_args!("{}: {}: {m}", p.integration, h.hook))?,
-                    (_, Some(e)) => eprintln!("{}: {}: error: {e}", p.integration, h.hook),
+                    (Some(m), _) => print_line(format_args!(
+                        "{}: {}: {}",
+                        p.integration,
+                        h.hook,
+                        super::terminal::for_stdout(m)
+                    ))?,
+                    (_, Some(e)) => eprintln!(
+                        "{}: {}: error: {}",
+                        p.integration,
+                        h.hook,
+                        super::terminal::for_stderr(e)
+                    ),
                     _ => {}
                 }
             }

@@ -106,10 +106,12 @@ fn pull_catalog(args: &PullArgs, ctx: &Context) -> anyhow::Result<()> {
             print_line(format_args!("wrote {w}"))?;
         }
         for s in &pulled.skipped {
-            eprintln!("skipped `{}`: {}", s.name, s.reason);
+            let reason = super::terminal::for_stderr(&s.reason);
+            eprintln!("skipped `{}`: {reason}", s.name);
         }
         for r in &pulled.refused {
-            eprintln!("refused the answer of pull hook `{}`: {}", r.name, r.reason);
+            let reason = super::terminal::for_stderr(&r.reason);
+            eprintln!("refused the answer of pull hook `{}`: {reason}", r.name);
         }
         if pulled.hooks.is_empty() {
             eprintln!("product `{product}`'s adapter has no pull hook: nothing to do");

@@ -50,15 +50,25 @@ pub struct RunArgs {
     /// Time limit of one hook call, wall clock and CPU (`90s`, `2m`, or seconds)
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration_parser())]
     pub hook_timeout: Duration,
+    /// Raise or lower a bound on what an adapter may return or make the host hold (repeatable), e.g. `--limit outputs_bytes=128KiB`; the names and defaults are in the README ("Bounds"). A product's `limits:` key applies over these
+    #[arg(long = "limit", value_name = "NAME=VALUE")]
+    pub limits: Vec<String>,
 }
 
 impl RunArgs {
     pub fn runtime_config(&self) -> anyhow::Result<RuntimeConfig> {
         let limit = self.hook_timeout;
+        let mut limits = crate::runtime::Limits::default();
+        for pair in &self.limits {
+            limits
+                .set_pair(pair)
+                .map_err(|e| anyhow::anyhow!("--limit: {e}"))?;
+        }
         Ok(RuntimeConfig {
             timeout: limit,
             cpu_limit: limit,
             max_instances: u32::from(self.jobs) + 8,
+            limits,
             ..RuntimeConfig::default()
         })
     }
@@ -192,6 +202,7 @@ fn print_report(ctx: &Context, report: &RunReport) -> anyhow::Result<()> {
         }
         out.push('\n');
     }
+    let out = super::terminal::for_stdout(&out);
     to_stdout(|w| w.write_all(out.as_bytes()))?;
     Ok(())
 }

@@ -47,13 +47,18 @@ enum Stop {
 /// line (the record itself when it is JSON, else a JSON string).
 fn write_record(out: &mut impl Write, record: &str, json: bool) -> std::io::Result<()> {
     if json {
-        match serde_json::from_str::<serde_json::Value>(record) {
+        // A record that is JSON is written as JSON, unless it is too large
+        // or deep to parse safely (then as the exact string).
+        let limits = crate::runtime::Limits::default();
+        let parsed =
+            crate::runtime::parse_json(record, limits.result_bytes, limits.json_depth, "a record");
+        match parsed {
             Ok(v) => serde_json::to_writer(&mut *out, &v)?,
             Err(_) => serde_json::to_writer(&mut *out, record)?,
         }
         writeln!(out)
     } else {
-        writeln!(out, "{record}")
+        writeln!(out, "{}", super::terminal::for_stdout(record))
     }
 }
 

@@ -59,6 +59,13 @@ pub enum EngineError {
         message: String,
     },
 
+    /// The `limits:` key is malformed.
+    #[error("invalid `limits:` in `{}`: {message}", definition.display())]
+    LimitsFormat {
+        definition: PathBuf,
+        message: String,
+    },
+
     /// The adapter failed to load earlier in this command.
     #[error("the adapter of product `{product}` is unavailable: {reason}")]
     Unavailable { product: String, reason: String },

@@ -18,6 +18,7 @@ mod context;
 mod egress;
 mod error;
 mod index;
+mod limits;
 mod plan;
 mod repair;
 mod run;
@@ -32,6 +33,7 @@ pub use error::EngineError;
 pub use index::{
     declared_hooks, describe_product, hook_index, runtime_kind, runtime_mode, runtime_role,
 };
+pub use limits::limits_of;
 pub use plan::{Action, Plan, PlugPlan, Selection, Side, Step, plan};
 pub use repair::repair;
 pub use run::{PlugReport, RunError, RunOptions, RunReport, StepResult, Verdict, run};

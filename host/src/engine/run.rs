@@ -141,6 +141,18 @@ pub enum RunError {
         instance: String,
         source: HookError,
     },
+    /// The plug's recorded outputs would grow past their bound
+    /// (`outputs_bytes`); nothing of the hook is stored.
+    #[error(
+        "{hook} on `{instance}`: the plug's recorded outputs would be {size} bytes, more than the limit of {} (`outputs_bytes`); nothing of this hook was stored",
+        crate::runtime::human(*limit)
+    )]
+    OutputsTooLarge {
+        hook: String,
+        instance: String,
+        size: usize,
+        limit: usize,
+    },
     /// The hook succeeded but its secret outputs could not be stored.
     #[error("cannot keep the secret outputs of `{hook}`: {reason}")]
     SecretOutputs { hook: String, reason: String },
@@ -333,8 +345,22 @@ impl PlugRun {
                 break;
             }
             match call(&session, &project, &plug, &step, action).await {
-                Ok(Called::Outcome(out)) => {
-                    merge_outputs(&mut plug.settings, out.outputs);
+                Ok(Called::Outcome(out, max_outputs)) => {
+                    let mut merged = plug.settings.clone();
+                    merge_outputs(&mut merged, out.outputs);
+                    let size = serde_json::to_string(&merged).map_or(usize::MAX, |t| t.len());
+                    if size > max_outputs {
+                        let error = RunError::OutputsTooLarge {
+                            hook: step.hook.clone(),
+                            instance: step.instance.clone(),
+                            size,
+                            limit: max_outputs,
+                        };
+                        result.steps.push(step_failed(&step, &error));
+                        result.error = Some(error);
+                        break;
+                    }
+                    plug.settings = merged;
                     if !out.secrets.is_empty()
                         && let Err(e) = session.secrets().record(&plug_scope(&plug), &out.secrets)
                     {
@@ -387,7 +413,9 @@ fn step_failed(step: &Step, error: &RunError) -> StepResult {
 }
 
 enum Called {
-    Outcome(Outcome),
+    /// What setup/teardown returned, and the bound on the plug's recorded
+    /// outputs (bytes of JSON).
+    Outcome(Outcome, usize),
     Check(CheckReport),
 }
 
@@ -423,15 +451,19 @@ async fn call(
         .policy(project, instance, Some(plug))
         .map_err(|e| prepare(Box::new(e)))?;
     tracing::info!(plug = %plug, hook = %step.hook, instance = %step.instance, "{}", step.title);
+    let max_outputs = policy
+        .limits
+        .unwrap_or(session.runtime().config().limits)
+        .outputs_bytes;
     let r = match action {
         Action::Up => adapter
             .setup(&step.hook, &ctx, &policy)
             .await
-            .map(Called::Outcome),
+            .map(|o| Called::Outcome(o, max_outputs)),
         Action::Down => adapter
             .teardown(&step.hook, &ctx, &policy)
             .await
-            .map(Called::Outcome),
+            .map(|o| Called::Outcome(o, max_outputs)),
         Action::Check => adapter
             .check(&step.hook, &ctx, &policy)
             .await

@@ -206,6 +206,7 @@ impl Session {
         let mut policy = CallPolicy::deny_all().with_secrets(self.secrets.resolver(scopes));
         policy.http = egress.http;
         policy.sockets = egress.sockets;
+        policy.limits = super::limits::limits_of(product, self.runtime.config().limits)?;
         Ok(policy)
     }
 

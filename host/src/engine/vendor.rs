@@ -227,6 +227,7 @@ fn check_definition(
     name: &str,
     text: &str,
     force: bool,
+    json_depth: usize,
 ) -> Result<NewFile, String> {
     validate_name("product", name).map_err(|e| e.to_string())?;
     let max = FileLimits::default().max_file_bytes;
@@ -236,6 +237,7 @@ fn check_definition(
             text.len()
         ));
     }
+    super::limits::check_yaml_nesting(text, json_depth)?;
     let def: ProductDefinition = serde_yaml_ng::from_str(text).map_err(|e| match e.location() {
         Some(l) => format!(
             "its definition is not a valid product definition (line {}, column {}): {e}",
@@ -280,6 +282,7 @@ pub async fn pull(
     };
     let limits = FileLimits::default();
     let policy = CallPolicy::deny_all();
+    let json_depth = engine.runtime().config().limits.json_depth;
     let ctx = HookContext::default();
     let mut hooks: Vec<&HookInfo> = adapter.info().hooks_of(HookKind::Pull).collect();
     hooks.sort_by_key(|h| order_rank(h));
@@ -310,7 +313,7 @@ pub async fn pull(
         }
         let mut files = Vec::new();
         for d in &answer {
-            match check_definition(project, &d.name, &d.definition, force) {
+            match check_definition(project, &d.name, &d.definition, force, json_depth) {
                 Ok(f) => files.push(f),
                 Err(reason) => out.skipped.push(Skipped {
                     name: d.name.escape_default().to_string(),

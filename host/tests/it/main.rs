@@ -14,5 +14,6 @@ mod real_mesh;
 mod registry_cli;
 mod runtime;
 mod secrets;
+mod untrusted_returns;
 mod vendor_path;
 mod wide_glyphs;

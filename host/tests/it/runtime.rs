@@ -99,17 +99,10 @@ async fn example_adapter_describes_its_hooks() {
     ] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
-    // The hostile adapter declares no teardown/check/produce/watch/trigger/
-    // publish hooks: those kinds are absent from its describe().
+    // The hostile adapter declares no teardown/trigger/publish hooks: those
+    // kinds are absent from its describe().
     let hostile = rt.load_file(&adapter_wasm("hostile")).await.unwrap();
-    for k in [
-        HookKind::Teardown,
-        HookKind::Check,
-        HookKind::Produce,
-        HookKind::Watch,
-        HookKind::Trigger,
-        HookKind::Publish,
-    ] {
+    for k in [HookKind::Teardown, HookKind::Trigger, HookKind::Publish] {
         assert_eq!(hostile.info().hooks_of(k).count(), 0, "{k}");
     }
     assert!(hostile.info().hooks_of(HookKind::Execute).count() > 5);
