@@ -31,6 +31,7 @@ mod plug;
 mod product;
 #[allow(clippy::module_inception)]
 mod project;
+mod python_hooks;
 mod query;
 mod reader;
 mod resolve;
@@ -47,6 +48,7 @@ pub use integration::{Integration, IntegrationManifest, IntegrationView, parse_f
 pub use plug::{Plug, PlugKind, PlugStatus};
 pub use product::{CapabilityMap, Product, ProductDefinition};
 pub use project::{Project, is_project};
+pub use python_hooks::PythonFileProblem;
 pub use query::{IntegrationFilter, ListedIntegration};
 pub use reader::RACY as LOAD_CACHE_RACY;
 pub use resolve::{PlugOutcome, PlugRefusal, PlugRequest, Resolution, ResolveError, SetupBy};

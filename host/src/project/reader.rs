@@ -304,6 +304,38 @@ impl<'a> Reader<'a> {
         Ok(Some(value))
     }
 
+    /// Reads `path` and turns its bytes into `T` with `parse` (which cannot
+    /// fail: what it finds wrong is part of `T`), cached as documents are.
+    pub fn read_parsed<T>(&mut self, path: &Path, parse: impl FnOnce(&[u8]) -> T) -> Result<T>
+    where
+        T: DeserializeOwned + Serialize,
+    {
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|source| ProjectError::Read {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        if self.cache.is_none() {
+            return Ok(parse(&read(path)?));
+        }
+        let stamp = stat(path)?.ok_or_else(|| ProjectError::Read {
+            path: path.to_path_buf(),
+            source: std::io::ErrorKind::NotFound.into(),
+        })?;
+        let key = self.key(path);
+        if let Some(Body::Doc(json)) = self.hit(key, stamp)
+            && let Ok(value) = serde_json::from_str(json)
+        {
+            return Ok(value);
+        }
+        let value = parse(&read(path)?);
+        if let Ok(json) = serde_json::to_string(&value) {
+            self.record(key, stamp, Body::Doc(json));
+        }
+        Ok(value)
+    }
+
     /// The cache key of `path`: relative to the root, UTF-8; `None` when
     /// not cached (no cache, or a path that is neither).
     fn key<'p>(&self, path: &'p Path) -> Option<&'p str> {
