@@ -137,7 +137,7 @@ def watch_{consumes}(instance: Instance):
     }
 }
 
-fn bench(c: &mut Criterion) {
+fn bench(c: &mut Criterion<CpuTime>) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     generate(root);
