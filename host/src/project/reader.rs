@@ -680,6 +680,28 @@ mod tests {
     }
 
     #[test]
+    fn python_hook_files_are_parsed_once_and_again_when_edited() {
+        let f = Fixture::new();
+        let hook = |topic: &str| {
+            format!("from meshroom.decorators import setup_consumer\n@setup_consumer('{topic}')\ndef a(): ...\n")
+        };
+        f.write("products/siem/setup.py", &hook("events"));
+        let (p, _, _) = f.load();
+        assert_eq!(p.python_hooks()[0].topic.as_deref(), Some("events"));
+        let (p, hits, misses) = f.load();
+        assert!(hits > 0);
+        assert_eq!(misses, 0, "the parsed hooks come from the cache");
+        assert_eq!(p.python_hooks().len(), 1);
+        // Same size, new contents.
+        f.write("products/siem/setup.py", &hook("alerts"));
+        let (p, _, misses) = f.load();
+        assert!(misses > 0);
+        assert_eq!(p.python_hooks()[0].topic.as_deref(), Some("alerts"));
+        let uncached = Project::load_uncached(&f.root()).unwrap();
+        assert_eq!(p.python_hooks(), uncached.python_hooks());
+    }
+
+    #[test]
     fn an_invalid_edit_is_an_error_not_the_cached_document() {
         let f = Fixture::new();
         f.load();
