@@ -111,6 +111,13 @@ fn s(v: &Value) -> String {
 /// One row of `list integrations` as the original's table shows it.
 type IntegrationRow = (String, String, String, String, String, usize);
 
+/// An integration as the original tells them apart: product, target,
+/// topic, role, mode.
+type IntegrationKey = (String, String, String, String, String);
+
+/// A product row: name, tags, integrations, instances.
+type ProductRow = (String, BTreeSet<String>, usize, BTreeSet<String>);
+
 /// Writes a file of the project, as a vendor would (the original's CLI
 /// writes no hook code).
 fn write(project: &Path, rel: &str, text: &str) {
@@ -301,7 +308,7 @@ fn assert_listings_equal(ours_at: &Path, original_at: &Path) {
     // format (`Integration.__eq__`/`__hash__`), so its set keeps one row
     // per (product, target, topic, role, mode). Ours are folded the same
     // way for the comparison.
-    let mut folded: BTreeMap<(String, String, String, String, String), usize> = BTreeMap::new();
+    let mut folded: BTreeMap<IntegrationKey, usize> = BTreeMap::new();
     for i in &our_integrations {
         let key = (
             s(&i["product"]),
@@ -336,7 +343,7 @@ fn assert_listings_equal(ours_at: &Path, original_at: &Path) {
     // named after its product (here `aws2`); ours counts every plug between
     // instances of the two products. Expected: the original's count plus
     // those plugs.
-    let mut extra: BTreeMap<(String, String, String, String, String), usize> = BTreeMap::new();
+    let mut extra: BTreeMap<IntegrationKey, usize> = BTreeMap::new();
     for p in &our_plugs {
         let (src, dst) = (s(&p["src_instance"]), s(&p["dst_instance"]));
         let (sp, dp) = (product_of[&src].clone(), product_of[&dst].clone());
@@ -392,19 +399,18 @@ fn assert_listings_equal(ours_at: &Path, original_at: &Path) {
     for (p, ..) in folded.keys() {
         *folded_count.entry(p.clone()).or_default() += 1;
     }
-    let mut want: Vec<(String, BTreeSet<String>, usize, BTreeSet<String>)> =
-        records(&original_ok(original_at, &["list", "products"]))
-            .iter()
-            .map(|r| {
-                (
-                    r["Name"].clone(),
-                    set_of(&r["Tags"]),
-                    r["Nb integrations"].parse().unwrap(),
-                    set_of(&r["Instances"]),
-                )
-            })
-            .collect();
-    let mut got: Vec<(String, BTreeSet<String>, usize, BTreeSet<String>)> = Vec::new();
+    let mut want: Vec<ProductRow> = records(&original_ok(original_at, &["list", "products"]))
+        .iter()
+        .map(|r| {
+            (
+                r["Name"].clone(),
+                set_of(&r["Tags"]),
+                r["Nb integrations"].parse().unwrap(),
+                set_of(&r["Instances"]),
+            )
+        })
+        .collect();
+    let mut got: Vec<ProductRow> = Vec::new();
     for p in ours(ours_at, &["list", "products"]) {
         let name = s(&p["name"]);
         let rows = our_integrations

@@ -683,7 +683,9 @@ mod tests {
     fn python_hook_files_are_parsed_once_and_again_when_edited() {
         let f = Fixture::new();
         let hook = |topic: &str| {
-            format!("from meshroom.decorators import setup_consumer\n@setup_consumer('{topic}')\ndef a(): ...\n")
+            format!(
+                "from meshroom.decorators import setup_consumer\n@setup_consumer('{topic}')\ndef a(): ...\n"
+            )
         };
         f.write("products/siem/setup.py", &hook("events"));
         let (p, _, _) = f.load();
