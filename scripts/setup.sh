@@ -55,3 +55,13 @@ if [ ! -x "$VENV/bin/medallion" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q medallion==3.0.0
 fi
+
+# The original Meshroom 0.3.4, pinned, in its own venv: the differential listing
+# test (host/tests/listing_parity.rs) generates projects with its CLI and
+# compares its listings with ours.
+ORIGINAL_VENV="${MESHROOM_ORIGINAL_VENV:-$PWD/target/meshroom-venv}"
+if [ "$("$ORIGINAL_VENV/bin/meshroom" --version 2>/dev/null)" != "0.3.4" ]; then
+  log "creating $ORIGINAL_VENV with meshroom 0.3.4"
+  python3 -m venv "$ORIGINAL_VENV"
+  "$ORIGINAL_VENV/bin/pip" install -q meshroom==0.3.4
+fi

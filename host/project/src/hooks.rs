@@ -8,13 +8,13 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::capability::{Capability, CapabilityRef, Mode, Role};
 use super::integration::IntegrationView;
 
 /// The kinds of hook an adapter may declare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HookKind {
     Setup,
@@ -30,7 +30,7 @@ pub enum HookKind {
 }
 
 /// When a hook runs among the hooks of the same integration.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HookOrder {
     First,
@@ -64,7 +64,7 @@ impl PartialOrd for HookOrder {
 }
 
 /// One hook a product declares. `None` scopes mean "any".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeclaredHook {
     /// The hook's id in its adapter, passed back when calling it.
     pub id: String,

@@ -32,6 +32,7 @@ mod plug;
 mod product;
 #[allow(clippy::module_inception)]
 mod project;
+mod python_hooks;
 mod query;
 mod reader;
 mod resolve;
@@ -49,6 +50,7 @@ pub use integration::{Integration, IntegrationManifest, IntegrationView, parse_f
 pub use plug::{Plug, PlugKind, PlugOwner, PlugState, PlugStatus};
 pub use product::{CapabilityMap, Product, ProductDefinition};
 pub use project::{Project, is_project};
+pub use python_hooks::PythonFileProblem;
 pub use query::{IntegrationFilter, ListedIntegration};
 pub use reader::RACY as LOAD_CACHE_RACY;
 pub use resolve::{PlugOutcome, PlugRefusal, PlugRequest, Resolution, ResolveError, SetupBy};

@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 
 use super::capability::{Mode, Role};
 use super::error::{ProjectError, Result};
+use super::hooks::DeclaredHook;
 use super::instance::{Instance, file_name};
 use super::integration::Integration;
 use super::names::{closest, ensure_inside, validate_name, validate_word};
 use super::plug::Plug;
 use super::product::{Product, ProductDefinition};
+use super::python_hooks::{self, PythonFileProblem};
 use super::reader::{Reader, SavedCache};
 
 /// A loaded project: products, their explicit integrations, instances and
@@ -23,6 +25,9 @@ pub struct Project {
     instances: Vec<Instance>,
     instance_idx: HashMap<String, Vec<usize>>,
     plugs: Vec<Plug>,
+    /// What the products' Python hook files declare, read statically.
+    python_hooks: Vec<DeclaredHook>,
+    python_problems: Vec<PythonFileProblem>,
 }
 
 /// Whether `dir` holds a meshroom project (a `products/` folder, as the original checks).
@@ -77,6 +82,8 @@ impl Project {
             instances: Vec::new(),
             instance_idx: HashMap::new(),
             plugs: Vec::new(),
+            python_hooks: Vec::new(),
+            python_problems: Vec::new(),
         };
         for dir in reader.sub_dirs(&root.join("products"))? {
             let name = file_name(&dir);
@@ -96,7 +103,16 @@ impl Project {
                     }
                 }
             }
+            python_hooks::read_product(
+                reader,
+                &product,
+                &mut project.python_hooks,
+                &mut project.python_problems,
+            )?;
             project.products.push(product);
+        }
+        for problem in &project.python_problems {
+            tracing::warn!("{problem}");
         }
         let instance_dirs = match instances {
             true => reader.sub_dirs(&root.join("instances"))?,
@@ -293,6 +309,29 @@ impl Project {
         self.products
             .iter()
             .flat_map(|p| p.python_files.iter().map(PathBuf::as_path))
+    }
+
+    /// The hooks the products' Python files declare, read statically
+    /// (decorators with literal arguments; nothing is executed).
+    pub fn python_hooks(&self) -> &[DeclaredHook] {
+        &self.python_hooks
+    }
+
+    /// What could not be read statically in the products' Python files
+    /// (file, line, column, what to change); each one's hook is left out.
+    pub fn python_hook_problems(&self) -> &[PythonFileProblem] {
+        &self.python_problems
+    }
+
+    /// The Python hooks of the products without an adapter: for those, the
+    /// static view stands in for `describe()` in listings and plug
+    /// resolution, as the original reads them (a built adapter's
+    /// `describe()` is the truth for the others).
+    pub fn unbuilt_python_hooks(&self) -> impl Iterator<Item = &DeclaredHook> {
+        self.python_hooks.iter().filter(|h| {
+            self.find_product(&h.product)
+                .is_some_and(|p| p.definition.adapter.is_none())
+        })
     }
 
     /// Plugs whose source or destination is `instance`.

@@ -304,6 +304,38 @@ impl<'a> Reader<'a> {
         Ok(Some(value))
     }
 
+    /// Reads `path` and turns its bytes into `T` with `parse` (which cannot
+    /// fail: what it finds wrong is part of `T`), cached as documents are.
+    pub fn read_parsed<T>(&mut self, path: &Path, parse: impl FnOnce(&[u8]) -> T) -> Result<T>
+    where
+        T: DeserializeOwned + Serialize,
+    {
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|source| ProjectError::Read {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        if self.cache.is_none() {
+            return Ok(parse(&read(path)?));
+        }
+        let stamp = stat(path)?.ok_or_else(|| ProjectError::Read {
+            path: path.to_path_buf(),
+            source: std::io::ErrorKind::NotFound.into(),
+        })?;
+        let key = self.key(path);
+        if let Some(Body::Doc(json)) = self.hit(key, stamp)
+            && let Ok(value) = serde_json::from_str(json)
+        {
+            return Ok(value);
+        }
+        let value = parse(&read(path)?);
+        if let Ok(json) = serde_json::to_string(&value) {
+            self.record(key, stamp, Body::Doc(json));
+        }
+        Ok(value)
+    }
+
     /// The cache key of `path`: relative to the root, UTF-8; `None` when
     /// not cached (no cache, or a path that is neither).
     fn key<'p>(&self, path: &'p Path) -> Option<&'p str> {
@@ -645,6 +677,30 @@ mod tests {
         assert!(p.instances().iter().any(|i| i.name == "s2"));
         assert!(p.find_product("siem").is_none());
         assert_eq!(summary(&p), f.uncached());
+    }
+
+    #[test]
+    fn python_hook_files_are_parsed_once_and_again_when_edited() {
+        let f = Fixture::new();
+        let hook = |topic: &str| {
+            format!(
+                "from meshroom.decorators import setup_consumer\n@setup_consumer('{topic}')\ndef a(): ...\n"
+            )
+        };
+        f.write("products/siem/setup.py", &hook("events"));
+        let (p, _, _) = f.load();
+        assert_eq!(p.python_hooks()[0].topic.as_deref(), Some("events"));
+        let (p, hits, misses) = f.load();
+        assert!(hits > 0);
+        assert_eq!(misses, 0, "the parsed hooks come from the cache");
+        assert_eq!(p.python_hooks().len(), 1);
+        // Same size, new contents.
+        f.write("products/siem/setup.py", &hook("alerts"));
+        let (p, _, misses) = f.load();
+        assert!(misses > 0);
+        assert_eq!(p.python_hooks()[0].topic.as_deref(), Some("alerts"));
+        let uncached = Project::load_uncached(&f.root()).unwrap();
+        assert_eq!(p.python_hooks(), uncached.python_hooks());
     }
 
     #[test]

@@ -222,7 +222,9 @@ impl Session {
 
 /// The hook index for listings (`list integrations`, `plug`, `graph`):
 /// describe answers from the cache by digest, loading only adapters never
-/// described before. Starts a small runtime (no pooling) for that.
+/// described before (a small runtime, no pooling, is started for that);
+/// products without an adapter count with the hooks their Python files
+/// declare, read statically, as the original counts them.
 pub fn listing_hook_index(project: &Project) -> anyhow::Result<HookIndex> {
     use anyhow::Context as _;
     if project
@@ -230,7 +232,9 @@ pub fn listing_hook_index(project: &Project) -> anyhow::Result<HookIndex> {
         .iter()
         .all(|p| p.definition.adapter.is_none())
     {
-        return Ok(HookIndex::new());
+        let mut index = HookIndex::new();
+        index.extend(project.unbuilt_python_hooks().cloned());
+        return Ok(index);
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -241,5 +245,7 @@ pub fn listing_hook_index(project: &Project) -> anyhow::Result<HookIndex> {
         ..RuntimeConfig::default()
     })
     .context("failed to start the adapter runtime")?;
-    Ok(rt.block_on(super::index::hook_index(&runtime, project)))
+    let mut index = rt.block_on(super::index::hook_index(&runtime, project));
+    index.extend(project.unbuilt_python_hooks().cloned());
+    Ok(index)
 }

@@ -9,6 +9,7 @@ mod support;
 mod cli;
 mod exercise;
 mod lifecycle;
+mod listing_parity;
 mod progress_bars;
 mod real_mesh;
 mod registry_cli;
