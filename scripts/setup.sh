@@ -44,3 +44,21 @@ if [ ! -x "$VENV/bin/medallion" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q medallion==3.0.0
 fi
+
+# componentize-py (pinned): `meshroom build` turns a product's Python hooks
+# into a component with it. A venv of its own, so its site-packages stay small.
+PYVENV="${MESHROOM_PYVENV:-$PWD/target/pyvenv}"
+if [ ! -x "$PYVENV/bin/componentize-py" ] || ! "$PYVENV/bin/pip" show componentize-py 2>/dev/null | grep -qx "Version: 0.25.1"; then
+  log "creating $PYVENV with componentize-py 0.25.1"
+  python3 -m venv "$PYVENV"
+  "$PYVENV/bin/pip" install -q componentize-py==0.25.1
+fi
+
+# The original Meshroom 0.3.4, pinned: the side-by-side tests run the same
+# hook files natively with it, and compare listings with its own CLI.
+MESHROOM_ORIG_VENV="${MESHROOM_ORIG_VENV:-$PWD/target/meshroom-venv}"
+if [ ! -x "$MESHROOM_ORIG_VENV/bin/meshroom" ]; then
+  log "creating $MESHROOM_ORIG_VENV with meshroom 0.3.4"
+  python3 -m venv "$MESHROOM_ORIG_VENV"
+  "$MESHROOM_ORIG_VENV/bin/pip" install -q meshroom==0.3.4
+fi

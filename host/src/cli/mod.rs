@@ -7,6 +7,7 @@
 
 mod add;
 mod build;
+mod build_python;
 mod check;
 mod common;
 mod configure;

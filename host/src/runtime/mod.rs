@@ -49,6 +49,7 @@ mod cache;
 mod error;
 mod policy;
 mod state;
+mod stdio;
 mod types;
 
 use std::collections::HashMap;
@@ -553,6 +554,7 @@ impl Adapter {
         result: Result<wasmtime::Result<Result<R, wit::AdapterError>>, tokio::time::error::Elapsed>,
     ) -> Result<R, HookError> {
         let state = call.store.data();
+        state.log_output(true);
         let refused = state
             .shared
             .refused
