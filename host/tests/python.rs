@@ -492,3 +492,100 @@ async fn python_twin_plays_data_and_commands() {
         .unwrap();
     assert_eq!(msg, "submitted example_http_py → some_edr (events)");
 }
+
+/// The hostile Python product, built once per test binary.
+fn hostile() -> &'static [u8] {
+    static HOSTILE: OnceLock<Vec<u8>> = OnceLock::new();
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    HOSTILE.get_or_init(|| build(&root().join("adapters/hostile-py"), "hostile_py"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_python_hooks_are_contained() {
+    let api = Api::start();
+    let rt = runtime();
+    let bad = rt.load(hostile(), "hostile_py.wasm").await.unwrap();
+    let twin = load_twin(&rt).await;
+    let id = |topic: &str| hook_id(&bad, HookKind::Execute, Some(topic));
+    // Runs on the source side `edr1` of a plug to `siem1`, whose secret
+    // `api_key` the resolver must never be asked for.
+    let asked = std::sync::Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = asked.clone();
+    let policy = CallPolicy::deny_all()
+        .allow_http(&api.url())
+        .with_secrets(move |name: &str| {
+            seen.lock().unwrap().push(name.to_string());
+            (name == "api_key").then(|| "edr1-own-key".to_string())
+        });
+    let mut ctx = consumer_ctx(&api, json!({}));
+    ctx.instance = Some(ctx.plug.as_ref().unwrap().src.clone());
+    let call = |topic: &'static str, params: Value| {
+        let (bad, ctx, policy) = (bad.clone(), ctx.clone(), policy.clone());
+        let hook = id(topic);
+        async move { bad.execute(&hook, &ctx, &params, &policy).await }
+    };
+    let still_ok = || async {
+        let out = call("ok", json!({})).await.unwrap();
+        assert_eq!(out, json!({"ok": true, "instance": "edr1"}));
+    };
+
+    let err = call("spin", json!({})).await.unwrap_err();
+    assert_eq!(err.kind, HookErrorKind::CpuLimit, "{err}");
+    still_ok().await;
+
+    let err = call("alloc", json!({})).await.unwrap_err();
+    assert_eq!(err.kind, HookErrorKind::MemoryLimit, "{err}");
+    still_ok().await;
+
+    let err = call("egress", json!({"url": "http://10.255.255.1:8080/x"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, HookErrorKind::Unreachable, "{err}");
+    assert!(err.message.contains("10.255.255.1:8080"), "{err}");
+    assert!(err.message.contains("egress policy"), "{err}");
+
+    let out = call("other_secret", json!({})).await.unwrap();
+    assert_eq!(out, json!({"dst_api_key": null}));
+    assert!(
+        asked.lock().unwrap().is_empty(),
+        "another instance's secret is never asked of the host: {:?}",
+        asked.lock().unwrap()
+    );
+
+    let err = call("passwd", json!({})).await.unwrap_err();
+    assert_eq!(err.kind, HookErrorKind::Failed, "{err}");
+    assert!(err.message.contains("/etc/passwd"), "{err}");
+    assert!(err.message.contains("no filesystem"), "{err}");
+    assert!(!err.message.contains("root:"), "{err}");
+
+    // The build machine's environment is not in the component either.
+    let out = call("environ", json!({})).await.unwrap();
+    assert_eq!(out, json!({}), "no environment inside the sandbox");
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let err = call("socket", json!({"port": port})).await.unwrap_err();
+    assert!(
+        matches!(err.kind, HookErrorKind::Failed | HookErrorKind::Unreachable),
+        "{err}"
+    );
+    assert!(err.message.contains("socket"), "{err}");
+    assert!(listener.accept().is_err(), "no connection may reach the port");
+
+    // A hook raising: its error carries the exception's text, file and line.
+    let err = call("raises", json!({})).await.unwrap_err();
+    assert_eq!(err.kind, HookErrorKind::Failed);
+    assert!(
+        err.message.starts_with("RuntimeError: the product said no (at products/hostile_py/setup.py:"),
+        "{err}"
+    );
+
+    // Calls of another adapter in the same runtime still succeed.
+    let execute = hook_id(&twin, HookKind::Execute, Some("block_ip"));
+    twin.execute(&execute, &consumer_ctx(&api, json!({})), &json!({}), &CallPolicy::deny_all())
+        .await
+        .unwrap();
+    still_ok().await;
+}
