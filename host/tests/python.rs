@@ -589,3 +589,108 @@ async fn hostile_python_hooks_are_contained() {
         .unwrap();
     still_ok().await;
 }
+
+/// A fresh project with product `acme` made of `definition.yaml` and `files`.
+fn acme(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("products/acme");
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(
+        p.join("definition.yaml"),
+        "name: acme\nsettings:\n  - name: url\n    type: string\nconsumes:\n  events:\n    - mode: push\n",
+    )
+    .unwrap();
+    for (rel, text) in files {
+        let f = p.join(rel);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, text).unwrap();
+    }
+    dir
+}
+
+/// `meshroom build acme` fails; its stderr, checked to leave no adapter.
+fn build_fails(project: &Path) -> String {
+    let out = meshroom(project, &["build", "acme"]);
+    let t = text(&out);
+    assert!(!out.status.success(), "the build should fail:\n{t}");
+    assert!(
+        !project.join("products/acme/acme.wasm").exists(),
+        "no half-built adapter"
+    );
+    let def = std::fs::read_to_string(project.join("products/acme/definition.yaml")).unwrap();
+    assert!(!def.contains("adapter:"), "{def}");
+    assert!(!t.contains("panicked"), "{t}");
+    t
+}
+
+#[test]
+fn bad_python_hooks_fail_the_build_with_the_file_and_line() {
+    // A syntax error: the traceback's file and line, mapped to the product.
+    let p = acme(&[(
+        "setup.py",
+        "from meshroom.decorators import setup_consumer\n\n\n@setup_consumer(\"events\")\ndef broken(:\n    pass\n",
+    )]);
+    let t = build_fails(p.path());
+    assert!(
+        t.contains("products/acme/setup.py, line 5: SyntaxError"),
+        "{t}"
+    );
+    assert!(!t.contains("meshroom-pybuild-"), "no staging paths: {t}");
+
+    // A decorator argument the original does not have.
+    let p = acme(&[(
+        "setup.py",
+        "from meshroom.decorators import setup_consumer\n\n@setup_consumer(\"events\", colour=\"red\")\ndef hook(plug):\n    pass\n",
+    )]);
+    let t = build_fails(p.path());
+    assert!(t.contains("products/acme/setup.py, line 3: TypeError"), "{t}");
+    assert!(t.contains("unexpected keyword argument 'colour'"), "{t}");
+
+    // A failed import, in an integration file.
+    let p = acme(&[
+        ("setup.py", "X = 1\n"),
+        (
+            "integrations/other/events_consumer.py",
+            "import not_a_module_anywhere\n",
+        ),
+    ]);
+    let t = build_fails(p.path());
+    assert!(
+        t.contains("products/acme/integrations/other/events_consumer.py, line 1: ModuleNotFoundError"),
+        "{t}"
+    );
+}
+
+#[test]
+fn python_builds_refuse_what_they_cannot_build() {
+    // A Rust crate and Python hooks in one product folder: both named.
+    let p = acme(&[
+        ("setup.py", "X = 1\n"),
+        ("adapter/Cargo.toml", "[package]\nname = \"acme\"\n"),
+    ]);
+    let t = build_fails(p.path());
+    assert!(t.contains("both a Rust adapter crate"), "{t}");
+    assert!(t.contains("adapter/Cargo.toml"), "{t}");
+    assert!(t.contains("setup.py"), "{t}");
+
+    // componentize-py missing: says how to install it.
+    let p = acme(&[("setup.py", "X = 1\n")]);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshroom"));
+    cmd.arg("-p")
+        .arg(p.path())
+        .args(["build", "acme"])
+        .env("MESHROOM_CACHE", p.path().join(".cache"))
+        .env("MESHROOM_COMPONENTIZE_PY", "")
+        .env("PATH", p.path().join("empty"))
+        .env("HOME", p.path().join(".home"));
+    let out = run_piped(cmd, None);
+    let t = text(&out);
+    assert!(!out.status.success());
+    assert!(t.contains("componentize-py 0.25.1"), "{t}");
+    assert!(t.contains("pip install componentize-py==0.25.1"), "{t}");
+
+    // Hooks not built yet: commands say which command builds them.
+    let out = meshroom(p.path(), &["up"]);
+    let t = text(&out);
+    assert!(t.contains("`meshroom build acme`"), "{t}");
+}
