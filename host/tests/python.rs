@@ -572,21 +572,30 @@ async fn hostile_python_hooks_are_contained() {
         "{err}"
     );
     assert!(err.message.contains("socket"), "{err}");
-    assert!(listener.accept().is_err(), "no connection may reach the port");
+    assert!(
+        listener.accept().is_err(),
+        "no connection may reach the port"
+    );
 
     // A hook raising: its error carries the exception's text, file and line.
     let err = call("raises", json!({})).await.unwrap_err();
     assert_eq!(err.kind, HookErrorKind::Failed);
     assert!(
-        err.message.starts_with("RuntimeError: the product said no (at products/hostile_py/setup.py:"),
+        err.message
+            .starts_with("RuntimeError: the product said no (at products/hostile_py/setup.py:"),
         "{err}"
     );
 
     // Calls of another adapter in the same runtime still succeed.
     let execute = hook_id(&twin, HookKind::Execute, Some("block_ip"));
-    twin.execute(&execute, &consumer_ctx(&api, json!({})), &json!({}), &CallPolicy::deny_all())
-        .await
-        .unwrap();
+    twin.execute(
+        &execute,
+        &consumer_ctx(&api, json!({})),
+        &json!({}),
+        &CallPolicy::deny_all(),
+    )
+    .await
+    .unwrap();
     still_ok().await;
 }
 
@@ -643,7 +652,10 @@ fn bad_python_hooks_fail_the_build_with_the_file_and_line() {
         "from meshroom.decorators import setup_consumer\n\n@setup_consumer(\"events\", colour=\"red\")\ndef hook(plug):\n    pass\n",
     )]);
     let t = build_fails(p.path());
-    assert!(t.contains("products/acme/setup.py, line 3: TypeError"), "{t}");
+    assert!(
+        t.contains("products/acme/setup.py, line 3: TypeError"),
+        "{t}"
+    );
     assert!(t.contains("unexpected keyword argument 'colour'"), "{t}");
 
     // A failed import, in an integration file.
@@ -656,7 +668,9 @@ fn bad_python_hooks_fail_the_build_with_the_file_and_line() {
     ]);
     let t = build_fails(p.path());
     assert!(
-        t.contains("products/acme/integrations/other/events_consumer.py, line 1: ModuleNotFoundError"),
+        t.contains(
+            "products/acme/integrations/other/events_consumer.py, line 1: ModuleNotFoundError"
+        ),
         "{t}"
     );
 }
@@ -693,4 +707,128 @@ fn python_builds_refuse_what_they_cannot_build() {
     let out = meshroom(p.path(), &["up"]);
     let t = text(&out);
     assert!(t.contains("`meshroom build acme`"), "{t}");
+}
+
+/// The requests a run sent, as compared side by side: method, path and
+/// query, JSON body, and the headers the hooks set. Headers each HTTP
+/// stack adds on its own (`user-agent`, `accept-encoding`, `connection`,
+/// `content-length`, `host`) are left out on purpose.
+fn comparable(api: &Api) -> Vec<Value> {
+    api.requests()
+        .into_iter()
+        .map(|r| {
+            let body: Value = if r.body.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&r.body)
+                    .unwrap_or_else(|_| json!(String::from_utf8_lossy(&r.body)))
+            };
+            let headers: serde_json::Map<String, Value> = r
+                .headers
+                .iter()
+                .filter(|(k, _)| {
+                    ["authorization", "content-type", "accept", "x-webhook-token"]
+                        .contains(&k.as_str())
+                })
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            json!({"method": r.method, "path": r.path, "body": body, "headers": headers})
+        })
+        .collect()
+}
+
+#[test]
+fn an_original_users_hooks_send_what_meshroom_0_3_4_sends() {
+    let fixture = root().join("host/tests/fixtures/original-user");
+    let ours = Api::start();
+    let native = Api::start();
+    let dir = project_with(&fixture, "acme_api");
+    let p = dir.path();
+    std::fs::remove_file(p.join("products/acme_api/run_native.py")).unwrap();
+    let write = |rel: &str, text: &str| {
+        let f = p.join(rel);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, text).unwrap();
+    };
+    write(
+        "products/edr/definition.yaml",
+        "name: edr\nproduces:\n  events:\n    - mode: push\n",
+    );
+    write(
+        "instances/edr/edr1/config.yaml",
+        "name: edr1\nproduct: edr\n",
+    );
+    write(
+        "instances/acme_api/siem1/config.yaml",
+        &format!(
+            "name: siem1\nproduct: acme_api\nsettings:\n  url: {}\n",
+            ours.url()
+        ),
+    );
+    let out = meshroom(p, &["build", "acme_api"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = support::meshroom(
+        p,
+        &["secrets", "set", "instance:acme_api/siem1", "api_key"],
+        Some("k-123\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    support::ok(p, &["plug", "events", "edr1", "siem1"]);
+
+    // The same project, as the original sees it, pointed at its own server.
+    let copy = tempfile::tempdir().unwrap();
+    for sub in ["products", "instances"] {
+        copy_tree(&p.join(sub), &copy.path().join(sub));
+    }
+    std::fs::write(
+        copy.path().join("instances/acme_api/siem1/config.yaml"),
+        format!(
+            "name: siem1\nproduct: acme_api\nsettings:\n  url: {}\n",
+            native.url()
+        ),
+    )
+    .unwrap();
+
+    // meshroom: up, check, down through the component.
+    let up = support::ok(p, &["up"]);
+    assert!(up.contains("siem1"), "{up}");
+    let plug =
+        std::fs::read_to_string(p.join("instances/edr/edr1/plugs/siem1/events.yaml")).unwrap();
+    assert!(
+        plug.contains("status: up") && plug.contains("webhook_id: wh-1"),
+        "{plug}"
+    );
+    assert!(
+        !plug.contains("tok-wh-1"),
+        "the secret output is not in the plug file"
+    );
+    let check = meshroom(p, &["check"]);
+    assert!(!text(&check).contains("panicked"), "{}", text(&check));
+    support::ok(p, &["down"]);
+    assert!(ours.state.lock().unwrap().webhooks.is_empty());
+
+    // Meshroom 0.3.4 runs the same hook file natively.
+    let python = root().join("target/meshroom-venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run `bash scripts/setup.sh`",
+        python.display()
+    );
+    let mut cmd = Command::new(python);
+    cmd.arg(fixture.join("run_native.py"))
+        .arg(copy.path())
+        .arg("k-123")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost");
+    let out = run_piped(cmd, None);
+    assert!(
+        out.status.success(),
+        "Meshroom 0.3.4 failed:\n{}",
+        text(&out)
+    );
+    assert!(native.state.lock().unwrap().webhooks.is_empty());
+
+    let (a, b) = (comparable(&ours), comparable(&native));
+    assert_eq!(a.len(), 3, "{a:#?}");
+    assert_eq!(a, b, "meshroom sent {a:#?}\nMeshroom 0.3.4 sent {b:#?}");
 }
