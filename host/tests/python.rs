@@ -832,3 +832,29 @@ fn an_original_users_hooks_send_what_meshroom_0_3_4_sends() {
     assert_eq!(a.len(), 3, "{a:#?}");
     assert_eq!(a, b, "meshroom sent {a:#?}\nMeshroom 0.3.4 sent {b:#?}");
 }
+
+#[test]
+fn create_product_lang_python_scaffolds_hooks_that_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("products")).unwrap();
+    let out = meshroom(
+        p,
+        &[
+            "create", "product", "mysiem", "--from", "siem", "--lang", "python",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let setup = std::fs::read_to_string(p.join("products/mysiem/setup.py")).unwrap();
+    assert!(
+        setup.contains("from meshroom.decorators import setup_consumer"),
+        "{setup}"
+    );
+    assert!(setup.contains("class API(requests.Session):"), "{setup}");
+    assert!(!p.join("products/mysiem/adapter").exists(), "no Rust crate");
+    let out = meshroom(p, &["build", "mysiem"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(p.join("products/mysiem/mysiem.wasm").is_file());
+    let def = std::fs::read_to_string(p.join("products/mysiem/definition.yaml")).unwrap();
+    assert!(def.contains("adapter: mysiem.wasm"), "{def}");
+}

@@ -253,6 +253,16 @@ pub fn exec(product: &Product, ctx: &Context) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Builds the component of a Python product with componentize-py, without
+/// the source-digest cache nor installing it (for benches and tools).
+pub fn build_uncached(product: &Product) -> anyhow::Result<Vec<u8>> {
+    refuse_mixed(product)?;
+    let files = hook_files(product)?;
+    let requirements = product.dir.join("requirements.txt");
+    let requirements = requirements.is_file().then_some(requirements);
+    componentize(product, &files, "0.1.0", requirements.as_deref())
+}
+
 /// A product folder with both a Rust adapter crate and Python hooks is
 /// ambiguous: refuse it, naming both.
 fn refuse_mixed(product: &Product) -> anyhow::Result<()> {

@@ -7,7 +7,7 @@
 
 mod add;
 mod build;
-mod build_python;
+pub mod build_python;
 mod check;
 mod common;
 mod configure;
@@ -23,6 +23,7 @@ mod plug;
 mod produce;
 pub mod publish;
 pub mod pull;
+mod python_scaffold;
 pub mod registry;
 mod remove;
 mod scaffold;
