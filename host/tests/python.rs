@@ -707,6 +707,16 @@ fn python_builds_refuse_what_they_cannot_build() {
     let out = meshroom(p.path(), &["up"]);
     let t = text(&out);
     assert!(t.contains("`meshroom build acme`"), "{t}");
+
+    // Built without an `egress:` key: build and up say which line to add.
+    let out = meshroom(p.path(), &["build", "acme"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("no `egress:` key"), "{t}");
+    assert!(t.contains(r#"http: ["{{url}}"]"#), "{t}");
+    let t = text(&meshroom(p.path(), &["up"]));
+    assert!(t.contains("no `egress:` key"), "{t}");
+    assert!(!t.contains("`meshroom build acme`"), "{t}");
 }
 
 /// The requests a run sent, as compared side by side: method, path and

@@ -36,6 +36,9 @@ fn warn_python_files(project: &Project) {
             .adapter_path()
             .map_or(product.definition.adapter.is_some(), |p| p.is_file());
         if built {
+            if let Some(hint) = super::build_python::egress_hint(product) {
+                tracing::warn!("{hint}");
+            }
             continue;
         }
         let shown: Vec<String> = product

@@ -94,9 +94,11 @@ const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:sockets/tcp-create-socket",
     "wasi:sockets/udp",
     "wasi:sockets/udp-create-socket",
-    // Imported by the Rust standard library; inert here: no environment, no
-    // arguments, empty stdin, stdout discarded, stderr kept to explain a
-    // panic, and no preopened folder, so no file can be opened.
+    // Imported by the Rust standard library and by CPython (Python adapters
+    // built with componentize-py); inert here: no environment, no
+    // arguments, empty stdin, stdout and stderr to the host log (bounded,
+    // redacted; the stderr tail explains a crash), and no preopened folder,
+    // so no file can be opened (CPython's `open` fails with ENOENT).
     "wasi:cli/environment",
     "wasi:cli/exit",
     "wasi:cli/stdin",
@@ -188,6 +190,12 @@ impl Runtime {
         let mut c = wasmtime::Config::new();
         c.wasm_component_model(true);
         c.epoch_interruption(true);
+        // Instantiate linear memories from a copy-on-write image of their
+        // initial data (mmap of the compiled artifact) rather than copying
+        // it: a Python adapter's pre-initialised CPython heap is several MB,
+        // paid per fresh instance otherwise. (wasmtime's default; set so it
+        // stays on.)
+        c.memory_init_cow(true);
         if config.pooling {
             let n = config.max_instances.max(1);
             let mut pool = wasmtime::PoolingAllocationConfig::default();
