@@ -868,3 +868,39 @@ fn create_product_lang_python_scaffolds_hooks_that_build() {
     let def = std::fs::read_to_string(p.join("products/mysiem/definition.yaml")).unwrap();
     assert!(def.contains("adapter: mysiem.wasm"), "{def}");
 }
+
+#[test]
+fn requirements_are_bundled_from_a_hashed_lock_and_native_packages_refused() {
+    // A pure-Python package, pinned and hashed: imported by the hooks at build time.
+    let p = acme(&[
+        ("setup.py", "import six\n\nVERSION = six.__version__\n"),
+        (
+            "requirements.txt",
+            "six==1.16.0 --hash=sha256:8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254\n",
+        ),
+    ]);
+    let out = meshroom(p.path(), &["build", "acme"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Not pinned with a hash: refused, saying how to make the lock.
+    let p = acme(&[
+        ("setup.py", "X = 1\n"),
+        ("requirements.txt", "six==1.16.0\n"),
+    ]);
+    let t = build_fails(p.path());
+    assert!(t.contains("--hash=sha256"), "{t}");
+
+    // A package with native extensions only: refused, naming it.
+    let p = acme(&[
+        ("setup.py", "X = 1\n"),
+        (
+            "requirements.txt",
+            "pyyaml==6.0.2 --hash=sha256:0000000000000000000000000000000000000000000000000000000000000000\n",
+        ),
+    ]);
+    let t = build_fails(p.path());
+    assert!(
+        t.contains("`pyyaml==6.0.2` has no pure-Python wheel"),
+        "{t}"
+    );
+}

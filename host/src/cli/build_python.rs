@@ -580,11 +580,18 @@ fn install_requirements(
         .with_context(|| format!("failed to run `{} -m pip`", python.display()))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
+        if let Some(name) = stderr
+            .lines()
+            .find_map(|l| l.split("No matching distribution found for ").nth(1))
+        {
+            bail!(
+                "`products/{product}/requirements.txt`: `{}` has no pure-Python wheel (it has native extensions, or no such version exists): only pure-Python packages can run in the sandbox",
+                name.trim()
+            );
+        }
         let hint = if stderr.contains("hash") || stderr.contains("pinned") || stderr.contains("==")
         {
             " (every line must be pinned with `==` and carry `--hash=sha256:…`: make it with `pip-compile --generate-hashes` or `pip download` + `pip hash`)"
-        } else if stderr.contains("No matching distribution") {
-            " (only pure-Python wheels can run in the sandbox: a package without a `py3-none-any` wheel has native extensions)"
         } else {
             ""
         };
