@@ -34,8 +34,12 @@ fn config(dir: &Path) -> RuntimeConfig {
 fn build_python() -> (Vec<u8>, Duration) {
     let tool = root().join("target/pyvenv/bin/componentize-py");
     assert!(tool.is_file(), "run scripts/setup.sh");
-    // SAFETY: single-threaded at this point; read by the build code only.
-    unsafe { std::env::set_var("MESHROOM_COMPONENTIZE_PY", &tool) };
+    // SAFETY: no other thread runs yet (the tokio runtime starts after the
+    // builds); only the build code reads it.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::env::set_var("MESHROOM_COMPONENTIZE_PY", &tool)
+    };
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("products/example_http_py");
     std::fs::create_dir_all(&dest).unwrap();
@@ -114,11 +118,6 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let mut builds = Vec::new();
     let mut bytes = Vec::new();
     for _ in 0..3 {
@@ -131,6 +130,11 @@ fn main() {
         bytes.len() / 1024,
         median(builds)
     );
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     figures(&tokio, "example_http_py (Python)", &bytes, "block_ip");
     let rust =
         std::fs::read(root().join("adapters/target/wasm32-wasip2/release/example_http.wasm"))
