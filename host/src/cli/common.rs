@@ -58,8 +58,9 @@ fn warn_python_files(project: &Project) {
             String::new()
         };
         tracing::warn!(
-            "product `{}` has Python hooks ({}{more}) but no built adapter: they do not run until `meshroom build {}` makes their component",
+            "product `{}` has {} Python hook file(s) ({}{more}) but no built adapter: they do not run until `meshroom build {}` makes their component",
             product.name,
+            product.python_files.len(),
             shown.join(", "),
             product.name
         );
