@@ -497,18 +497,18 @@ pub fn build_error(product: &str, product_stage: &Path, stage: &Path, output: &s
     let mut location = None;
     for (i, line) in lines.iter().enumerate() {
         let t = line.trim_start();
-        if let Some(rest) = t.strip_prefix("File \"") {
-            if let Some((file, tail)) = rest.split_once('"') {
-                if file.starts_with(&format!("{shown}/")) {
-                    let line_no = tail
-                        .trim_start_matches(", line ")
-                        .split(|c: char| !c.is_ascii_digit())
-                        .next()
-                        .unwrap_or("")
-                        .to_string();
-                    location = Some((file.to_string(), line_no, i));
-                }
-            }
+        if let Some((file, tail)) = t
+            .strip_prefix("File \"")
+            .and_then(|rest| rest.split_once('"'))
+            && file.starts_with(&format!("{shown}/"))
+        {
+            let line_no = tail
+                .trim_start_matches(", line ")
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap_or("")
+                .to_string();
+            location = Some((file.to_string(), line_no, i));
         }
     }
     let exception = lines
