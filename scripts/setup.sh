@@ -56,8 +56,17 @@ if [ ! -x "$VENV/bin/medallion" ]; then
   "$VENV/bin/pip" install -q medallion==3.0.0
 fi
 
+# componentize-py (pinned): `meshroom build` turns a product's Python hooks
+# into a component with it. A venv of its own, so its site-packages stay small.
+PYVENV="${MESHROOM_PYVENV:-$PWD/target/pyvenv}"
+if [ ! -x "$PYVENV/bin/componentize-py" ] || ! "$PYVENV/bin/pip" show componentize-py 2>/dev/null | grep -qx "Version: 0.25.1"; then
+  log "creating $PYVENV with componentize-py 0.25.1"
+  python3 -m venv "$PYVENV"
+  "$PYVENV/bin/pip" install -q componentize-py==0.25.1
+fi
+
 # The original Meshroom 0.3.4, pinned, in its own venv: the differential listing
-# test (host/tests/listing_parity.rs) generates projects with its CLI and
+# test (host/tests/it/listing_parity.rs) generates projects with its CLI and
 # compares its listings with ours.
 ORIGINAL_VENV="${MESHROOM_ORIGINAL_VENV:-$PWD/target/meshroom-venv}"
 if [ "$("$ORIGINAL_VENV/bin/meshroom" --version 2>/dev/null)" != "0.3.4" ]; then

@@ -104,6 +104,7 @@ impl Adapter {
         result: Result<wasmtime::Result<Result<R, wit::AdapterError>>, tokio::time::error::Elapsed>,
     ) -> Result<R, HookError> {
         let state = call.store.data();
+        state.log_output(true);
         let refused = state
             .shared
             .refused

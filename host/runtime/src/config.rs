@@ -85,6 +85,12 @@ impl EngineCore {
         let mut c = wasmtime::Config::new();
         c.wasm_component_model(true);
         c.epoch_interruption(true);
+        // Instantiate linear memories from a copy-on-write image of their
+        // initial data (mmap of the compiled artifact) rather than copying
+        // it: a Python adapter's pre-initialised CPython heap is several MB,
+        // paid per fresh instance otherwise. (wasmtime's default; set so it
+        // stays on.)
+        c.memory_init_cow(true);
         if config.pooling {
             let n = config.max_instances.max(1);
             let mut pool = wasmtime::PoolingAllocationConfig::default();

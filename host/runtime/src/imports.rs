@@ -29,9 +29,11 @@ const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:sockets/tcp-create-socket",
     "wasi:sockets/udp",
     "wasi:sockets/udp-create-socket",
-    // Imported by the Rust standard library; inert here: no environment, no
-    // arguments, empty stdin, stdout discarded, stderr kept to explain a
-    // panic, and no preopened folder, so no file can be opened.
+    // Imported by the Rust standard library and by CPython (Python adapters
+    // built with componentize-py); inert here: no environment, no
+    // arguments, empty stdin, stdout and stderr to the host log (bounded,
+    // redacted; the stderr tail explains a crash), and no preopened folder,
+    // so no file can be opened (CPython's `open` fails with ENOENT).
     "wasi:cli/environment",
     "wasi:cli/exit",
     "wasi:cli/stdin",

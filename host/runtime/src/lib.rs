@@ -32,7 +32,7 @@
 //! answers on disk), `imports` (the import allow-list), `runtime` (loading
 //! components), `adapter` (the hook wrappers), `call` (one fresh instance
 //! per call, and mapping traps to [`HookError`]s), `state` (the per-call
-//! sandbox), `policy` (egress), `limits` (every bound), `sanitize` (the
+//! sandbox), `stdio` (the guest's stdout and stderr, to the host log), `policy` (egress), `limits` (every bound), `sanitize` (the
 //! control-character escape rule), `bindings` (the generated WIT bindings).
 //!
 //! ```no_run
@@ -72,6 +72,7 @@ mod policy;
 mod runtime;
 mod sanitize;
 mod state;
+mod stdio;
 mod types;
 
 pub use adapter::{Adapter, Watcher};

@@ -5,17 +5,13 @@
 //! [`Limits`]: resource-table entries, HTTP header bytes, outgoing body
 //! chunks, log lines and log bytes.
 
-use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http_body_util::BodyExt;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::{HasData, ResourceTable};
-use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{
@@ -26,12 +22,11 @@ use zeroize::Zeroizing;
 use super::bindings::{wit, wit_host};
 use super::limits::{Limits, cut_owned};
 use super::policy::{CallPolicy, SecretResolver, resolved_ip_allowed};
+use super::stdio::LogPipe;
 
 /// Secrets shorter than this are not searched for in texts (they would
 /// match everywhere).
 pub(crate) const MIN_SECRET_LEN: usize = 3;
-/// How much of stderr is kept to explain a crash.
-const STDERR_TAIL: usize = 4096;
 
 /// Why the host stopped the adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +62,10 @@ pub(crate) struct CallState {
     log_lines: usize,
     log_bytes: usize,
     log_dropped: bool,
-    pub stderr: TailPipe,
+    /// What the adapter prints (logged, bounded).
+    pub stdout: LogPipe,
+    /// What it writes to stderr (logged, bounded; the tail explains a crash).
+    pub stderr: LogPipe,
     pub shared: Arc<Shared>,
     /// Epoch ticks of guest CPU used so far in this call.
     pub cpu_ticks: u64,
@@ -84,10 +82,12 @@ impl CallState {
         limits: Limits,
     ) -> Self {
         let shared = Arc::new(Shared::default());
-        let stderr = TailPipe::default();
+        let stdout = LogPipe::default();
+        let stderr = LogPipe::default();
         let mut b = WasiCtx::builder();
-        // Default deny: no preopens, env, args, stdin; stdout discarded.
-        b.stderr(stderr.clone());
+        // Default deny: no preopens, env, args, stdin; stdout and stderr go
+        // to the host log (bounded, redacted).
+        b.stdout(stdout.clone()).stderr(stderr.clone());
         let any_sockets = !socket_peers.is_empty();
         b.allow_tcp(any_sockets)
             .allow_udp(any_sockets)
@@ -134,9 +134,32 @@ impl CallState {
             log_lines: 0,
             log_bytes: 0,
             log_dropped: false,
+            stdout,
             stderr,
             shared,
             cpu_ticks: 0,
+        }
+    }
+
+    /// Logs what the adapter printed since the last call of this (redacted,
+    /// bounded): stdout at info, stderr at warn. `all`: the call ended,
+    /// an unfinished last line is logged too.
+    pub fn log_output(&self, all: bool) {
+        let (product, hook) = (&self.product, &self.hook);
+        for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let (lines, dropped) = pipe.take_lines(all);
+            for line in lines {
+                // Masked, cut and always escaped, as `host.log` lines are.
+                let line = super::sanitize::escape_controls(&self.bounded_text(&line)).into_owned();
+                if stream == "stdout" {
+                    tracing::info!(%product, %hook, stream, "{line}");
+                } else {
+                    tracing::warn!(%product, %hook, stream, "{line}");
+                }
+            }
+            if all && dropped > 0 {
+                tracing::warn!(%product, %hook, stream, "{dropped} more line(s) of {stream} dropped");
+            }
         }
     }
 
@@ -400,86 +423,5 @@ impl WasiHttpHooks for Egress {
                 Box::new(io) as Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
             ))
         })
-    }
-}
-
-/// Keeps the last few KiB written to the adapter's stderr (always accepts
-/// writes, so a chatty adapter never fails on stderr).
-#[derive(Clone, Default)]
-pub(crate) struct TailPipe(Arc<Mutex<VecDeque<u8>>>);
-
-impl TailPipe {
-    /// Appends `bytes`, keeping the last [`STDERR_TAIL`] bytes.
-    fn keep(&self, bytes: &[u8]) {
-        if let Ok(mut tail) = self.0.lock() {
-            tail.extend(bytes);
-            let excess = tail.len().saturating_sub(STDERR_TAIL);
-            tail.drain(..excess);
-        }
-    }
-
-    /// The kept tail, as text.
-    pub fn tail(&self) -> String {
-        match self.0.lock() {
-            Ok(buf) => {
-                let bytes: Vec<u8> = buf.iter().copied().collect();
-                String::from_utf8_lossy(&bytes).trim().to_string()
-            }
-            Err(_) => String::new(),
-        }
-    }
-}
-
-impl IsTerminal for TailPipe {
-    fn is_terminal(&self) -> bool {
-        false
-    }
-}
-
-impl StdoutStream for TailPipe {
-    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
-        Box::new(self.clone())
-    }
-
-    /// Written synchronously: the default adapter hands every write to a
-    /// task, about half a millisecond per `eprintln!` of the adapter.
-    fn p2_stream(&self) -> Box<dyn wasmtime_wasi::p2::OutputStream> {
-        Box::new(self.clone())
-    }
-}
-
-#[async_trait::async_trait]
-impl wasmtime_wasi::p2::Pollable for TailPipe {
-    /// Always ready: writes never block.
-    async fn ready(&mut self) {}
-}
-
-impl wasmtime_wasi::p2::OutputStream for TailPipe {
-    fn write(&mut self, bytes: bytes::Bytes) -> wasmtime_wasi::p2::StreamResult<()> {
-        self.keep(&bytes);
-        Ok(())
-    }
-    fn flush(&mut self) -> wasmtime_wasi::p2::StreamResult<()> {
-        Ok(())
-    }
-    fn check_write(&mut self) -> wasmtime_wasi::p2::StreamResult<usize> {
-        Ok(64 * 1024)
-    }
-}
-
-impl tokio::io::AsyncWrite for TailPipe {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        self.keep(buf);
-        Poll::Ready(Ok(buf.len()))
-    }
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
     }
 }

@@ -1,6 +1,7 @@
 //! `meshroom build PRODUCT`: build the product's adapter crate (in its
 //! product folder) for `wasm32-wasip2`, copy the component next to the
-//! definition and point `adapter:` at it.
+//! definition and point `adapter:` at it. A product whose hooks are
+//! Python files is built by [`super::build_python`].
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -14,8 +15,8 @@ use crate::fsutil::write_atomic;
 
 const TARGET: &str = "wasm32-wasip2";
 
-/// Build a product's adapter (the cargo crate in its folder) into a WebAssembly component and
-/// set `adapter:` in its definition
+/// Build a product's adapter (the cargo crate in its folder, or its Python hook files with
+/// componentize-py) into a WebAssembly component and set `adapter:` in its definition
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
     /// The product whose adapter to build
@@ -25,6 +26,9 @@ pub struct BuildArgs {
 pub fn exec(args: BuildArgs, ctx: &Context) -> anyhow::Result<()> {
     let project = load_project(ctx)?;
     let product = project.product(&args.product)?.clone();
+    if super::build_python::is_python_product(&product) {
+        return super::build_python::exec(&product, ctx);
+    }
     // `create product` scaffolds the crate in `adapter/`; a crate at the
     // product folder's root works too.
     let crate_dir = if product.dir.join("adapter/Cargo.toml").is_file() {

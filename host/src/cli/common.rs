@@ -9,7 +9,7 @@ use super::Context;
 use crate::project::{HookIndex, Mode, Project, Role};
 
 /// Loads the project at `-p/--path`, warning once about Python hook files
-/// (the original's hooks are never executed).
+/// not built into an adapter yet.
 pub fn load_project(ctx: &Context) -> anyhow::Result<Project> {
     let project = Project::load(&ctx.project_dir)?;
     warn_python_files(&project);
@@ -24,27 +24,45 @@ pub fn load_products(ctx: &Context) -> anyhow::Result<Project> {
     Ok(project)
 }
 
-/// Warns once about the original's Python hook files, never executed.
+/// Warns once per product whose Python hook files have no built adapter
+/// yet (their hooks run only once `meshroom build` made the component),
+/// naming the command that builds it.
 fn warn_python_files(project: &Project) {
-    let py: Vec<String> = project
-        .python_files()
-        .map(|p| {
-            p.strip_prefix(project.root())
-                .unwrap_or(p)
-                .display()
-                .to_string()
-        })
-        .collect();
-    if !py.is_empty() {
-        let shown = py.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
-        let more = if py.len() > 3 {
-            format!(" and {} more", py.len() - 3)
+    for product in project.products() {
+        if product.python_files.is_empty() {
+            continue;
+        }
+        let built = product
+            .adapter_path()
+            .map_or(product.definition.adapter.is_some(), |p| p.is_file());
+        if built {
+            if let Some(hint) = super::build_python::egress_hint(product) {
+                tracing::warn!("{hint}");
+            }
+            continue;
+        }
+        let shown: Vec<String> = product
+            .python_files
+            .iter()
+            .take(3)
+            .map(|p| {
+                p.strip_prefix(project.root())
+                    .unwrap_or(p)
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        let more = if product.python_files.len() > 3 {
+            format!(" and {} more", product.python_files.len() - 3)
         } else {
             String::new()
         };
         tracing::warn!(
-            "{} Python hook file(s) found ({shown}{more}): meshroom never executes Python; port their hooks to a WebAssembly adapter (see `meshroom create product --help`)",
-            py.len()
+            "product `{}` has {} Python hook file(s) ({}{more}) but no built adapter: they do not run until `meshroom build {}` makes their component",
+            product.name,
+            product.python_files.len(),
+            shown.join(", "),
+            product.name
         );
     }
 }

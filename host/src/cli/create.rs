@@ -28,6 +28,10 @@ pub enum CreateCommand {
         /// crate on meshroom-sdk built for wasm32-wasip2)
         #[arg(long)]
         no_adapter: bool,
+        /// The language of the scaffolded hooks: `rust` (an adapter crate) or
+        /// `python` (a `setup.py` in the original Meshroom's layout)
+        #[arg(long, value_parser = ["rust", "python"], default_value = "rust")]
+        lang: String,
     },
     /// Add a capability to a product's definition
     Capability {
@@ -75,7 +79,9 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
             name,
             template,
             no_adapter,
+            lang,
         } => {
+            let python = lang == "python";
             if project.find_product(&name).is_some() {
                 done(
                     ctx,
@@ -94,7 +100,13 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
                     .into_bytes(),
                 )],
             };
-            if !no_adapter && !files.iter().any(|(p, _)| p.starts_with("adapter")) {
+            if python && !no_adapter {
+                let definition = definition_among(&files, &name, &project)?;
+                files.push((
+                    PathBuf::from("setup.py"),
+                    super::python_scaffold::setup_py(&name, &definition).into_bytes(),
+                ));
+            } else if !no_adapter && !files.iter().any(|(p, _)| p.starts_with("adapter")) {
                 let definition = definition_among(&files, &name, &project)?;
                 let sdk_path = std::env::var("MESHROOM_SDK_PATH").ok();
                 files.extend(
@@ -116,7 +128,15 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
                     path.display()
                 ),
             );
-            if !no_adapter {
+            if python && !no_adapter {
+                done(
+                    ctx,
+                    format!(
+                        "scaffolded its Python hooks in {} (build them with `meshroom build {name}`)",
+                        product.dir.join("setup.py").display()
+                    ),
+                );
+            } else if !no_adapter {
                 done(
                     ctx,
                     format!(

@@ -7,6 +7,7 @@
 
 mod add;
 mod build;
+pub mod build_python;
 mod check;
 mod common;
 mod configure;
@@ -24,6 +25,7 @@ mod plug;
 mod produce;
 pub mod publish;
 pub mod pull;
+mod python_scaffold;
 pub mod registry;
 mod remove;
 mod scaffold;

@@ -11,6 +11,7 @@ mod exercise;
 mod lifecycle;
 mod listing_parity;
 mod progress_bars;
+mod python;
 mod real_mesh;
 mod registry_cli;
 mod runtime;
