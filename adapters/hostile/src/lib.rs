@@ -102,8 +102,14 @@ impl Adapter for Hostile {
             Hook::pull("pull_huge", pull_huge),
             Hook::pull("pull_many", pull_many),
             Hook::pull("pull_invalid", pull_invalid),
-            Hook::setup("leaky", leaky).consumer().topic("leaky").owns_both(),
-            Hook::setup("mint", mint).consumer().topic("mint").owns_both(),
+            Hook::setup("leaky", leaky)
+                .consumer()
+                .topic("leaky")
+                .owns_both(),
+            Hook::setup("mint", mint)
+                .consumer()
+                .topic("mint")
+                .owns_both(),
             Hook::setup("bigout", bigout)
                 .consumer()
                 .topic("bigout")
@@ -457,7 +463,10 @@ fn ansi(_ctx: &Context, _params: Value) -> Result<Value> {
 
 fn loud(_ctx: &Context, params: Value) -> Result<Value> {
     let lines = params.get("lines").and_then(Value::as_u64).unwrap_or(100);
-    let size = params.get("size").and_then(Value::as_u64).unwrap_or(100_000) as usize;
+    let size = params
+        .get("size")
+        .and_then(Value::as_u64)
+        .unwrap_or(100_000) as usize;
     let line = filler(size);
     for _ in 0..lines {
         log::info(&line);
@@ -473,7 +482,10 @@ fn overclaim(_ctx: &Context, batch: Vec<Vec<u8>>) -> Result<ProduceReport> {
 }
 
 fn ansi_check(_ctx: &Context) -> Result<CheckReport> {
-    Ok(CheckReport::new(PlugState::Drifted, format!("detail {ESCAPES}")))
+    Ok(CheckReport::new(
+        PlugState::Drifted,
+        format!("detail {ESCAPES}"),
+    ))
 }
 
 struct Burst(bool);
@@ -484,7 +496,9 @@ impl Watch for Burst {
             return Ok(None);
         }
         Ok(Some(
-            (0..20_000).map(|i| format!("record {i} {ESCAPES}")).collect(),
+            (0..20_000)
+                .map(|i| format!("record {i} {ESCAPES}"))
+                .collect(),
         ))
     }
 }

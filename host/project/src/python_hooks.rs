@@ -967,7 +967,7 @@ fn clean_doc(doc: &str) -> String {
     out.join("\n")
 }
 
-/// A [`PythonProblem`] in a given file, as the project reports it.
+/// A `PythonProblem` in a given file, as the project reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PythonFileProblem {
     pub path: PathBuf,

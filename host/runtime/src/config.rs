@@ -21,7 +21,7 @@ use crate::state::{CallState, HostData};
 /// between calls (a Rust adapter touches about its 1 MiB stack plus heap).
 const KEEP_RESIDENT: usize = 2 << 20;
 
-/// Settings of a [`Runtime`].
+/// Settings of a [`crate::Runtime`].
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     /// Cache folder (compiled code under `compiled/`, describe answers under
@@ -42,7 +42,7 @@ pub struct RuntimeConfig {
     /// Use the pooling instance allocator (faster instantiation).
     pub pooling: bool,
     /// Bounds on what a call returns and makes the host hold (a call's
-    /// [`CallPolicy::limits`] overrides them).
+    /// [`crate::CallPolicy::limits`] overrides them).
     pub limits: Limits,
 }
 

@@ -22,6 +22,7 @@ pub struct ActionArgs {
     /// The instance; with DST, the source (trigger) end of the plug
     pub instance: String,
     /// The destination (executor) instance: call the hook of the plug INSTANCE --[TOPIC]-> DST
+    #[allow(rustdoc::broken_intra_doc_links)] // `[TOPIC]` is the plug notation of --help
     pub dst: Option<String>,
     /// The plug's mode; any when omitted
     #[arg(short, long, value_parser = mode_parser())]
