@@ -35,7 +35,7 @@ fi
 # rustfmt (a test checks that the adapter code `create product` scaffolds is
 # rustfmt-clean; scripts/lint.sh checks the tree) and clippy (scripts/lint.sh).
 for component in rustfmt clippy; do
-  if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+  if ! rustup component list --installed 2>/dev/null | grep "^$component" >/dev/null; then
     log "adding the $component component"
     rustup component add "$component"
   fi
@@ -59,7 +59,7 @@ fi
 # componentize-py (pinned): `meshroom build` turns a product's Python hooks
 # into a component with it. A venv of its own, so its site-packages stay small.
 PYVENV="${MESHROOM_PYVENV:-$PWD/target/pyvenv}"
-if [ ! -x "$PYVENV/bin/componentize-py" ] || ! "$PYVENV/bin/pip" show componentize-py 2>/dev/null | grep -qx "Version: 0.25.1"; then
+if [ ! -x "$PYVENV/bin/componentize-py" ] || ! "$PYVENV/bin/pip" show componentize-py 2>/dev/null | grep -x "Version: 0.25.1" >/dev/null; then
   log "creating $PYVENV with componentize-py 0.25.1"
   python3 -m venv "$PYVENV"
   "$PYVENV/bin/pip" install -q componentize-py==0.25.1
