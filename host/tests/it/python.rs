@@ -7,6 +7,7 @@
 //! Built components are cached by the sha256 of their sources (in the
 //! shared test cache), so the suite builds each one once, not every run.
 
+use crate::runtime::{consumer_ctx_of, policy};
 use crate::support;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -142,49 +143,9 @@ fn hook_id(adapter: &Adapter, kind: HookKind, topic: Option<&str>) -> String {
         .clone()
 }
 
-fn instance(name: &str, product: &str, url: &str) -> InstanceRef {
-    InstanceRef {
-        name: name.into(),
-        product: product.into(),
-        settings: json!({ "url": url }),
-    }
-}
-
 /// The context of the consumer side of `edr1 -> siem1` on topic `events`.
 fn consumer_ctx(api: &Api, outputs: Value) -> HookContext {
-    let dst = instance("siem1", "example_http_py", &api.url());
-    HookContext {
-        instance: Some(dst.clone()),
-        plug: Some(PlugRef {
-            src: instance("edr1", "some_edr", "http://127.0.0.1:9"),
-            dst,
-            topic: "events".into(),
-            mode: Mode::Push,
-            format: Some("ecs".into()),
-            is_trigger: false,
-            src_config: json!({}),
-            dst_config: json!({}),
-            outputs,
-        }),
-        integration: None,
-    }
-}
-
-fn policy(api: &Api, plug_secrets: &[(&str, &str)]) -> CallPolicy {
-    let mut secrets: Vec<(String, String)> = vec![("api_key".into(), "k-123".into())];
-    secrets.extend(
-        plug_secrets
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
-    CallPolicy::deny_all()
-        .allow_http(&api.url())
-        .with_secrets(move |name: &str| {
-            secrets
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
+    consumer_ctx_of("example_http_py", api, outputs)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,7 +22,7 @@ fn runtime() -> Runtime {
     .unwrap()
 }
 
-fn instance(name: &str, product: &str, url: &str) -> InstanceRef {
+pub(crate) fn instance(name: &str, product: &str, url: &str) -> InstanceRef {
     InstanceRef {
         name: name.into(),
         product: product.into(),
@@ -32,7 +32,12 @@ fn instance(name: &str, product: &str, url: &str) -> InstanceRef {
 
 /// The context of the consumer side of `src -> dst` on topic `events`.
 fn consumer_ctx(api: &Api, outputs: Value) -> HookContext {
-    let dst = instance("siem1", "example_http", &api.url());
+    consumer_ctx_of("example_http", api, outputs)
+}
+
+/// [`consumer_ctx`] for the adapter of `product` (the Python twin too).
+pub(crate) fn consumer_ctx_of(product: &str, api: &Api, outputs: Value) -> HookContext {
+    let dst = instance("siem1", product, &api.url());
     HookContext {
         instance: Some(dst.clone()),
         plug: Some(PlugRef {
@@ -51,7 +56,7 @@ fn consumer_ctx(api: &Api, outputs: Value) -> HookContext {
 }
 
 /// A policy allowing the API, answering the instance's and plug's secrets.
-fn policy(api: &Api, plug_secrets: &[(&str, &str)]) -> CallPolicy {
+pub(crate) fn policy(api: &Api, plug_secrets: &[(&str, &str)]) -> CallPolicy {
     let mut secrets: Vec<(String, String)> = vec![("api_key".into(), "k-123".into())];
     secrets.extend(
         plug_secrets
