@@ -11,53 +11,19 @@
 //! CPU time of this process, as the project benchmark measures it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-#![allow(unsafe_code)]
+#![allow(unsafe_code)] // `support/cpu_time.rs` calls `clock_gettime`
+
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
 
 use std::hint::black_box;
 use std::path::Path;
 
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use cpu_time::CpuTime;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 use meshroom::cli::list;
 use meshroom::project::{IntegrationFilter, Project};
-
-/// CPU time consumed by this process, in nanoseconds.
-struct CpuTime;
-
-fn cpu_now_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime");
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-impl Measurement for CpuTime {
-    type Intermediate = u64;
-    type Value = u64;
-    fn start(&self) -> u64 {
-        cpu_now_ns()
-    }
-    fn end(&self, start: u64) -> u64 {
-        cpu_now_ns().saturating_sub(start)
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    fn to_f64(&self, v: &u64) -> f64 {
-        *v as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        WallTime.formatter()
-    }
-}
 
 const PRODUCTS: usize = 200;
 
