@@ -17,15 +17,12 @@ use std::time::Duration;
 
 use crate::support::{Api, run_piped, shared_cache};
 use meshroom::runtime::*;
+use meshroom_tests::workspace_root;
 use serde_json::{Value, json};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// `componentize-py` of the venv `scripts/setup.sh` makes.
 fn componentize_py() -> PathBuf {
-    let p = root().join("target/pyvenv/bin/componentize-py");
+    let p = workspace_root().join("target/pyvenv/bin/componentize-py");
     assert!(
         p.is_file(),
         "{} is missing: run `bash scripts/setup.sh`",
@@ -114,7 +111,12 @@ fn twin() -> &'static [u8] {
     static TWIN: OnceLock<Vec<u8>> = OnceLock::new();
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    TWIN.get_or_init(|| build(&root().join("adapters/example-http-py"), "example_http_py"))
+    TWIN.get_or_init(|| {
+        build(
+            &workspace_root().join("adapters/example-http-py"),
+            "example_http_py",
+        )
+    })
 }
 
 fn runtime() -> Runtime {
@@ -456,7 +458,7 @@ fn hostile() -> &'static [u8] {
     static HOSTILE: OnceLock<Vec<u8>> = OnceLock::new();
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    HOSTILE.get_or_init(|| build(&root().join("adapters/hostile-py"), "hostile_py"))
+    HOSTILE.get_or_init(|| build(&workspace_root().join("adapters/hostile-py"), "hostile_py"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -707,7 +709,7 @@ fn comparable(api: &Api) -> Vec<Value> {
 
 #[test]
 fn an_original_users_hooks_send_what_meshroom_0_3_4_sends() {
-    let fixture = root().join("host/tests/it/fixtures/original-user");
+    let fixture = workspace_root().join("host/tests/it/fixtures/original-user");
     let ours = Api::start();
     let native = Api::start();
     let dir = project_with(&fixture, "acme_api");
@@ -776,7 +778,7 @@ fn an_original_users_hooks_send_what_meshroom_0_3_4_sends() {
     assert!(ours.state.lock().unwrap().webhooks.is_empty());
 
     // Meshroom 0.3.4 runs the same hook file natively.
-    let python = root().join("target/meshroom-venv/bin/python");
+    let python = workspace_root().join("target/meshroom-venv/bin/python");
     assert!(
         python.is_file(),
         "{} is missing: run `bash scripts/setup.sh`",
