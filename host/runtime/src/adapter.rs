@@ -43,8 +43,9 @@ impl std::fmt::Debug for Adapter {
 }
 
 macro_rules! hook_call {
-    ($self:ident, $hook:ident, $policy:ident, |$store:ident, $hooks:ident| $call:expr) => {{
-        let mut call = $self.instantiate($hook, $policy).await?;
+    ($self:ident, $hook:ident, $kind:ident, $ctx:ident, $policy:ident, |$store:ident, $hooks:ident| $call:expr) => {{
+        let tape = $self.open_tape($hook, HookKind::$kind, $ctx, $policy);
+        let mut call = $self.instantiate($hook, $policy, tape).await?;
         let $hooks = call.instance.meshroom_adapter_hooks();
         let $store = &mut call.store;
         let result = tokio::time::timeout(call.timeout, $call).await;
@@ -76,7 +77,7 @@ impl Adapter {
     pub(crate) async fn describe_now(&self) -> Result<AdapterInfo, HookError> {
         let policy = CallPolicy::deny_all();
         let hook = "describe";
-        let mut call = self.instantiate(hook, &policy).await?;
+        let mut call = self.instantiate(hook, &policy, None).await?;
         let hooks = call.instance.meshroom_adapter_hooks();
         let result = tokio::time::timeout(call.timeout, hooks.call_describe(&mut call.store)).await;
         let info = self.finish(hook, &call, result.map(|r| r.map(Ok)))?;
@@ -108,7 +109,7 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<Outcome, HookError> {
         let wctx = bindings::context_to(ctx);
-        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+        let (out, call) = hook_call!(self, hook, Setup, ctx, policy, |store, hooks| hooks
             .call_setup(store, hook, &wctx));
         self.outcome_checked(hook, call, out?)
     }
@@ -121,7 +122,7 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<Outcome, HookError> {
         let wctx = bindings::context_to(ctx);
-        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+        let (out, call) = hook_call!(self, hook, Teardown, ctx, policy, |store, hooks| hooks
             .call_teardown(store, hook, &wctx));
         self.outcome_checked(hook, call, out?)
     }
@@ -134,10 +135,11 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<CheckReport, HookError> {
         let wctx = bindings::context_to(ctx);
-        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+        let (out, call) = hook_call!(self, hook, Check, ctx, policy, |store, hooks| hooks
             .call_check(store, hook, &wctx));
         let mut report = bindings::check_from(out?);
         report.detail = call.store.data().bounded_text(&report.detail);
+        call.tape_result(|| serde_json::json!({ "check": report }));
         Ok(report)
     }
 
@@ -150,7 +152,7 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<ProduceReport, HookError> {
         let wctx = bindings::context_to(ctx);
-        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+        let (out, call) = hook_call!(self, hook, Produce, ctx, policy, |store, hooks| hooks
             .call_produce(store, hook, &wctx, batch));
         let mut report = bindings::produce_from(out?);
         report.detail = call.store.data().bounded_text(&report.detail);
@@ -166,6 +168,7 @@ impl Adapter {
                 ),
             ));
         }
+        call.tape_result(|| serde_json::json!({ "produce": report }));
         Ok(report)
     }
 
@@ -178,11 +181,12 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<serde_json::Value, HookError> {
         let (wctx, params) = (bindings::context_to(ctx), params.to_string());
-        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+        let (out, call) = hook_call!(self, hook, Trigger, ctx, policy, |store, hooks| hooks
             .call_trigger(store, hook, &wctx, &params));
         let limits = call.store.data().limits;
-        drop(call);
-        self.json_result(hook, &out?, &limits, "the trigger result")
+        let result = self.json_result(hook, &out?, &limits, "the trigger result")?;
+        call.tape_result(|| serde_json::json!({ "trigger": result }));
+        Ok(result)
     }
 
     /// Runs an execute hook with JSON params; returns its JSON result.
@@ -194,11 +198,12 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<serde_json::Value, HookError> {
         let (wctx, params) = (bindings::context_to(ctx), params.to_string());
-        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+        let (out, call) = hook_call!(self, hook, Execute, ctx, policy, |store, hooks| hooks
             .call_execute(store, hook, &wctx, &params));
         let limits = call.store.data().limits;
-        drop(call);
-        self.json_result(hook, &out?, &limits, "the execute result")
+        let result = self.json_result(hook, &out?, &limits, "the execute result")?;
+        call.tape_result(|| serde_json::json!({ "execute": result }));
+        Ok(result)
     }
 
     /// Runs a scaffold hook. The returned paths are untrusted: check them
@@ -210,7 +215,7 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<Vec<ScaffoldFile>, HookError> {
         let wctx = bindings::context_to(ctx);
-        let (out, _call) = hook_call!(self, hook, policy, |store, hooks| hooks
+        let (out, _call) = hook_call!(self, hook, Scaffold, ctx, policy, |store, hooks| hooks
             .call_scaffold(store, hook, &wctx));
         Ok(bindings::files_from(out?))
     }
@@ -223,7 +228,7 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<Vec<PulledProduct>, HookError> {
         let wctx = bindings::context_to(ctx);
-        let (out, _call) = hook_call!(self, hook, policy, |store, hooks| hooks
+        let (out, _call) = hook_call!(self, hook, Pull, ctx, policy, |store, hooks| hooks
             .call_pull(store, hook, &wctx));
         Ok(bindings::definitions_from(out?))
     }
@@ -236,9 +241,11 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<String, HookError> {
         let wctx = bindings::context_to(ctx);
-        let (out, call) = hook_call!(self, hook, policy, |store, hooks| hooks
+        let (out, call) = hook_call!(self, hook, Publish, ctx, policy, |store, hooks| hooks
             .call_publish(store, hook, &wctx));
-        Ok(call.store.data().bounded_text(&out?))
+        let message = call.store.data().bounded_text(&out?);
+        call.tape_result(|| serde_json::json!({ "publish": message }));
+        Ok(message)
     }
 
     /// Starts a watch hook. The returned [`Watcher`] keeps its instance
@@ -250,7 +257,8 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<Watcher, HookError> {
         let wctx = bindings::context_to(ctx);
-        let mut call = self.instantiate(hook, policy).await?;
+        let tape = self.open_tape(hook, HookKind::Watch, ctx, policy);
+        let mut call = self.instantiate(hook, policy, tape).await?;
         let hooks = call.instance.meshroom_adapter_hooks();
         let result =
             tokio::time::timeout(call.timeout, hooks.call_watch(&mut call.store, hook, &wctx))
@@ -300,6 +308,9 @@ impl Watcher {
                 records.len()
             );
             records.truncate(max);
+        }
+        if let Ok(Some(records)) = &out {
+            call.tape_result(|| serde_json::json!({ "watch": records }));
         }
         if !matches!(out, Ok(Some(_))) {
             self.call = None;

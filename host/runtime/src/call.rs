@@ -13,7 +13,10 @@ use crate::error::{HookError, HookErrorKind};
 use crate::limits::{self, Limits, cut, parse_json};
 use crate::policy::{self, CallPolicy};
 use crate::state::{self, CallState, Verdict};
-use crate::types::Outcome;
+use std::sync::Arc;
+
+use crate::tape::{Tape, TapeCall};
+use crate::types::{HookContext, HookKind, Outcome};
 
 /// A fresh instance for one call.
 pub(crate) struct Call {
@@ -37,14 +40,37 @@ impl Adapter {
         }
     }
 
+    /// The tape of a hook call, when the caller records or replays.
+    pub(crate) fn open_tape(
+        &self,
+        hook: &str,
+        kind: HookKind,
+        ctx: &HookContext,
+        policy: &CallPolicy,
+    ) -> Option<Arc<dyn Tape>> {
+        policy.tape.as_ref().map(|deck| {
+            deck.open(&TapeCall {
+                product: self.product(),
+                adapter_version: &self.info().version,
+                digest: self.digest(),
+                hook,
+                kind,
+                context: ctx,
+            })
+        })
+    }
+
     pub(crate) async fn instantiate(
         &self,
         hook: &str,
         policy: &CallPolicy,
+        tape: Option<Arc<dyn Tape>>,
     ) -> Result<Call, HookError> {
         let rt = &self.inner.runtime;
         let cfg = &rt.config;
-        let peers = if policy.sockets.is_empty() {
+        // A replay opens no socket: TCP is not recorded, so it is refused.
+        let replaying = tape.as_ref().is_some_and(|t| t.replaying());
+        let peers = if policy.sockets.is_empty() || replaying {
             Vec::new()
         } else {
             policy::resolve_socket_peers(&policy.sockets).await
@@ -58,7 +84,8 @@ impl Adapter {
             cfg.memory_cap,
             cfg.io_timeout,
             limits,
-        );
+        )
+        .with_tape(tape);
         let mut store = Store::new(&rt.engine, state);
         store.limiter(|s| &mut s.limiter);
         // Bounds what the host copies out of the guest per return value
@@ -111,18 +138,30 @@ impl Adapter {
             .lock()
             .map(|r| r.clone())
             .unwrap_or_default();
-        let refused_note = if refused.is_empty() {
+        let misses = state
+            .shared
+            .misses
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default();
+        let mut refused_note = if refused.is_empty() {
             String::new()
         } else {
             format!(" (the sandbox refused: {})", refused.join(", "))
         };
+        if !misses.is_empty() {
+            refused_note.push_str(&format!(" (replay: {})", misses.join("; ")));
+        }
         let cfg = &self.inner.runtime.config;
         match result {
             Ok(Ok(Ok(r))) => Ok(r),
             Ok(Ok(Err(e))) => {
                 let (kind, message) = bindings::error_from(e);
                 let mut message = state.bounded_text(&message);
-                if !refused.is_empty() && !refused.iter().any(|r| message.contains(r.as_str())) {
+                if !misses.is_empty()
+                    || (!refused.is_empty()
+                        && !refused.iter().any(|r| message.contains(r.as_str())))
+                {
                     message.push_str(&refused_note);
                 }
                 Err(self.err(hook, kind, message))
@@ -232,6 +271,7 @@ impl Adapter {
         let state = call.store.data();
         let limits = state.limits;
         let served: Vec<(String, zeroize::Zeroizing<String>)> = state.served().to_vec();
+        let tape = state.tape.clone();
         drop(call);
         let over = |m: String| self.err(hook, HookErrorKind::OverLimit, m);
         if out.secrets.len() > limits.secret_outputs {
@@ -287,7 +327,24 @@ impl Adapter {
                 ),
             ));
         }
+        if let Some(tape) = tape {
+            for s in &outcome.secrets {
+                tape.secret(&s.name, s.value.expose());
+            }
+            let names: Vec<&str> = outcome.secrets.iter().map(|s| s.name.as_str()).collect();
+            tape.result(serde_json::json!({ "outputs": outcome.outputs, "secret_outputs": names }));
+        }
         Ok(outcome)
+    }
+}
+
+impl Call {
+    /// Gives a recording tape the call's result (built only when one
+    /// records).
+    pub(crate) fn tape_result(&self, result: impl FnOnce() -> serde_json::Value) {
+        if let Some(tape) = self.store.data().tape.as_ref().filter(|t| !t.replaying()) {
+            tape.result(result());
+        }
     }
 }
 

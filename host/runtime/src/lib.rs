@@ -32,7 +32,7 @@
 //! answers on disk), `imports` (the import allow-list), `runtime` (loading
 //! components), `adapter` (the hook wrappers), `call` (one fresh instance
 //! per call, and mapping traps to [`HookError`]s), `state` (the per-call
-//! sandbox), `stdio` (the guest's stdout and stderr, to the host log), `policy` (egress), `limits` (every bound), `sanitize` (the
+//! sandbox), `stdio` (the guest's stdout and stderr, to the host log), `policy` (egress), `tape` (where recording and replay plug into egress), `limits` (every bound), `sanitize` (the
 //! control-character escape rule), `bindings` (the generated WIT bindings).
 //!
 //! ```no_run
@@ -73,6 +73,7 @@ mod runtime;
 mod sanitize;
 mod state;
 mod stdio;
+pub mod tape;
 mod types;
 
 pub use adapter::{Adapter, Watcher};
@@ -83,4 +84,5 @@ pub use limits::{LIMIT_NAMES, Limits, cut, human, nesting_depth, parse_json};
 pub use policy::{CallPolicy, SecretResolver, authority_of};
 pub use runtime::Runtime;
 pub use sanitize::{escape_controls, is_unsafe_control};
+pub use tape::{Exchange, Tape, TapeCall, TapeDeck, TapeRequest, TapeResponse};
 pub use types::*;

@@ -50,6 +50,9 @@ pub struct CallPolicy {
     /// Overrides the runtime's bounds for this call (e.g. from the
     /// product definition's `limits:`).
     pub limits: Option<super::Limits>,
+    /// Records this call's HTTP exchanges, or answers them from a
+    /// recording without opening a socket ([`crate::tape`]).
+    pub tape: Option<Arc<dyn super::TapeDeck>>,
 }
 
 impl Default for CallPolicy {
@@ -60,6 +63,7 @@ impl Default for CallPolicy {
             secrets: Arc::new(NoSecrets),
             timeout: None,
             limits: None,
+            tape: None,
         }
     }
 }
@@ -125,6 +129,12 @@ impl CallPolicy {
     /// Answers secrets with `resolver`.
     pub fn with_secrets(mut self, resolver: impl SecretResolver + 'static) -> Self {
         self.secrets = Arc::new(resolver);
+        self
+    }
+
+    /// Records or replays this call's HTTP exchanges through `deck`.
+    pub fn with_tape(mut self, deck: Arc<dyn super::TapeDeck>) -> Self {
+        self.tape = Some(deck);
         self
     }
 

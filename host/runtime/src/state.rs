@@ -23,6 +23,7 @@ use super::bindings::{wit, wit_host};
 use super::limits::{Limits, cut_owned};
 use super::policy::{CallPolicy, SecretResolver, resolved_ip_allowed};
 use super::stdio::LogPipe;
+use super::tape::{Exchange, Tape, TapeRequest, TapeResponse};
 
 /// Secrets shorter than this are not searched for in texts (they would
 /// match everywhere).
@@ -43,6 +44,8 @@ pub(crate) enum Verdict {
 pub(crate) struct Shared {
     pub verdict: Mutex<Option<Verdict>>,
     pub refused: Mutex<Vec<String>>,
+    /// Why a replaying tape could not answer requests.
+    pub misses: Mutex<Vec<String>>,
 }
 
 /// The data of one `Store`: one hook call.
@@ -69,6 +72,8 @@ pub(crate) struct CallState {
     pub shared: Arc<Shared>,
     /// Epoch ticks of guest CPU used so far in this call.
     pub cpu_ticks: u64,
+    /// Records or replays this call's HTTP exchanges.
+    pub tape: Option<Arc<dyn Tape>>,
 }
 
 impl CallState {
@@ -121,6 +126,7 @@ impl CallState {
                 io_timeout,
                 body_chunk: limits.body_chunk_bytes,
                 shared: shared.clone(),
+                tape: None,
             },
             limiter: MemoryCap {
                 cap: memory_cap,
@@ -138,7 +144,15 @@ impl CallState {
             stderr,
             shared,
             cpu_ticks: 0,
+            tape: None,
         }
+    }
+
+    /// Records or replays the call's HTTP exchanges through `tape`.
+    pub fn with_tape(mut self, tape: Option<Arc<dyn Tape>>) -> Self {
+        self.egress.tape = tape.clone();
+        self.tape = tape;
+        self
     }
 
     /// Logs what the adapter printed since the last call of this (redacted,
@@ -245,6 +259,9 @@ impl wit_host::Host for CallState {
             .iter()
             .any(|(n, v)| *n == name && v.as_str() == value)
         {
+            if let Some(tape) = &self.tape {
+                tape.secret(&name, &value);
+            }
             self.served.push((name, Zeroizing::new(value.clone())));
         }
         Some(value)
@@ -306,6 +323,7 @@ struct Egress {
     /// Largest write into an outgoing body ([`Limits::body_chunk_bytes`]).
     body_chunk: usize,
     shared: Arc<Shared>,
+    tape: Option<Arc<dyn Tape>>,
 }
 
 type SendResult = wasmtime_wasi_http::Result<(
@@ -377,6 +395,12 @@ impl WasiHttpHooks for Egress {
             first_byte_timeout: cap(options.and_then(|o| o.first_byte_timeout)),
             between_bytes_timeout: cap(options.and_then(|o| o.between_bytes_timeout)),
         };
+        if let Some(tape) = self.tape.clone().filter(|t| t.replaying()) {
+            let shared = self.shared.clone();
+            return Box::new(replay(tape, request, shared));
+        }
+        let tape = self.tape.clone();
+        let url = request.uri().to_string();
         let shared = self.shared.clone();
         let (product, hook) = (self.product.clone(), self.hook.clone());
         Box::new(async move {
@@ -416,6 +440,9 @@ impl WasiHttpHooks for Egress {
                     *request.uri_mut() = pinned;
                 }
             }
+            if let Some(tape) = tape {
+                return send_recorded(tape, url, request, options).await;
+            }
             let (res, io) =
                 wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
             Ok((
@@ -424,4 +451,129 @@ impl WasiHttpHooks for Egress {
             ))
         })
     }
+}
+
+/// The largest response body a recording keeps (it is read whole).
+const MAX_TAPED_BODY: usize = 64 << 20;
+
+type IoFuture = Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>;
+
+fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            let value = v
+                .to_str()
+                .map(str::to_string)
+                .unwrap_or_else(|_| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            (k.as_str().to_string(), value)
+        })
+        .collect()
+}
+
+fn full_body(bytes: bytes::Bytes) -> WasiBody {
+    http_body_util::Full::new(bytes)
+        .map_err(|never: std::convert::Infallible| match never {})
+        .boxed_unsync()
+}
+
+/// The request, its body read whole, as a tape sees it.
+async fn taped_request(
+    url: String,
+    request: http::Request<WasiBody>,
+) -> wasmtime_wasi_http::Result<(TapeRequest, http::request::Parts)> {
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await?.to_bytes();
+    let taped = TapeRequest {
+        method: parts.method.as_str().to_string(),
+        url,
+        headers: header_pairs(&parts.headers),
+        body,
+    };
+    Ok((taped, parts))
+}
+
+/// Answers a request from the tape: no socket is opened. A request the
+/// tape cannot answer fails, and the tape's reason reaches the hook's
+/// error.
+async fn replay(
+    tape: Arc<dyn Tape>,
+    request: http::Request<WasiBody>,
+    shared: Arc<Shared>,
+) -> SendResult {
+    let url = request.uri().to_string();
+    let (taped, _) = taped_request(url, request).await?;
+    match tape.answer(&taped) {
+        Ok(answer) => {
+            let mut res = http::Response::new(full_body(answer.body));
+            *res.status_mut() = http::StatusCode::from_u16(answer.status)
+                .map_err(|_| wasmtime_wasi_http::Error::HttpProtocolError)?;
+            for (k, v) in answer.headers {
+                if let (Ok(k), Ok(v)) = (
+                    http::HeaderName::from_bytes(k.as_bytes()),
+                    http::HeaderValue::from_str(&v),
+                ) {
+                    res.headers_mut().append(k, v);
+                }
+            }
+            Ok((res, Box::new(async { Ok(()) }) as IoFuture))
+        }
+        Err(why) => {
+            if let Ok(mut m) = shared.misses.lock() {
+                m.push(why);
+            }
+            Err(wasmtime_wasi_http::Error::HttpRequestDenied)
+        }
+    }
+}
+
+/// Sends a request for real and records the exchange: the bodies are
+/// read whole by the host (the response up to [`MAX_TAPED_BODY`]), then
+/// served to the adapter from memory.
+async fn send_recorded(
+    tape: Arc<dyn Tape>,
+    url: String,
+    request: http::Request<WasiBody>,
+    options: RequestOptions,
+) -> SendResult {
+    use wasmtime_wasi_http::Error as E;
+    let started = std::time::Instant::now();
+    let (taped, parts) = taped_request(url, request).await?;
+    let request = http::Request::from_parts(parts, full_body(taped.body.clone()));
+    let (res, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+    let (parts, mut body) = res.into_parts();
+    let mut io = Box::pin(io);
+    let mut io_done = None;
+    let mut buf = Vec::new();
+    loop {
+        tokio::select! {
+            frame = body.frame() => match frame {
+                None => break,
+                Some(frame) => {
+                    if let Ok(data) = frame?.into_data() {
+                        if buf.len() + data.len() > MAX_TAPED_BODY {
+                            return Err(E::HttpResponseBodySize(Some(MAX_TAPED_BODY as u64)));
+                        }
+                        buf.extend_from_slice(&data);
+                    }
+                }
+            },
+            done = &mut io, if io_done.is_none() => io_done = Some(done),
+        }
+    }
+    let body = bytes::Bytes::from(buf);
+    tape.record(Exchange {
+        request: taped,
+        response: TapeResponse {
+            status: parts.status.as_u16(),
+            headers: header_pairs(&parts.headers),
+            body: body.clone(),
+            elapsed: started.elapsed(),
+        },
+    });
+    let io: IoFuture = match io_done {
+        Some(done) => Box::new(async move { done }),
+        None => Box::new(io),
+    };
+    Ok((http::Response::from_parts(parts, full_body(body)), io))
 }

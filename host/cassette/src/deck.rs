@@ -1,0 +1,597 @@
+//! [`Deck`]: the tapes of one command, recording into a folder or
+//! replaying from one.
+//!
+//! - Each hook call gets one cassette, named from the scope the caller
+//!   gives (the instance, and the plug) and the hook:
+//!   `<scope>/<kind>.<hook>.yaml`, then `.2.yaml`, `.3.yaml`… when the same
+//!   hook runs again in the same command. The same command over the same
+//!   project names the same files, so a replay finds what was recorded.
+//! - A recording keeps the exchanges in memory and writes nothing until
+//!   [`Deck::save`], when every secret the calls learnt is known (a
+//!   response may hold a key that becomes a secret output only at the end
+//!   of the call).
+//! - A replay answers from the cassette of each call and never passes a
+//!   request through; [`Deck::reports`] tells what each call used.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use meshroom_runtime::{Exchange, Tape, TapeCall, TapeDeck, TapeRequest, TapeResponse};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::error::CassetteError;
+use crate::format::{
+    AdapterStamp, BODIES_DIR, Body, CallStamp, Cassette, FORMAT_VERSION, HeaderValue, Interaction,
+    Request, Response, cassettes_in,
+};
+use crate::matching::{MatchRules, Matcher, Order, Shape};
+use crate::redact::Secrets;
+
+/// The longest explanation of a miss handed to the hook's error.
+const MAX_MISS: usize = 2048;
+
+/// The tapes of one command.
+#[derive(Clone)]
+pub struct Deck {
+    inner: Arc<DeckInner>,
+}
+
+struct DeckInner {
+    dir: PathBuf,
+    mode: Mode,
+    /// Calls per cassette name, for naming repeats.
+    counters: Mutex<HashMap<PathBuf, usize>>,
+    /// Recorded calls, waiting for [`Deck::save`].
+    finished: Mutex<Vec<Finished>>,
+    /// What each replayed call used.
+    reports: Mutex<Vec<CallReport>>,
+}
+
+enum Mode {
+    Record,
+    Replay {
+        matcher: Matcher,
+        /// Every call plays this one cassette (`meshroom test`).
+        one: Option<PathBuf>,
+    },
+}
+
+/// What one replayed call used of its cassette.
+#[derive(Debug, Clone)]
+pub struct CallReport {
+    /// The cassette.
+    pub cassette: PathBuf,
+    /// Whether it exists and loaded.
+    pub loaded: bool,
+    /// Requests answered from it.
+    pub replayed: usize,
+    /// The recorded requests never made, as `METHOD URL`.
+    pub unused: Vec<String>,
+    /// Requests nothing answered.
+    pub misses: usize,
+    /// Set when the cassette was recorded by another adapter build.
+    pub other_adapter: Option<String>,
+}
+
+struct Finished {
+    path: PathBuf,
+    adapter: AdapterStamp,
+    call: CallStamp,
+    secrets: Secrets,
+    exchanges: Vec<Exchange>,
+    result: Option<Value>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Deck {
+    /// A recording into `dir`. Refused when `dir` already holds cassettes,
+    /// unless `force`.
+    pub fn record(dir: &Path, force: bool) -> Result<Deck, CassetteError> {
+        let existing = cassettes_in(dir).len();
+        if existing > 0 && !force {
+            return Err(CassetteError::Exists {
+                dir: dir.to_path_buf(),
+                count: existing,
+            });
+        }
+        Ok(Self::new(dir, Mode::Record))
+    }
+
+    /// A replay from the cassettes in `dir`.
+    pub fn replay(dir: &Path, rules: &MatchRules) -> Result<Deck, CassetteError> {
+        let matcher = rules.compile()?;
+        Ok(Self::new(dir, Mode::Replay { matcher, one: None }))
+    }
+
+    /// A replay where every call plays the cassette `path`.
+    pub fn replay_one(path: &Path, rules: &MatchRules) -> Result<Deck, CassetteError> {
+        let matcher = rules.compile()?;
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        Ok(Self::new(
+            &dir,
+            Mode::Replay {
+                matcher,
+                one: Some(path.to_path_buf()),
+            },
+        ))
+    }
+
+    fn new(dir: &Path, mode: Mode) -> Deck {
+        Deck {
+            inner: Arc::new(DeckInner {
+                dir: dir.to_path_buf(),
+                mode,
+                counters: Mutex::default(),
+                finished: Mutex::default(),
+                reports: Mutex::default(),
+            }),
+        }
+    }
+
+    /// True for a replay.
+    pub fn replaying(&self) -> bool {
+        matches!(self.inner.mode, Mode::Replay { .. })
+    }
+
+    /// The folder recorded into or replayed from.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The deck the calls of `scope` (path segments such as an instance
+    /// and a plug) use.
+    pub fn scoped(&self, scope: &[&str]) -> Arc<dyn TapeDeck> {
+        Arc::new(Scoped {
+            inner: self.inner.clone(),
+            scope: scope.iter().map(|s| file_safe(s)).collect(),
+        })
+    }
+
+    /// Writes the cassette of every recorded call (atomically, secrets
+    /// scrubbed); returns their paths.
+    pub fn save(&self) -> Result<Vec<PathBuf>, CassetteError> {
+        let finished = std::mem::take(&mut *lock(&self.inner.finished));
+        let mut written = Vec::with_capacity(finished.len());
+        for call in finished {
+            written.push(self.write(call)?);
+        }
+        written.sort();
+        Ok(written)
+    }
+
+    /// What each replayed call used of its cassette, in call order.
+    pub fn reports(&self) -> Vec<CallReport> {
+        lock(&self.inner.reports).clone()
+    }
+
+    fn write(&self, call: Finished) -> Result<PathBuf, CassetteError> {
+        let dir = &self.inner.dir;
+        let path = dir.join(&call.path);
+        let s = &call.secrets;
+        let scrub_json = |v: &Value| -> Value {
+            serde_json::from_str(&s.scrub(&v.to_string())).unwrap_or(Value::Null)
+        };
+        let mut large = |bytes: &[u8]| -> Result<String, CassetteError> {
+            let hex = hex::encode(Sha256::digest(bytes));
+            let file = dir.join(BODIES_DIR).join(&hex);
+            if !file.exists() {
+                meshroom_fsutil::write_atomic(&file, bytes).map_err(|source| {
+                    CassetteError::Write {
+                        path: file.clone(),
+                        source,
+                    }
+                })?;
+            }
+            Ok(format!("sha256:{hex}"))
+        };
+        let headers = |pairs: &[(String, String)]| {
+            let mut map: indexmap::IndexMap<String, HeaderValue> = indexmap::IndexMap::new();
+            for (name, value) in pairs {
+                let value = s.scrub_header(name, value);
+                match map.get_mut(name) {
+                    None => {
+                        map.insert(name.clone(), HeaderValue::One(value));
+                    }
+                    Some(HeaderValue::One(first)) => {
+                        let first = std::mem::take(first);
+                        map.insert(name.clone(), HeaderValue::Many(vec![first, value]));
+                    }
+                    Some(HeaderValue::Many(values)) => values.push(value),
+                }
+            }
+            map
+        };
+        let mut interactions = Vec::with_capacity(call.exchanges.len());
+        for ex in &call.exchanges {
+            interactions.push(Interaction {
+                request: Request {
+                    method: ex.request.method.clone(),
+                    url: s.scrub(&ex.request.url),
+                    headers: headers(&ex.request.headers),
+                    body: Body::encode(&s.scrub_bytes(&ex.request.body), &mut large)?,
+                },
+                response: Response {
+                    status: ex.response.status,
+                    headers: headers(&ex.response.headers),
+                    body: Body::encode(&s.scrub_bytes(&ex.response.body), &mut large)?,
+                    duration_ms: ex.response.elapsed.as_millis() as u64,
+                },
+            });
+        }
+        let cassette = Cassette {
+            meshroom_cassette: FORMAT_VERSION,
+            adapter: call.adapter,
+            call: CallStamp {
+                context: scrub_json(&call.call.context),
+                ..call.call
+            },
+            result: call.result.as_ref().map(scrub_json),
+            interactions,
+        };
+        let text = cassette.to_yaml();
+        if let Some(name) = s.leaks(&text) {
+            // Scrubbing is textual; a value split or re-encoded in a way it
+            // does not see is refused rather than written.
+            return Err(CassetteError::Write {
+                path,
+                source: std::io::Error::other(format!(
+                    "the value of the secret `{name}` would be written in an encoding the scrubber does not recognise; nothing was written"
+                )),
+            });
+        }
+        meshroom_fsutil::write_atomic(&path, text.as_bytes()).map_err(|source| {
+            CassetteError::Write {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        Ok(path)
+    }
+}
+
+/// The deck of one scope.
+struct Scoped {
+    inner: Arc<DeckInner>,
+    scope: PathBuf,
+}
+
+impl TapeDeck for Scoped {
+    fn open(&self, call: &TapeCall<'_>) -> Arc<dyn Tape> {
+        let kind = serde_json::to_value(call.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| format!("{:?}", call.kind).to_lowercase());
+        let base = self.scope.join(format!("{kind}.{}", file_safe(call.hook)));
+        let n = {
+            let mut counters = lock(&self.inner.counters);
+            let n = counters.entry(base.clone()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let name = if n == 1 {
+            base.with_extension("yaml")
+        } else {
+            PathBuf::from(format!("{}.{n}.yaml", base.display()))
+        };
+        let adapter = AdapterStamp {
+            product: call.product.to_string(),
+            version: call.adapter_version.to_string(),
+            digest: call.digest.to_string(),
+        };
+        let stamp = CallStamp {
+            hook: call.hook.to_string(),
+            kind,
+            context: serde_json::to_value(call.context).unwrap_or(Value::Null),
+        };
+        let replay = match &self.inner.mode {
+            Mode::Record => None,
+            Mode::Replay { one, .. } => {
+                let path = one.clone().unwrap_or_else(|| self.inner.dir.join(&name));
+                Some(Mutex::new(Replaying::load(path, &adapter, &stamp)))
+            }
+        };
+        Arc::new(CallTape {
+            deck: self.inner.clone(),
+            path: name,
+            adapter,
+            call: stamp,
+            secrets: Mutex::default(),
+            exchanges: Mutex::default(),
+            result: Mutex::default(),
+            replay,
+        })
+    }
+}
+
+/// The tape of one call.
+struct CallTape {
+    deck: Arc<DeckInner>,
+    path: PathBuf,
+    adapter: AdapterStamp,
+    call: CallStamp,
+    secrets: Mutex<Secrets>,
+    exchanges: Mutex<Vec<Exchange>>,
+    result: Mutex<Option<Value>>,
+    replay: Option<Mutex<Replaying>>,
+}
+
+/// A replayed call's cassette and what it used.
+struct Replaying {
+    path: PathBuf,
+    /// The recorded requests (as compared) and responses, or why the
+    /// cassette cannot be played.
+    recorded: Result<Vec<(Shape, Response)>, String>,
+    used: Vec<bool>,
+    misses: usize,
+    other_adapter: Option<String>,
+}
+
+impl Replaying {
+    fn load(path: PathBuf, adapter: &AdapterStamp, call: &CallStamp) -> Replaying {
+        let mut other_adapter = None;
+        let recorded = match Cassette::load(&path) {
+            Err(CassetteError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Err(format!(
+                    "no cassette was recorded for this call (`{}`)",
+                    path.display()
+                ))
+            }
+            Err(e) => Err(e.to_string()),
+            Ok(c) if c.call.hook != call.hook || c.call.kind != call.kind => Err(format!(
+                "`{}` recorded the {} hook `{}`, not the {} hook `{}`",
+                path.display(),
+                c.call.kind,
+                c.call.hook,
+                call.kind,
+                call.hook
+            )),
+            Ok(c) => {
+                if c.adapter.digest != adapter.digest {
+                    other_adapter = Some(format!(
+                        "`{}` was recorded with {} adapter {} ({}), this is {} ({})",
+                        path.display(),
+                        c.adapter.product,
+                        c.adapter.version,
+                        short(&c.adapter.digest),
+                        adapter.version,
+                        short(&adapter.digest)
+                    ));
+                }
+                let dir = path.parent().unwrap_or(Path::new("."));
+                c.interactions
+                    .into_iter()
+                    .map(|it| {
+                        let body = it.request.body.bytes(&path, dir)?;
+                        let shape = Shape {
+                            method: it.request.method,
+                            url: it.request.url,
+                            headers: it
+                                .request
+                                .headers
+                                .iter()
+                                .flat_map(|(n, v)| {
+                                    v.values().into_iter().map(|v| (n.clone(), v.to_string()))
+                                })
+                                .collect(),
+                            body,
+                        };
+                        Ok((shape, it.response))
+                    })
+                    .collect::<Result<Vec<_>, CassetteError>>()
+                    .map_err(|e| e.to_string())
+            }
+        };
+        let n = recorded.as_ref().map_or(0, Vec::len);
+        Replaying {
+            path,
+            recorded,
+            used: vec![false; n],
+            misses: 0,
+            other_adapter,
+        }
+    }
+}
+
+fn short(digest: &str) -> &str {
+    let end = digest.len().min("sha256:".len() + 12);
+    &digest[..end]
+}
+
+impl Tape for CallTape {
+    fn replaying(&self) -> bool {
+        self.replay.is_some()
+    }
+
+    fn secret(&self, name: &str, value: &str) {
+        lock(&self.secrets).learn(name, value);
+    }
+
+    fn record(&self, exchange: Exchange) {
+        if self.replay.is_none() {
+            lock(&self.exchanges).push(exchange);
+        }
+    }
+
+    fn answer(&self, request: &TapeRequest) -> Result<TapeResponse, String> {
+        let Some(replay) = &self.replay else {
+            return Err("this call records; it does not replay".into());
+        };
+        let Mode::Replay { matcher, .. } = &self.deck.mode else {
+            return Err("this call records; it does not replay".into());
+        };
+        let secrets = lock(&self.secrets);
+        let live = Shape {
+            method: request.method.clone(),
+            url: secrets.scrub(&request.url),
+            headers: request
+                .headers
+                .iter()
+                .map(|(n, v)| (n.clone(), secrets.scrub_header(n, v)))
+                .collect(),
+            body: secrets.scrub_bytes(&request.body),
+        };
+        let mut r = lock(replay);
+        let outcome = match &r.recorded {
+            Err(why) => Err(format!("{}: {why}", live.line())),
+            Ok(recorded) => {
+                let candidates: Vec<usize> = match matcher.order {
+                    Order::InOrder => r.used.iter().position(|u| !u).into_iter().collect(),
+                    Order::Any => (0..recorded.len()).filter(|i| !r.used[*i]).collect(),
+                };
+                let mut closest: Option<(usize, Vec<String>)> = None;
+                let mut found = None;
+                for i in candidates {
+                    let diffs = matcher.differences(&recorded[i].0, &live);
+                    if diffs.is_empty() {
+                        found = Some(i);
+                        break;
+                    }
+                    if closest.as_ref().is_none_or(|(_, d)| diffs.len() < d.len()) {
+                        closest = Some((i, diffs));
+                    }
+                }
+                match (found, closest) {
+                    (Some(i), _) => Ok(i),
+                    (None, Some((i, diffs))) => Err(format!(
+                        "no recorded request matches {}; the closest is request {} of `{}` ({}): {}",
+                        live.line(),
+                        i + 1,
+                        r.path.display(),
+                        recorded[i].0.line(),
+                        diffs.join("; ")
+                    )),
+                    (None, None) => Err(format!(
+                        "{}: `{}` has no more recorded requests ({} replayed)",
+                        live.line(),
+                        r.path.display(),
+                        recorded.len()
+                    )),
+                }
+            }
+        };
+        match outcome {
+            Ok(i) => {
+                r.used[i] = true;
+                let Ok(recorded) = &r.recorded else {
+                    return Err("unreachable".into());
+                };
+                let response = &recorded[i].1;
+                let dir = r.path.parent().unwrap_or(Path::new("."));
+                let body = response
+                    .body
+                    .bytes(&r.path, dir)
+                    .map_err(|e| e.to_string())?;
+                let body = match String::from_utf8(body) {
+                    Ok(text) => secrets.unscrub(&text).into_bytes(),
+                    Err(e) => e.into_bytes(),
+                };
+                Ok(TapeResponse {
+                    status: response.status,
+                    headers: response
+                        .headers
+                        .iter()
+                        .flat_map(|(n, v)| {
+                            v.values()
+                                .into_iter()
+                                .map(|v| (n.clone(), secrets.unscrub(v)))
+                                .collect::<Vec<_>>()
+                        })
+                        .collect(),
+                    body: body.into(),
+                    elapsed: std::time::Duration::from_millis(response.duration_ms),
+                })
+            }
+            Err(mut why) => {
+                r.misses += 1;
+                if let Some(note) = &r.other_adapter {
+                    why.push_str(&format!(" ({note})"));
+                }
+                Err(meshroom_runtime::cut(&why, MAX_MISS).to_string())
+            }
+        }
+    }
+
+    fn result(&self, result: Value) {
+        let mut slot = lock(&self.result);
+        match (slot.as_mut(), result) {
+            // Watch batches accumulate.
+            (Some(Value::Object(prev)), Value::Object(next)) if next.contains_key("watch") => {
+                if let (Some(Value::Array(all)), Some(batch)) =
+                    (prev.get_mut("watch"), next.get("watch"))
+                {
+                    all.push(batch.clone());
+                }
+            }
+            (_, Value::Object(mut next)) if next.contains_key("watch") => {
+                let batch = next.remove("watch").unwrap_or(Value::Null);
+                *slot = Some(serde_json::json!({ "watch": [batch] }));
+            }
+            (_, result) => *slot = Some(result),
+        }
+    }
+}
+
+impl Drop for CallTape {
+    fn drop(&mut self) {
+        if let Some(replay) = &self.replay {
+            let r = lock(replay);
+            let (loaded, unused) = match &r.recorded {
+                Ok(recorded) => (
+                    true,
+                    recorded
+                        .iter()
+                        .zip(&r.used)
+                        .filter(|(_, used)| !**used)
+                        .map(|((shape, _), _)| shape.line())
+                        .collect(),
+                ),
+                Err(_) => (false, Vec::new()),
+            };
+            let report = CallReport {
+                cassette: r.path.clone(),
+                loaded,
+                replayed: r.used.iter().filter(|u| **u).count(),
+                unused,
+                misses: r.misses,
+                other_adapter: r.other_adapter.clone(),
+            };
+            lock(&self.deck.reports).push(report);
+            return;
+        }
+        let finished = Finished {
+            path: std::mem::take(&mut self.path),
+            adapter: self.adapter.clone(),
+            call: self.call.clone(),
+            secrets: std::mem::take(&mut *lock(&self.secrets)),
+            exchanges: std::mem::take(&mut *lock(&self.exchanges)),
+            result: lock(&self.result).take(),
+        };
+        lock(&self.deck.finished).push(finished);
+    }
+}
+
+/// A path segment from a name: letters, digits, `.`, `_`, `-`; anything
+/// else becomes `_` (and a leading dot too, so no segment is `..`).
+fn file_safe(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.starts_with('.') || s.is_empty() {
+        s.insert(0, '_');
+    }
+    s
+}
