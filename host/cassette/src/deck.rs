@@ -145,10 +145,10 @@ impl Deck {
 
     /// The deck the calls of `scope` (path segments such as an instance
     /// and a plug) use.
-    pub fn scoped(&self, scope: &[&str]) -> Arc<dyn TapeDeck> {
+    pub fn scoped<S: AsRef<str>>(&self, scope: &[S]) -> Arc<dyn TapeDeck> {
         Arc::new(Scoped {
             inner: self.inner.clone(),
-            scope: scope.iter().map(|s| file_safe(s)).collect(),
+            scope: scope.iter().map(|s| file_safe(s.as_ref())).collect(),
         })
     }
 

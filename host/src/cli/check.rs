@@ -13,8 +13,16 @@ pub struct CheckArgs {
     pub scope: ScopeArgs,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub tape: super::tape::TapeArgs,
 }
 
 pub fn exec_check(args: CheckArgs, ctx: &Context) -> anyhow::Result<()> {
-    exec(args.scope, args.run, Operation::Run(Action::Check), ctx)
+    exec(
+        args.scope,
+        args.run,
+        &args.tape,
+        Operation::Run(Action::Check),
+        ctx,
+    )
 }

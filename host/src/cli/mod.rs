@@ -30,8 +30,10 @@ pub mod registry;
 mod remove;
 mod scaffold;
 pub mod secrets;
+mod tape;
 mod settings;
 mod terminal;
+mod test;
 pub mod trigger;
 mod up;
 mod watch;
@@ -122,6 +124,7 @@ pub enum Command {
     Up(up::UpArgs),
     Down(up::DownArgs),
     Check(check::CheckArgs),
+    Test(test::TestArgs),
 }
 
 /// Arguments of `meshroom completions`.
@@ -172,6 +175,7 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Up(args) => up::exec_up(args, ctx)?,
         Command::Down(args) => up::exec_down(args, ctx)?,
         Command::Check(args) => check::exec_check(args, ctx)?,
+        Command::Test(args) => test::exec(args, ctx)?,
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             common::to_stdout(|out| {

@@ -50,6 +50,8 @@ pub struct ProduceArgs {
     /// Send a partial batch when no new record arrived for this long (milliseconds)
     #[arg(long, default_value_t = 200)]
     pub linger_ms: u64,
+    #[command(flatten)]
+    pub tape: super::tape::TapeArgs,
 }
 
 /// A chunk of records read at once, or a read error.
@@ -202,8 +204,9 @@ fn start_reader(file: Option<&PathBuf>, max: usize) -> anyhow::Result<mpsc::Rece
 /// Runs `meshroom produce`.
 pub fn exec(args: ProduceArgs, ctx: &Context) -> anyhow::Result<()> {
     let project = load_project(ctx)?;
+    let deck = args.tape.deck()?;
     let rt = ctx.runtime()?;
-    rt.block_on(async {
+    let result = rt.block_on(async {
         let target = crate::engine::exercise::prepare(
             &project,
             Exercise::Produce,
@@ -211,6 +214,7 @@ pub fn exec(args: ProduceArgs, ctx: &Context) -> anyhow::Result<()> {
             &args.instance,
             args.dst.as_deref(),
             args.mode,
+            deck.clone(),
         )
         .await?;
         let hook = target.choice.hook.id.clone();
@@ -262,7 +266,9 @@ pub fn exec(args: ProduceArgs, ctx: &Context) -> anyhow::Result<()> {
             );
         }
         Ok(())
-    })
+    });
+    super::tape::finish(deck.as_ref(), ctx)?;
+    result
 }
 
 /// Writes one batch's result: a line of text, or a JSON line.

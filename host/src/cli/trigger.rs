@@ -35,6 +35,8 @@ pub struct ActionArgs {
     /// Read parameters from a file holding a JSON object (`-` for stdin); `-p` overrides its keys
     #[arg(long, value_name = "FILE")]
     pub params_json: Option<PathBuf>,
+    #[command(flatten)]
+    pub tape: super::tape::TapeArgs,
 }
 
 /// Parses one `-p KEY=VALUE`.
@@ -117,6 +119,7 @@ fn kind_of(v: &Value) -> &'static str {
 pub fn exec(args: ActionArgs, exercise: Exercise, ctx: &Context) -> anyhow::Result<()> {
     let params = collect_params(&args.params, args.params_json.as_deref())?;
     let project = load_project(ctx)?;
+    let deck = args.tape.deck()?;
     let rt = ctx.runtime()?;
     let result = rt.block_on(async {
         let target = crate::engine::exercise::prepare(
@@ -126,6 +129,7 @@ pub fn exec(args: ActionArgs, exercise: Exercise, ctx: &Context) -> anyhow::Resu
             &args.instance,
             args.dst.as_deref(),
             args.mode,
+            deck.clone(),
         )
         .await?;
         tracing::info!(hook = %target.choice.hook.id, product = %target.adapter.product(), "calling {exercise} hook");
@@ -144,8 +148,9 @@ pub fn exec(args: ActionArgs, exercise: Exercise, ctx: &Context) -> anyhow::Resu
             }
         };
         call.map_err(hook_failure)
-    })?;
-    print_json(&result)
+    });
+    super::tape::finish(deck.as_ref(), ctx)?;
+    print_json(&result?)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use super::Context;
 use super::common::{load_project, mode_parser, print_json, to_stdout};
 use super::duration::duration_parser;
 use super::exit::ExitError;
+use super::tape::TapeArgs;
 use crate::engine::{Action, RunOptions, RunReport, Selection, Session, Verdict};
 use crate::project::Mode;
 use crate::runtime::RuntimeConfig;
@@ -81,6 +82,8 @@ pub struct UpArgs {
     pub scope: ScopeArgs,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub tape: TapeArgs,
     /// Also check the plugs already up (their check hooks) and set up again those that drifted
     #[arg(long)]
     pub repair: bool,
@@ -93,6 +96,8 @@ pub struct DownArgs {
     pub scope: ScopeArgs,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub tape: TapeArgs,
 }
 
 /// What `exec` does to the selected plugs.
@@ -110,21 +115,29 @@ pub fn exec_up(args: UpArgs, ctx: &Context) -> anyhow::Result<()> {
     } else {
         Operation::Run(Action::Up)
     };
-    exec(args.scope, args.run, operation, ctx)
+    exec(args.scope, args.run, &args.tape, operation, ctx)
 }
 
 pub fn exec_down(args: DownArgs, ctx: &Context) -> anyhow::Result<()> {
-    exec(args.scope, args.run, Operation::Run(Action::Down), ctx)
+    exec(
+        args.scope,
+        args.run,
+        &args.tape,
+        Operation::Run(Action::Down),
+        ctx,
+    )
 }
 
 /// Runs `operation` over the selected plugs and prints the report.
 pub fn exec(
     scope: ScopeArgs,
     run: RunArgs,
+    tape: &TapeArgs,
     operation: Operation,
     ctx: &Context,
 ) -> anyhow::Result<()> {
     let mut project = load_project(ctx)?;
+    let deck = tape.deck()?;
     let selection = scope.selection();
     check_names(&project, &selection)?;
     let config = run.runtime_config()?;
@@ -138,7 +151,8 @@ pub fn exec(
     let report = rt.block_on(async {
         let engine = Session::start(&project, config)
             .await
-            .context("cannot start the engine")?;
+            .context("cannot start the engine")?
+            .with_tape(deck.clone());
         let engine = Arc::new(engine);
         let interrupt = Arc::new(AtomicBool::new(false));
         let flag = interrupt.clone();
@@ -166,6 +180,7 @@ pub fn exec(
         };
         anyhow::Ok(report)
     })?;
+    super::tape::finish(deck.as_ref(), ctx)?;
     print_report(ctx, &report)?;
     verdict(&report)
 }

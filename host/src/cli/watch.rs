@@ -32,6 +32,8 @@ pub struct WatchArgs {
     /// Stop after this many records
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
+    #[command(flatten)]
+    pub tape: super::tape::TapeArgs,
 }
 
 /// Why the watch stopped.
@@ -65,8 +67,9 @@ fn write_record(out: &mut impl Write, record: &str, json: bool) -> std::io::Resu
 /// Runs `meshroom watch`.
 pub fn exec(args: WatchArgs, ctx: &Context) -> anyhow::Result<()> {
     let project = load_project(ctx)?;
+    let deck = args.tape.deck()?;
     let rt = ctx.runtime()?;
-    rt.block_on(async {
+    let result = rt.block_on(async {
         let target = crate::engine::exercise::prepare(
             &project,
             Exercise::Watch,
@@ -74,6 +77,7 @@ pub fn exec(args: WatchArgs, ctx: &Context) -> anyhow::Result<()> {
             &args.instance,
             args.dst.as_deref(),
             args.mode,
+            deck.clone(),
         )
         .await?;
         let hook = target.choice.hook.id.clone();
@@ -124,7 +128,9 @@ pub fn exec(args: WatchArgs, ctx: &Context) -> anyhow::Result<()> {
             }
         };
         finish(ctx, stop, records, batches)
-    })
+    });
+    super::tape::finish(deck.as_ref(), ctx)?;
+    result
 }
 
 fn finish(ctx: &Context, stop: Stop, records: u64, batches: u64) -> anyhow::Result<()> {

@@ -312,6 +312,7 @@ pub async fn prepare(
     instance: &str,
     dst: Option<&str>,
     mode: Option<Mode>,
+    tape: Option<meshroom_cassette::Deck>,
 ) -> anyhow::Result<Prepared> {
     let src = project.instance(instance, None)?;
     let plug = match dst {
@@ -331,7 +332,9 @@ pub async fn prepare(
         }
         None => None,
     };
-    let engine = Session::start(project, RuntimeConfig::default()).await?;
+    let engine = Session::start(project, RuntimeConfig::default())
+        .await?
+        .with_tape(tape);
     let hooks_of = |product: &str| -> anyhow::Result<Vec<HookInfo>> {
         Ok(engine
             .adapter(product)?

@@ -14,6 +14,7 @@
 //! It must not print: commands do. It never writes a secret anywhere but the
 //! encrypted store.
 
+pub mod conformance;
 mod context;
 mod egress;
 mod error;

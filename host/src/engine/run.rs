@@ -218,6 +218,7 @@ pub async fn run(
                 plug,
                 action,
                 RunError::Unrunnable(error.clone()),
+                engine.persists(),
             ));
             continue;
         }
@@ -253,7 +254,7 @@ pub async fn run(
         tasks.spawn(async move {
             let result = run.run().await;
             let (plug, report) = finish(&engine, result, action, &planned);
-            if let Some(plug) = plug {
+            if let Some(plug) = plug.filter(|_| engine.persists()) {
                 // Saved off the async threads, many plugs at once.
                 let saved = tokio::task::spawn_blocking(move || {
                     snapshot
@@ -276,7 +277,9 @@ pub async fn run(
             Err(e) => tracing::error!("a plug task failed: {e}"),
         }
     }
-    if let Err(e) = engine.secrets().save() {
+    if engine.persists()
+        && let Err(e) = engine.secrets().save()
+    {
         tracing::error!("cannot save the secrets store: {}", error_chain(&e));
     }
     RunReport {
@@ -493,9 +496,10 @@ fn finish_without_steps(
     mut plug: Plug,
     action: Action,
     error: RunError,
+    persists: bool,
 ) -> PlugReport {
     let message = error.to_string();
-    if action != Action::Check {
+    if action != Action::Check && persists {
         plug.record_failure(&message);
         if let Err(e) = project.save_plug(plug.clone()) {
             tracing::error!("cannot save plug {plug}: {}", error_chain(&e));

@@ -26,6 +26,8 @@ pub struct Session {
     broken: HashMap<String, String>,
     hooks: HookIndex,
     secrets: SharedSecrets,
+    /// Records or replays every hook call's HTTP exchanges.
+    tape: Option<meshroom_cassette::Deck>,
 }
 
 impl std::fmt::Debug for Session {
@@ -56,6 +58,7 @@ impl Session {
             broken: HashMap::new(),
             hooks: HookIndex::new(),
             secrets: SharedSecrets::open(project.root())?,
+            tape: None,
         };
         for product in project.products() {
             match engine.load_product(product, &lock).await {
@@ -101,6 +104,19 @@ impl Session {
     pub fn with_secrets(mut self, store: crate::secrets::SecretStore) -> Self {
         self.secrets = SharedSecrets::new(store);
         self
+    }
+
+    /// Records every hook call's HTTP exchanges into `deck`, or answers
+    /// them from it ([`meshroom_cassette`]).
+    pub fn with_tape(mut self, deck: Option<meshroom_cassette::Deck>) -> Self {
+        self.tape = deck;
+        self
+    }
+
+    /// False during a replay: nothing reached the products, so no plug
+    /// state or secret is saved.
+    pub fn persists(&self) -> bool {
+        !self.tape.as_ref().is_some_and(|d| d.replaying())
     }
 
     /// The runtime.
@@ -207,6 +223,9 @@ impl Session {
         policy.http = egress.http;
         policy.sockets = egress.sockets;
         policy.limits = super::limits::limits_of(product, self.runtime.config().limits)?;
+        if let Some(deck) = &self.tape {
+            policy.tape = Some(deck.scoped(&tape_scope(instance, plug)));
+        }
         Ok(policy)
     }
 
@@ -218,6 +237,24 @@ impl Session {
     ) -> serde_json::Map<String, serde_json::Value> {
         public_settings(project, instance)
     }
+}
+
+/// Where the cassettes of a hook call go: `<product>/<instance>`, then
+/// `<src>-<topic>[-pull]-<dst>` for a plug's hook.
+fn tape_scope(instance: &Instance, plug: Option<&Plug>) -> Vec<String> {
+    let mut scope = vec![instance.product.clone(), instance.name.clone()];
+    if let Some(plug) = plug {
+        let pull = if plug.mode == crate::project::Mode::Pull {
+            "-pull"
+        } else {
+            ""
+        };
+        scope.push(format!(
+            "{}-{}{pull}-{}",
+            plug.src_instance, plug.topic, plug.dst_instance
+        ));
+    }
+    scope
 }
 
 /// The hook index for listings (`list integrations`, `plug`, `graph`):
