@@ -172,7 +172,9 @@ impl Deck {
     fn write(&self, call: Finished) -> Result<PathBuf, CassetteError> {
         let dir = &self.inner.dir;
         let path = dir.join(&call.path);
-        let s = &call.secrets;
+        let mut secrets = call.secrets;
+        learn_credentials(&mut secrets, &call.exchanges);
+        let s = &secrets;
         let scrub_json = |v: &Value| -> Value {
             serde_json::from_str(&s.scrub(&v.to_string())).unwrap_or(Value::Null)
         };
@@ -228,6 +230,7 @@ impl Deck {
             adapter: call.adapter,
             call: CallStamp {
                 context: scrub_json(&call.call.context),
+                input: scrub_json(&call.call.input),
                 ..call.call
             },
             result: call.result.as_ref().map(scrub_json),
@@ -251,6 +254,28 @@ impl Deck {
             }
         })?;
         Ok(path)
+    }
+}
+
+/// Credentials the adapter obtained during the call (a session token from
+/// a login response, sent back in `Authorization`) are secrets too: each
+/// value of a credential header, without its scheme, is scrubbed
+/// everywhere as `{{secret:<header>}}`, the response that minted it
+/// included.
+fn learn_credentials(secrets: &mut Secrets, exchanges: &[Exchange]) {
+    for ex in exchanges {
+        for (name, value) in &ex.request.headers {
+            if !crate::redact::is_credential_header(name) {
+                continue;
+            }
+            let token = value
+                .split_once(' ')
+                .filter(|(scheme, _)| scheme.chars().all(|c| c.is_ascii_alphabetic()))
+                .map_or(value.as_str(), |(_, token)| token);
+            if token.len() >= 8 && !secrets.scrub(token).contains("{{secret:") {
+                secrets.learn(name, token);
+            }
+        }
     }
 }
 
@@ -287,6 +312,8 @@ impl TapeDeck for Scoped {
             hook: call.hook.to_string(),
             kind,
             context: serde_json::to_value(call.context).unwrap_or(Value::Null),
+            input: call.input.clone(),
+            secrets: Vec::new(),
         };
         let replay = match &self.inner.mode {
             Mode::Record => None,
@@ -301,6 +328,7 @@ impl TapeDeck for Scoped {
             adapter,
             call: stamp,
             secrets: Mutex::default(),
+            asked: Mutex::default(),
             exchanges: Mutex::default(),
             result: Mutex::default(),
             replay,
@@ -315,6 +343,8 @@ struct CallTape {
     adapter: AdapterStamp,
     call: CallStamp,
     secrets: Mutex<Secrets>,
+    /// The names of the secrets the call asked for.
+    asked: Mutex<Vec<String>>,
     exchanges: Mutex<Vec<Exchange>>,
     result: Mutex<Option<Value>>,
     replay: Option<Mutex<Replaying>>,
@@ -410,6 +440,14 @@ impl Tape for CallTape {
     }
 
     fn secret(&self, name: &str, value: &str) {
+        lock(&self.secrets).learn(name, value);
+        let mut asked = lock(&self.asked);
+        if !asked.iter().any(|n| n == name) {
+            asked.push(name.to_string());
+        }
+    }
+
+    fn secret_output(&self, name: &str, value: &str) {
         lock(&self.secrets).learn(name, value);
     }
 
@@ -568,7 +606,10 @@ impl Drop for CallTape {
         let finished = Finished {
             path: std::mem::take(&mut self.path),
             adapter: self.adapter.clone(),
-            call: self.call.clone(),
+            call: CallStamp {
+                secrets: std::mem::take(&mut *lock(&self.asked)),
+                ..self.call.clone()
+            },
             secrets: std::mem::take(&mut *lock(&self.secrets)),
             exchanges: std::mem::take(&mut *lock(&self.exchanges)),
             result: lock(&self.result).take(),

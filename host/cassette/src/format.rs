@@ -89,6 +89,12 @@ pub struct CallStamp {
     /// The context it was called with (a `HookContext` as JSON).
     #[serde(default)]
     pub context: serde_json::Value,
+    /// Its other input: trigger/execute params, or the produce batch.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub input: serde_json::Value,
+    /// The secrets it asked the host for (names; the values are never kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
 }
 
 /// One request and its response.

@@ -9,7 +9,7 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use crate::error::CassetteError;
-use crate::redact::REDACTED;
+use crate::redact::{REDACTED, is_credential_header};
 
 /// Headers never compared: the transport sets them, not the adapter.
 const VOLATILE_HEADERS: &[&str] = &[
@@ -159,7 +159,11 @@ impl Matcher {
             }
             seen.push(name);
             let (r, l) = (values(recorded, name), values(live, name));
-            let same = r.len() == l.len() && r.iter().zip(&l).all(|(r, l)| r == REDACTED || r == l);
+            // Credentials are compared by presence: their values are
+            // secrets, scrubbed on both sides.
+            let credential = is_credential_header(name);
+            let same = r.len() == l.len()
+                && (credential || r.iter().zip(&l).all(|(r, l)| r == REDACTED || r == l));
             if same {
                 continue;
             }

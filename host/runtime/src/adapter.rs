@@ -44,7 +44,18 @@ impl std::fmt::Debug for Adapter {
 
 macro_rules! hook_call {
     ($self:ident, $hook:ident, $kind:ident, $ctx:ident, $policy:ident, |$store:ident, $hooks:ident| $call:expr) => {{
-        let tape = $self.open_tape($hook, HookKind::$kind, $ctx, $policy);
+        hook_call!(
+            $self,
+            $hook,
+            $kind,
+            $ctx,
+            &serde_json::Value::Null,
+            $policy,
+            |$store, $hooks| $call
+        )
+    }};
+    ($self:ident, $hook:ident, $kind:ident, $ctx:ident, $input:expr, $policy:ident, |$store:ident, $hooks:ident| $call:expr) => {{
+        let tape = $self.open_tape($hook, HookKind::$kind, $ctx, $input, $policy);
         let mut call = $self.instantiate($hook, $policy, tape).await?;
         let $hooks = call.instance.meshroom_adapter_hooks();
         let $store = &mut call.store;
@@ -152,8 +163,10 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<ProduceReport, HookError> {
         let wctx = bindings::context_to(ctx);
-        let (out, call) = hook_call!(self, hook, Produce, ctx, policy, |store, hooks| hooks
-            .call_produce(store, hook, &wctx, batch));
+        let input = taped_batch(policy, batch);
+        let (out, call) = hook_call!(self, hook, Produce, ctx, &input, policy, |store, hooks| {
+            hooks.call_produce(store, hook, &wctx, batch)
+        });
         let mut report = bindings::produce_from(out?);
         report.detail = call.store.data().bounded_text(&report.detail);
         if report.accepted as usize > batch.len() {
@@ -180,9 +193,11 @@ impl Adapter {
         params: &serde_json::Value,
         policy: &CallPolicy,
     ) -> Result<serde_json::Value, HookError> {
+        let input = params.clone();
         let (wctx, params) = (bindings::context_to(ctx), params.to_string());
-        let (out, call) = hook_call!(self, hook, Trigger, ctx, policy, |store, hooks| hooks
-            .call_trigger(store, hook, &wctx, &params));
+        let (out, call) = hook_call!(self, hook, Trigger, ctx, &input, policy, |store, hooks| {
+            hooks.call_trigger(store, hook, &wctx, &params)
+        });
         let limits = call.store.data().limits;
         let result = self.json_result(hook, &out?, &limits, "the trigger result")?;
         call.tape_result(|| serde_json::json!({ "trigger": result }));
@@ -197,9 +212,11 @@ impl Adapter {
         params: &serde_json::Value,
         policy: &CallPolicy,
     ) -> Result<serde_json::Value, HookError> {
+        let input = params.clone();
         let (wctx, params) = (bindings::context_to(ctx), params.to_string());
-        let (out, call) = hook_call!(self, hook, Execute, ctx, policy, |store, hooks| hooks
-            .call_execute(store, hook, &wctx, &params));
+        let (out, call) = hook_call!(self, hook, Execute, ctx, &input, policy, |store, hooks| {
+            hooks.call_execute(store, hook, &wctx, &params)
+        });
         let limits = call.store.data().limits;
         let result = self.json_result(hook, &out?, &limits, "the execute result")?;
         call.tape_result(|| serde_json::json!({ "execute": result }));
@@ -257,7 +274,7 @@ impl Adapter {
         policy: &CallPolicy,
     ) -> Result<Watcher, HookError> {
         let wctx = bindings::context_to(ctx);
-        let tape = self.open_tape(hook, HookKind::Watch, ctx, policy);
+        let tape = self.open_tape(hook, HookKind::Watch, ctx, &serde_json::Value::Null, policy);
         let mut call = self.instantiate(hook, policy, tape).await?;
         let hooks = call.instance.meshroom_adapter_hooks();
         let result =
@@ -271,6 +288,18 @@ impl Adapter {
             resource,
         })
     }
+}
+
+/// A produce batch as a tape keeps it (records as text), built only when
+/// the call is taped.
+fn taped_batch(policy: &CallPolicy, batch: &[Vec<u8>]) -> serde_json::Value {
+    if policy.tape.is_none() {
+        return serde_json::Value::Null;
+    }
+    batch
+        .iter()
+        .map(|r| serde_json::Value::String(String::from_utf8_lossy(r).into_owned()))
+        .collect()
 }
 
 /// A running watch hook.

@@ -46,6 +46,7 @@ impl Adapter {
         hook: &str,
         kind: HookKind,
         ctx: &HookContext,
+        input: &serde_json::Value,
         policy: &CallPolicy,
     ) -> Option<Arc<dyn Tape>> {
         policy.tape.as_ref().map(|deck| {
@@ -56,6 +57,7 @@ impl Adapter {
                 hook,
                 kind,
                 context: ctx,
+                input,
             })
         })
     }
@@ -329,7 +331,7 @@ impl Adapter {
         }
         if let Some(tape) = tape {
             for s in &outcome.secrets {
-                tape.secret(&s.name, s.value.expose());
+                tape.secret_output(&s.name, s.value.expose());
             }
             let names: Vec<&str> = outcome.secrets.iter().map(|s| s.name.as_str()).collect();
             tape.result(serde_json::json!({ "outputs": outcome.outputs, "secret_outputs": names }));

@@ -522,7 +522,9 @@ async fn replay(
             if let Ok(mut m) = shared.misses.lock() {
                 m.push(why);
             }
-            Err(wasmtime_wasi_http::Error::HttpRequestDenied)
+            Err(wasmtime_wasi_http::Error::InternalError(Some(
+                "meshroom replay: no recorded response for this request".into(),
+            )))
         }
     }
 }

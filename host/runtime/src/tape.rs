@@ -76,6 +76,9 @@ pub struct TapeCall<'a> {
     pub kind: HookKind,
     /// The context the hook is called with.
     pub context: &'a HookContext,
+    /// The call's other input: trigger/execute params, or a produce
+    /// batch (records as text); `Null` for other hooks.
+    pub input: &'a serde_json::Value,
 }
 
 /// Opens one [`Tape`] per hook call. Given by the caller in
@@ -90,9 +93,12 @@ pub trait Tape: Send + Sync {
     /// True: [`Tape::answer`] answers requests and nothing reaches the
     /// network; false: requests go out and [`Tape::record`] sees them.
     fn replaying(&self) -> bool;
-    /// A secret value the host handed this call (to keep it out of what
-    /// the tape writes, and to match requests that carry it).
+    /// A secret value the host handed this call through `host.secret`
+    /// (to keep it out of what the tape writes, and to match requests
+    /// that carry it).
     fn secret(&self, name: &str, value: &str);
+    /// A secret output the call returned (kept out of what the tape writes).
+    fn secret_output(&self, name: &str, value: &str);
     /// Records one exchange (recording tapes).
     fn record(&self, exchange: Exchange);
     /// Answers a request (replaying tapes); `Err` says why no recorded

@@ -63,10 +63,20 @@ fn print(ctx: &Context, reports: &[ScenarioReport]) -> anyhow::Result<()> {
     print_table(&["PRODUCT", "SCENARIO", "RESULT", "TIME"], &rows)?;
     for r in reports {
         if !r.passed {
-            eprintln!("FAILED {} ({}): {}", r.scenario, r.file.display(), r.message);
+            eprintln!(
+                "FAILED {} ({}): {}",
+                r.scenario,
+                r.file.display(),
+                r.message
+            );
         }
         if let Some(note) = &r.note {
-            eprintln!("note: {} ({}): {}", r.scenario, or_dash(r.file.display().to_string()), note);
+            eprintln!(
+                "note: {} ({}): {}",
+                r.scenario,
+                or_dash(r.file.display().to_string()),
+                note
+            );
         }
     }
     Ok(())

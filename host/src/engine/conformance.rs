@@ -59,10 +59,10 @@ pub struct Scenario {
     /// What `host.secret` answers.
     #[serde(default)]
     pub secrets: Option<Map<String, Value>>,
-    /// Trigger / execute params.
+    /// Trigger / execute params (default: the recorded ones).
     #[serde(default)]
     pub params: Option<Value>,
-    /// The produce batch.
+    /// The produce batch (default: the recorded one).
     #[serde(default)]
     pub records: Vec<String>,
     /// How requests match recorded ones.
@@ -148,7 +148,10 @@ async fn play(
     if let Some(name) = &scenario.name {
         report.scenario = name.clone();
     }
-    let cassette_path = file.parent().unwrap_or(Path::new(".")).join(&scenario.cassette);
+    let cassette_path = file
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(&scenario.cassette);
     let cassette = Cassette::load(&cassette_path).map_err(|e| e.to_string())?;
     let hook = scenario.hook.clone().unwrap_or(cassette.call.hook.clone());
     let info = adapter
@@ -168,11 +171,31 @@ async fn play(
     let secrets = scenario
         .secrets
         .clone()
-        .unwrap_or_else(|| fake_secrets(&cassette_path));
+        .unwrap_or_else(|| fake_secrets(&cassette, &cassette_path));
     let deck = Deck::replay_one(&cassette_path, &scenario.rules).map_err(|e| e.to_string())?;
-    let policy = policy_of(project, &context, secrets)?
-        .with_tape(deck.scoped(&[product.name.as_str()]));
-    let result = call(adapter, &hook, kind, &context, &scenario, &policy).await;
+    let policy =
+        policy_of(project, &context, secrets)?.with_tape(deck.scoped(&[product.name.as_str()]));
+    let recorded_input = &cassette.call.input;
+    let params = scenario
+        .params
+        .clone()
+        .unwrap_or_else(|| match recorded_input {
+            Value::Object(_) => recorded_input.clone(),
+            _ => json!({}),
+        });
+    let records: Vec<String> = if scenario.records.is_empty() {
+        recorded_input
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        scenario.records.clone()
+    };
+    let result = call(adapter, &hook, kind, &context, (&params, &records), &policy).await;
     drop(policy);
     let used = deck.reports();
     report.note = used.iter().find_map(|r| r.other_adapter.clone());
@@ -212,20 +235,28 @@ fn load_scenario(file: &Path) -> Result<Scenario, String> {
     Ok(scenario)
 }
 
-/// A fake value for each `{{secret:NAME}}` of the cassette: any value
-/// does, since requests are compared with secrets scrubbed.
-fn fake_secrets(cassette: &Path) -> Map<String, Value> {
-    let text = std::fs::read_to_string(cassette).unwrap_or_default();
-    let mut out = Map::new();
-    for part in text.split("{{secret:").skip(1) {
-        if let Some(name) = part.split("}}").next() {
-            out.insert(
+/// A fake value for each secret the recorded call asked for, and each
+/// `{{secret:NAME}}` of the cassette: any value does, since requests are
+/// compared with secrets scrubbed.
+fn fake_secrets(cassette: &Cassette, path: &Path) -> Map<String, Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let placeholders = text
+        .split("{{secret:")
+        .skip(1)
+        .filter_map(|part| part.split("}}").next());
+    cassette
+        .call
+        .secrets
+        .iter()
+        .map(String::as_str)
+        .chain(placeholders)
+        .map(|name| {
+            (
                 name.to_string(),
                 Value::String(format!("fake-{name}-value")),
-            );
-        }
-    }
-    out
+            )
+        })
+        .collect()
 }
 
 /// The policy of a replayed call: the product's egress templated from the
@@ -271,10 +302,9 @@ async fn call(
     hook: &str,
     kind: HookKind,
     ctx: &HookContext,
-    scenario: &Scenario,
+    (params, records): (&Value, &[String]),
     policy: &CallPolicy,
 ) -> Result<Value, String> {
-    let params = scenario.params.clone().unwrap_or(json!({}));
     let fail = |e: crate::runtime::HookError| e.to_string();
     match kind {
         HookKind::Setup | HookKind::Teardown => {
@@ -292,16 +322,25 @@ async fn call(
             Ok(json!({ "check": r }))
         }
         HookKind::Produce => {
-            let batch: Vec<Vec<u8>> = scenario.records.iter().map(|r| r.clone().into_bytes()).collect();
-            let r = adapter.produce(hook, ctx, &batch, policy).await.map_err(fail)?;
+            let batch: Vec<Vec<u8>> = records.iter().map(|r| r.clone().into_bytes()).collect();
+            let r = adapter
+                .produce(hook, ctx, &batch, policy)
+                .await
+                .map_err(fail)?;
             Ok(json!({ "produce": r }))
         }
         HookKind::Trigger => {
-            let r = adapter.trigger(hook, ctx, &params, policy).await.map_err(fail)?;
+            let r = adapter
+                .trigger(hook, ctx, params, policy)
+                .await
+                .map_err(fail)?;
             Ok(json!({ "trigger": r }))
         }
         HookKind::Execute => {
-            let r = adapter.execute(hook, ctx, &params, policy).await.map_err(fail)?;
+            let r = adapter
+                .execute(hook, ctx, params, policy)
+                .await
+                .map_err(fail)?;
             Ok(json!({ "execute": r }))
         }
         HookKind::Watch => {
@@ -333,7 +372,9 @@ async fn call(
 fn compare(result: Result<Value, String>, expect: &Value) -> Result<(), String> {
     if let Some(Value::String(want)) = expect.get("error") {
         return match result {
-            Ok(got) => Err(format!("expected the hook to fail with `{want}`, it returned {got}")),
+            Ok(got) => Err(format!(
+                "expected the hook to fail with `{want}`, it returned {got}"
+            )),
             Err(e) if e.contains(want.as_str()) => Ok(()),
             Err(e) => Err(format!("expected an error with `{want}`, got: {e}")),
         };

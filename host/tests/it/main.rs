@@ -7,6 +7,7 @@
 mod support;
 
 mod cli;
+mod conformance;
 mod exercise;
 mod lifecycle;
 mod listing_parity;

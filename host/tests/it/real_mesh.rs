@@ -16,11 +16,11 @@ use serde_json::{Value, json};
 // ---------------------------------------------------------------- the mesh
 
 /// The four products of `adapters/`, as `meshroom pull` would install them.
-const PRODUCTS: [&str; 4] = ["caddy", "rsyslog", "crowdsec", "medallion"];
+pub(crate) const PRODUCTS: [&str; 4] = ["caddy", "rsyslog", "crowdsec", "medallion"];
 
 /// A new project with the four real products installed: each definition and
 /// its built adapter component copied into `products/<name>/`.
-fn project() -> Cli {
+pub(crate) fn project() -> Cli {
     let cli = Cli::init();
     let adapters = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../adapters");
     for product in PRODUCTS {
@@ -109,16 +109,16 @@ fn add_taxii(cli: &Cli, name: &str, taxii: &Taxii) {
 /// The example mesh: the four products running, and a project with one
 /// instance of each — `edge` (Caddy), `collector` (rsyslog), `ips`
 /// (CrowdSec), `tip` (TAXII).
-struct Mesh {
-    cli: Cli,
-    caddy: Caddy,
-    rsyslog: Rsyslog,
-    crowdsec: CrowdSec,
-    taxii: Taxii,
+pub(crate) struct Mesh {
+    pub cli: Cli,
+    pub caddy: Caddy,
+    pub rsyslog: Rsyslog,
+    pub crowdsec: CrowdSec,
+    pub taxii: Taxii,
 }
 
 impl Mesh {
-    fn start() -> Mesh {
+    pub(crate) fn start() -> Mesh {
         // The products start concurrently (medallion and CrowdSec take the longest).
         let (cli, caddy, rsyslog, crowdsec, taxii) = std::thread::scope(|s| {
             let caddy = s.spawn(|| Caddy::start().unwrap());
