@@ -383,7 +383,8 @@ impl Replaying {
                 call.hook
             )),
             Ok(c) => {
-                if c.adapter.digest != adapter.digest {
+                // An empty digest: written by hand, no build recorded it.
+                if !c.adapter.digest.is_empty() && c.adapter.digest != adapter.digest {
                     other_adapter = Some(format!(
                         "`{}` was recorded with {} adapter {} ({}), this is {} ({})",
                         path.display(),

@@ -359,7 +359,16 @@ fn the_committed_conformance_suites_of_the_adapters_pass_offline() {
             continue;
         }
         products += 1;
-        let target = cli.project().join("products").join(product);
+        // The product's name is its definition's (`example_http`).
+        let definition =
+            std::fs::read_to_string(adapters.join(product).join("definition.yaml")).unwrap();
+        let name = definition
+            .lines()
+            .find_map(|l| l.strip_prefix("name: "))
+            .unwrap()
+            .trim()
+            .to_string();
+        let target = cli.project().join("products").join(&name);
         if !target.exists() {
             std::fs::create_dir_all(&target).unwrap();
             std::fs::copy(
@@ -368,8 +377,8 @@ fn the_committed_conformance_suites_of_the_adapters_pass_offline() {
             )
             .unwrap();
             std::fs::copy(
-                crate::support::adapter_wasm(product),
-                target.join(format!("{product}.wasm")),
+                crate::support::adapter_wasm(&name),
+                target.join(format!("{name}.wasm")),
             )
             .unwrap();
         }
@@ -386,4 +395,10 @@ fn the_committed_conformance_suites_of_the_adapters_pass_offline() {
     let reports = json.as_array().unwrap();
     assert!(!reports.is_empty());
     assert!(reports.iter().all(|r| r["passed"] == true), "{json:#}");
+    for product in ["caddy", "crowdsec", "medallion", "example_http"] {
+        assert!(
+            reports.iter().any(|r| r["product"] == product),
+            "no committed scenario of {product}: {json:#}"
+        );
+    }
 }
