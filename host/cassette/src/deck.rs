@@ -47,6 +47,8 @@ struct DeckInner {
     finished: Mutex<Vec<Finished>>,
     /// What each replayed call used.
     reports: Mutex<Vec<CallReport>>,
+    /// Cassettes read for replay, by path.
+    loaded: Mutex<HashMap<PathBuf, Arc<Result<Loaded, String>>>>,
 }
 
 enum Mode {
@@ -129,6 +131,7 @@ impl Deck {
                 counters: Mutex::default(),
                 finished: Mutex::default(),
                 reports: Mutex::default(),
+                loaded: Mutex::default(),
             }),
         }
     }
@@ -319,7 +322,12 @@ impl TapeDeck for Scoped {
             Mode::Record => None,
             Mode::Replay { one, .. } => {
                 let path = one.clone().unwrap_or_else(|| self.inner.dir.join(&name));
-                Some(Mutex::new(Replaying::load(path, &adapter, &stamp)))
+                Some(Mutex::new(Replaying::open(
+                    &self.inner,
+                    path,
+                    &adapter,
+                    &stamp,
+                )))
             }
         };
         Arc::new(CallTape {
@@ -353,27 +361,77 @@ struct CallTape {
 /// A replayed call's cassette and what it used.
 struct Replaying {
     path: PathBuf,
-    /// The recorded requests (as compared) and responses, or why the
-    /// cassette cannot be played.
-    recorded: Result<Vec<(Shape, Response)>, String>,
+    /// The cassette (its recorded requests, as compared, and responses),
+    /// or why it cannot be played.
+    recorded: Result<Arc<Result<Loaded, String>>, String>,
     used: Vec<bool>,
     misses: usize,
     other_adapter: Option<String>,
 }
 
+/// A cassette read for replay, kept by the deck so a cassette played by
+/// many calls is read once.
+struct Loaded {
+    adapter: AdapterStamp,
+    call: CallStamp,
+    recorded: Vec<(Shape, Response)>,
+}
+
+fn load(path: &Path) -> Result<Loaded, String> {
+    let c = match Cassette::load(path) {
+        Err(CassetteError::Read { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            return Err(format!(
+                "no cassette was recorded for this call (`{}`)",
+                path.display()
+            ));
+        }
+        Err(e) => return Err(e.to_string()),
+        Ok(c) => c,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let recorded = c
+        .interactions
+        .into_iter()
+        .map(|it| {
+            let body = it.request.body.bytes(path, dir)?;
+            let shape = Shape {
+                method: it.request.method,
+                url: it.request.url,
+                headers: it
+                    .request
+                    .headers
+                    .iter()
+                    .flat_map(|(n, v)| v.values().into_iter().map(|v| (n.clone(), v.to_string())))
+                    .collect(),
+                body,
+            };
+            Ok((shape, it.response))
+        })
+        .collect::<Result<Vec<_>, CassetteError>>()
+        .map_err(|e| e.to_string())?;
+    Ok(Loaded {
+        adapter: c.adapter,
+        call: c.call,
+        recorded,
+    })
+}
+
 impl Replaying {
-    fn load(path: PathBuf, adapter: &AdapterStamp, call: &CallStamp) -> Replaying {
+    fn open(
+        deck: &DeckInner,
+        path: PathBuf,
+        adapter: &AdapterStamp,
+        call: &CallStamp,
+    ) -> Replaying {
+        let loaded = lock(&deck.loaded)
+            .entry(path.clone())
+            .or_insert_with(|| Arc::new(load(&path)))
+            .clone();
         let mut other_adapter = None;
-        let recorded = match Cassette::load(&path) {
-            Err(CassetteError::Read { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                Err(format!(
-                    "no cassette was recorded for this call (`{}`)",
-                    path.display()
-                ))
-            }
-            Err(e) => Err(e.to_string()),
+        let recorded = match &*loaded {
+            Err(why) => Err(why.clone()),
             Ok(c) if c.call.hook != call.hook || c.call.kind != call.kind => Err(format!(
                 "`{}` recorded the {} hook `{}`, not the {} hook `{}`",
                 path.display(),
@@ -395,37 +453,29 @@ impl Replaying {
                         short(&adapter.digest)
                     ));
                 }
-                let dir = path.parent().unwrap_or(Path::new("."));
-                c.interactions
-                    .into_iter()
-                    .map(|it| {
-                        let body = it.request.body.bytes(&path, dir)?;
-                        let shape = Shape {
-                            method: it.request.method,
-                            url: it.request.url,
-                            headers: it
-                                .request
-                                .headers
-                                .iter()
-                                .flat_map(|(n, v)| {
-                                    v.values().into_iter().map(|v| (n.clone(), v.to_string()))
-                                })
-                                .collect(),
-                            body,
-                        };
-                        Ok((shape, it.response))
-                    })
-                    .collect::<Result<Vec<_>, CassetteError>>()
-                    .map_err(|e| e.to_string())
+                Ok(loaded.clone())
             }
         };
-        let n = recorded.as_ref().map_or(0, Vec::len);
+        let n = match &recorded {
+            Ok(loaded) => loaded.as_ref().as_ref().map_or(0, |l| l.recorded.len()),
+            Err(_) => 0,
+        };
         Replaying {
             path,
             recorded,
             used: vec![false; n],
             misses: 0,
             other_adapter,
+        }
+    }
+
+    fn recorded(&self) -> Result<&[(Shape, Response)], &str> {
+        match &self.recorded {
+            Ok(loaded) => match &**loaded {
+                Ok(l) => Ok(&l.recorded),
+                Err(why) => Err(why),
+            },
+            Err(why) => Err(why),
         }
     }
 }
@@ -477,7 +527,7 @@ impl Tape for CallTape {
             body: secrets.scrub_bytes(&request.body),
         };
         let mut r = lock(replay);
-        let outcome = match &r.recorded {
+        let outcome = match r.recorded() {
             Err(why) => Err(format!("{}: {why}", live.line())),
             Ok(recorded) => {
                 let candidates: Vec<usize> = match matcher.order {
@@ -518,10 +568,10 @@ impl Tape for CallTape {
         match outcome {
             Ok(i) => {
                 r.used[i] = true;
-                let Ok(recorded) = &r.recorded else {
-                    return Err("unreachable".into());
+                let response = match r.recorded() {
+                    Ok(recorded) => recorded[i].1.clone(),
+                    Err(why) => return Err(why.to_string()),
                 };
-                let response = &recorded[i].1;
                 let dir = r.path.parent().unwrap_or(Path::new("."));
                 let body = response
                     .body
@@ -581,7 +631,7 @@ impl Drop for CallTape {
     fn drop(&mut self) {
         if let Some(replay) = &self.replay {
             let r = lock(replay);
-            let (loaded, unused) = match &r.recorded {
+            let (loaded, unused) = match r.recorded() {
                 Ok(recorded) => (
                     true,
                     recorded
