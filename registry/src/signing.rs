@@ -254,6 +254,7 @@ impl Registry {
                 )),
             }
         }
+        problems.dedup();
         Err(refuse(format!(
             "no signature is acceptable ({} found: {})",
             layers.len(),

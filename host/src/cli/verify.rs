@@ -91,7 +91,7 @@ pub fn exec(args: VerifyArgs, ctx: &Context) -> anyhow::Result<()> {
         }
         match (&verdict, &policy_line) {
             (Some(Ok(signed)), Some(line)) => out.push_str(&format!(
-                "trusted: signed by {}, as {line} requires\n",
+                "trusted: signed by {} (policy: {line})\n",
                 signed.key
             )),
             (None, _) if policy.is_some() => {
