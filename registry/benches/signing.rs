@@ -63,7 +63,10 @@ fn main() {
         rt.block_on(vendor.sign(&to, &key)).unwrap();
         sign.push(t.elapsed());
     }
-    report("sign (resolve, read .sig, push payload+config+manifest)", sign);
+    report(
+        "sign (resolve, read .sig, push payload+config+manifest)",
+        sign,
+    );
     rt.block_on(vendor.sign(&pinned, &key)).unwrap();
 
     // Pull by tag, warm (component cached), without and with the signature check.
@@ -83,7 +86,10 @@ fn main() {
         assert!(p.signature.is_some());
     }
     report("warm pull by tag, no signature required", plain);
-    report("warm pull by tag, signature verified (payload cached)", checked);
+    report(
+        "warm pull by tag, signature verified (payload cached)",
+        checked,
+    );
     server.clear_log();
     let pulled = rt
         .block_on(operator.pull_checked(&to, Some(&requirement)))
@@ -101,9 +107,11 @@ fn main() {
     }
     report("verify alone, cold (1 manifest + 1 payload blob)", cold);
     server.clear_log();
-    rt.block_on(
-        client(&dir.path().join("cold-log")).verify(&to, &published.manifest_digest, &requirement),
-    )
+    rt.block_on(client(&dir.path().join("cold-log")).verify(
+        &to,
+        &published.manifest_digest,
+        &requirement,
+    ))
     .unwrap();
     println!("  requests: {:?}", server.requests());
 
@@ -116,7 +124,10 @@ fn main() {
             .unwrap();
         locked.push(t.elapsed());
     }
-    report("verify_locked from the lockfile and cache (what up adds)", locked);
+    report(
+        "verify_locked from the lockfile and cache (what up adds)",
+        locked,
+    );
     server.clear_log();
     rt.block_on(operator.verify_locked(&entry, &requirement))
         .unwrap();

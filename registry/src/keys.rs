@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
-use p256::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, LineEnding};
+use pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, LineEnding};
 use spki::{DecodePublicKey as _, EncodePublicKey as _};
 use zeroize::Zeroizing;
 

@@ -470,7 +470,8 @@ pub(crate) fn docker_reference(of: &ArtifactRef) -> String {
     }
 }
 
-/// The repository of a reference as policies match it: [`docker_reference`], and
+/// The repository of a reference as policies match it (`REGISTRY/REPO`, `REPO` in the
+/// embedded registry, `oci-layout:DIR`), and
 /// whether it is in a distribution registry.
 pub fn trust_scope(of: &ArtifactRef) -> (String, bool) {
     (docker_reference(of), matches!(of, ArtifactRef::Remote(_)))

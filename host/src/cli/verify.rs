@@ -42,10 +42,9 @@ pub fn exec(args: VerifyArgs, ctx: &Context) -> anyhow::Result<()> {
     let (digest, found) = rt
         .block_on(registry.signatures(&reference, &known))
         .with_context(|| format!("failed to read the signatures of `{reference}`"))?;
-    let verdict = match &requirement {
-        Some(req) => Some(rt.block_on(registry.verify(&reference, &digest, req))),
-        None => None,
-    };
+    let verdict = requirement
+        .as_ref()
+        .map(|req| rt.block_on(registry.verify(&reference, &digest, req)));
     let pinned = reference.pinned(&digest).to_string();
     let policy_line = requirement.as_ref().map(|r| r.policy.clone());
     if ctx.json {

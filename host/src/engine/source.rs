@@ -19,7 +19,7 @@ pub enum AdapterSource {
     /// A component file in the product folder.
     File(PathBuf),
     /// A pulled artifact, pinned by `meshroom.lock`, and what the trust policy requires of it.
-    Locked(LockedProduct, Option<Requirement>),
+    Locked(Box<LockedProduct>, Option<Box<Requirement>>),
 }
 
 impl AdapterSource {
@@ -40,7 +40,10 @@ impl AdapterSource {
             Some(entry) => {
                 let reference = ArtifactRef::parse(&entry.reference)?;
                 let requirement = super::trust::requirement_for(trust, &reference)?;
-                Ok(Some(AdapterSource::Locked(entry.clone(), requirement)))
+                Ok(Some(AdapterSource::Locked(
+                    Box::new(entry.clone()),
+                    requirement.map(Box::new),
+                )))
             }
             None => Err(EngineError::AdapterNotLocked {
                 product: product.name.clone(),
