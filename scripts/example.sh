@@ -2,8 +2,9 @@
 # The example mesh, end to end, on this machine:
 #
 #   a vendor publishes four real products (Caddy, rsyslog, CrowdSec, a TAXII
-#   server) to the embedded OCI image-layout registry; an operator pulls them
-#   into a new project, adds one instance of each, plugs Caddy's access events
+#   server) to the embedded OCI image-layout registry, signed with its key; an
+#   operator whose trust policy requires that key pulls them (verified) into a
+#   new project, adds one instance of each, plugs Caddy's access events
 #   into rsyslog, and `meshroom up` configures the products so the data flows;
 #   then denies an IP on CrowdSec and on Caddy, shares a STIX indicator through
 #   TAXII, checks for drift and tears everything down.
@@ -38,6 +39,7 @@ trap cleanup EXIT
 export MESHROOM_CACHE=$WORK/cache
 export MESHROOM_REGISTRY_DIR=$WORK/registry
 export MESHROOM_AUTH_FILE=$WORK/auth.json
+export MESHROOM_KEYS_DIR=$WORK/keys
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
 bold "2. start the four products on 127.0.0.1"
@@ -57,20 +59,40 @@ say "rsyslog     tcp://$RSYSLOG_ADDR"
 say "crowdsec    $CROWDSEC_URL"
 say "taxii       $TAXII_URL"
 
-bold "3. vendor side: publish each product (definition + adapter) to the embedded registry"
+bold "3. vendor side: a signing key, then publish and sign each product (definition + adapter) to the embedded registry"
 VENDOR=$WORK/vendor
 "$MESHROOM" -q init "$VENDOR" >/dev/null
+# The passphrase of the vendor's private key comes from the environment, never argv.
+export MESHROOM_KEY_PASSPHRASE="example vendor passphrase"
+run keys generate example-vendor
 for product in caddy rsyslog crowdsec medallion; do
   mkdir -p "$VENDOR/products/$product"
   cp "adapters/$product/definition.yaml" "$VENDOR/products/$product/"
   cp "$WASM_DIR/$product.wasm" "$VENDOR/products/$product/"
-  run -p "$VENDOR" publish "$product" --to "example/$product:0.1.0"
+  run -p "$VENDOR" publish "$product" --to "example/$product:0.1.0" --sign example-vendor
 done
+unset MESHROOM_KEY_PASSPHRASE
 
-bold "4. operator side: a new project, pull the products"
+bold "4. operator side: a new project that trusts the vendor's key, pull the products (verified)"
 PROJECT=$WORK/soc
 run init "$PROJECT"
 cd "$PROJECT"
+mkdir -p keys
+cp "$MESHROOM_KEYS_DIR/example-vendor.pub" keys/
+cat >trust.yaml <<'EOF'
+keys:
+  example-vendor: keys/example-vendor.pub
+rules:
+- match: example/
+  require: signed
+  keys: [example-vendor]
+- match: "*"
+  require: signed
+- match: local
+  require: any
+EOF
+say "trust.yaml: every example/ product must be signed by the vendor's key"
+run verify example/caddy:0.1.0
 age-keygen -o "$WORK/identity.txt" 2>/dev/null
 export MESHROOM_AGE_IDENTITY_FILE=$WORK/identity.txt
 run secrets recipients add "$(age-keygen -y "$WORK/identity.txt")"

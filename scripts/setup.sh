@@ -56,6 +56,15 @@ if [ ! -x "$VENV/bin/medallion" ]; then
   "$VENV/bin/pip" install -q medallion==3.0.0
 fi
 
+# The Python `cryptography` package (pinned) in the same venv: the signing tests'
+# independent cosign signer and verifier (host/tests/it/signing.rs), written from
+# cosign's specification, check meshroom's signatures both ways.
+CRYPTOGRAPHY_VERSION=48.0.0
+if ! "$VENV/bin/python" -c "import sys, cryptography; sys.exit(cryptography.__version__ != '$CRYPTOGRAPHY_VERSION')" 2>/dev/null; then
+  log "installing cryptography $CRYPTOGRAPHY_VERSION into $VENV"
+  "$VENV/bin/python" -m pip install -q "cryptography==$CRYPTOGRAPHY_VERSION"
+fi
+
 # componentize-py (pinned): `meshroom build` turns a product's Python hooks
 # into a component with it. A venv of its own, so its site-packages stay small.
 PYVENV="${MESHROOM_PYVENV:-$PWD/target/pyvenv}"

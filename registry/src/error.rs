@@ -106,6 +106,31 @@ pub enum RegistryError {
     #[error("{0}; the lockfile is locked (drop `--locked` to update it)")]
     LockedChange(String),
 
+    /// A signing or public key cannot be used.
+    #[error("key `{key}`: {reason}")]
+    Key {
+        /// The key's name or file.
+        key: String,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+
+    /// The trust policy refuses the artifact: unsigned, signed by a key it does not
+    /// allow, signed over another digest, or a signature that is garbage.
+    #[error("refused `{reference}` ({digest}): {reason}; keys tried: {tried}; policy: {policy}")]
+    Untrusted {
+        /// The reference as given.
+        reference: String,
+        /// The manifest digest that needed a signature.
+        digest: String,
+        /// Why no signature was accepted.
+        reason: String,
+        /// The allowed keys that were tried (names and fingerprints).
+        tried: String,
+        /// The policy rule that applies (file, line, match).
+        policy: String,
+    },
+
     /// A file could not be read or written.
     #[error("{context}: {source}")]
     Io {

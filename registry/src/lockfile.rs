@@ -10,7 +10,15 @@
 //!   manifest_digest: sha256:…
 //!   component_digest: sha256:…
 //!   wit_version: 0.1.0
+//!   signature:                       # when the trust policy required one
+//!     key: acme                      # the trust.yaml key that verified it
+//!     key_fingerprint: sha256:…      # sha256 of that key's SPKI DER
+//!     payload_digest: sha256:…       # the cosign simple-signing payload
+//!     signature: MEUCIQ…             # its base64 signature
 //! ```
+//!
+//! The signature is recorded so `up` re-checks it against the policy and the
+//! cached payload with no registry request.
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +47,23 @@ pub struct LockedProduct {
     /// The `meshroom:adapter` WIT version the adapter targets, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wit_version: Option<String>,
+    /// The signature that satisfied the trust policy when it was pulled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<LockedSignature>,
+}
+
+/// Which key's signature verified a locked manifest digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedSignature {
+    /// The key's name in `trust.yaml` at pull time.
+    pub key: String,
+    /// `sha256:` of the key's SPKI DER (what identifies it).
+    pub key_fingerprint: Digest,
+    /// The digest of the signed simple-signing payload.
+    pub payload_digest: Digest,
+    /// The base64 signature of that payload.
+    pub signature: String,
 }
 
 impl LockedProduct {
@@ -182,6 +207,7 @@ mod tests {
             manifest_digest: Digest::of(content),
             component_digest: Digest::of(b"c"),
             wit_version: Some("0.1.0".into()),
+            signature: None,
         }
     }
 

@@ -14,10 +14,11 @@ use crate::cache::BlobCache;
 use crate::digest::Digest;
 use crate::error::{RegistryError, Result};
 use crate::layout::Layout;
-use crate::lockfile::{LockedProduct, Lockfile};
+use crate::lockfile::{LockedProduct, LockedSignature, Lockfile};
 use crate::progress::{NoProgress, Progress, ProgressEvent};
 use crate::reference::{ArtifactRef, LayoutDir};
 use crate::remote::Remote;
+use crate::signing::Requirement;
 
 /// Overrides the folder of the embedded default image-layout registry.
 pub const LAYOUT_DIR_ENV: &str = "MESHROOM_REGISTRY_DIR";
@@ -62,6 +63,8 @@ pub struct PulledArtifact {
     pub downloaded: usize,
     /// Blobs found in the cache.
     pub cached: usize,
+    /// The signature that satisfied the requirement it was pulled with, if any.
+    pub signature: Option<LockedSignature>,
 }
 
 impl PulledArtifact {
@@ -73,6 +76,7 @@ impl PulledArtifact {
             manifest_digest: self.manifest_digest.clone(),
             component_digest: self.component_digest.clone(),
             wit_version: self.wit_version.clone(),
+            signature: self.signature.clone(),
         }
     }
 }
@@ -84,7 +88,7 @@ pub struct Registry {
     auth: AuthConfig,
     insecure: bool,
     default_layout: PathBuf,
-    progress: Arc<dyn Progress>,
+    pub(crate) progress: Arc<dyn Progress>,
     /// One client per registry host, reused by every operation of this `Registry`:
     /// building one costs far more than a request (native-tls loads the CA store).
     clients: Arc<Mutex<HashMap<String, Arc<Remote>>>>,
@@ -101,7 +105,7 @@ impl std::fmt::Debug for Registry {
 }
 
 /// Where an operation reads or writes.
-enum Endpoint {
+pub(crate) enum Endpoint {
     Remote(Reference),
     Layout(Layout),
 }
@@ -164,14 +168,14 @@ impl Registry {
         &self.default_layout
     }
 
-    fn layout_dir(&self, dir: &LayoutDir) -> PathBuf {
+    pub(crate) fn layout_dir(&self, dir: &LayoutDir) -> PathBuf {
         match dir {
             LayoutDir::Default => self.default_layout.clone(),
             LayoutDir::Path(p) => p.clone(),
         }
     }
 
-    fn connect(&self, reference: &Reference) -> Result<Arc<Remote>> {
+    pub(crate) fn connect(&self, reference: &Reference) -> Result<Arc<Remote>> {
         let key = reference.resolve_registry().to_string();
         if let Some(found) = self.clients.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return Ok(found);
@@ -268,6 +272,16 @@ impl Registry {
     /// Pulls `from` (tag or digest) into the cache, verifying every blob; blobs already
     /// cached are not downloaded (a digest reference whose blobs are all cached makes no request).
     pub async fn pull(&self, from: &ArtifactRef) -> Result<PulledArtifact> {
+        self.pull_checked(from, None).await
+    }
+
+    /// [`Registry::pull`], refusing the artifact before any of its layers is fetched
+    /// unless `requirement` (when given) accepts a signature over its manifest digest.
+    pub async fn pull_checked(
+        &self,
+        from: &ArtifactRef,
+        requirement: Option<&Requirement>,
+    ) -> Result<PulledArtifact> {
         let shown = from.to_string();
         let mut remote: Option<Arc<Remote>> = None;
         let endpoint = match from {
@@ -323,6 +337,10 @@ impl Registry {
             }
         };
 
+        let signature = match requirement {
+            Some(requirement) => Some(self.verify(from, &manifest_digest, requirement).await?),
+            None => None,
+        };
         let parsed = artifact::parse_manifest(&manifest, &shown)?;
         let (mut downloaded, mut cached) = (0, 0);
         let mut fetch = async |descriptor: &OciDescriptor, what: &str| -> Result<Vec<u8>> {
@@ -415,6 +433,7 @@ impl Registry {
             wit_version: artifact::wit_version(&config),
             downloaded,
             cached,
+            signature,
         })
     }
 
@@ -431,6 +450,7 @@ impl Registry {
             });
         }
         pulled.reference = entry.reference.clone();
+        pulled.signature = entry.signature.clone();
         Ok(pulled)
     }
 

@@ -39,6 +39,7 @@ mod resolve;
 mod secret_names;
 mod setting;
 pub mod templates;
+pub mod trust;
 mod yaml;
 
 pub use adapter_crate::{adapter_crate_files, configured_capability};
@@ -56,6 +57,7 @@ pub use reader::RACY as LOAD_CACHE_RACY;
 pub use resolve::{PlugOutcome, PlugRefusal, PlugRequest, Resolution, ResolveError, SetupBy};
 pub use secret_names::looks_secret;
 pub use setting::{Setting, SettingItems, SettingType, is_secret_setting, parse_value};
+pub use trust::{DEFAULT_TRUST_FILE, Require, TRUST_FILE, TrustPolicy, TrustRule};
 
 #[cfg(test)]
 mod tests;

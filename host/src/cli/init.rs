@@ -9,7 +9,8 @@ use super::Context;
 use super::common::done;
 use crate::fsutil::write_atomic;
 
-/// Initialize a new meshroom project (products/, instances/, README, .gitignore, git repository)
+/// Initialize a new meshroom project (products/, instances/, README, .gitignore, trust.yaml
+/// requiring signed adapters from every remote registry, git repository)
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
     /// Project folder to create, relative to `-p/--path` (default: `-p/--path` itself)
@@ -87,6 +88,11 @@ pub fn exec(args: InitArgs, ctx: &Context) -> anyhow::Result<()> {
     };
     write("README.md", &readme(&name))?;
     write(".gitignore", GITIGNORE)?;
+    // Signatures required from every remote registry (see `meshroom verify`).
+    write(
+        crate::project::TRUST_FILE,
+        crate::project::DEFAULT_TRUST_FILE,
+    )?;
     for sub in ["products", "instances"] {
         let path = dir.join(sub);
         std::fs::create_dir_all(&path)

@@ -17,6 +17,7 @@ mod duration;
 pub mod exit;
 pub mod graph;
 mod init;
+mod keys;
 pub mod list;
 mod logging;
 mod oci;
@@ -31,11 +32,13 @@ mod remove;
 mod scaffold;
 pub mod secrets;
 mod settings;
+mod sign;
 mod tape;
 mod terminal;
 mod test;
 pub mod trigger;
 mod up;
+mod verify;
 mod watch;
 
 pub use context::Context;
@@ -111,6 +114,9 @@ pub enum Command {
     Pull(pull::PullArgs),
     /// Manage credentials for OCI registries (login, logout)
     Registry(registry::RegistryArgs),
+    Keys(keys::KeysArgs),
+    Sign(sign::SignArgs),
+    Verify(verify::VerifyArgs),
     Build(build::BuildArgs),
     Produce(produce::ProduceArgs),
     Watch(watch::WatchArgs),
@@ -166,6 +172,9 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Publish(args) => publish::exec(args, ctx)?,
         Command::Pull(args) => pull::exec(args, ctx)?,
         Command::Registry(args) => registry::exec(args, ctx)?,
+        Command::Keys(args) => keys::exec(args, ctx)?,
+        Command::Sign(args) => sign::exec(args, ctx)?,
+        Command::Verify(args) => verify::exec(args, ctx)?,
         Command::Build(args) => build::exec(args, ctx)?,
         Command::Produce(args) => produce::exec(args, ctx)?,
         Command::Watch(args) => watch::exec(args, ctx)?,

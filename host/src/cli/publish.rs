@@ -43,6 +43,12 @@ pub struct PublishArgs {
     /// 1970-01-01, so the same inputs give the same digest)
     #[arg(long)]
     pub now: bool,
+    /// Sign what was published with this key (a name from `meshroom keys list` or a PEM
+    /// private key file), as `meshroom sign` does; repeatable
+    #[arg(long, value_name = "KEY")]
+    pub sign: Vec<String>,
+    #[command(flatten)]
+    pub passphrase: super::keys::PassphraseArgs,
     #[command(flatten)]
     pub registry: RegistryFlags,
 }
@@ -55,9 +61,15 @@ pub fn exec(args: PublishArgs, ctx: &Context) -> anyhow::Result<()> {
     let reference = ArtifactRef::parse(to)?;
     let product_dir = ctx.project_dir.join("products").join(&args.product);
     let package = read_package(&product_dir, &args)?;
+    // Keys first: a wrong passphrase fails before anything is pushed.
+    let keys = args
+        .sign
+        .iter()
+        .map(|k| Ok((k, super::keys::load_private_key(k, &args.passphrase, ctx)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let registry = registry(ctx, &args.registry)?;
-    let published = ctx
-        .runtime()?
+    let rt = ctx.runtime()?;
+    let published = rt
         .block_on(registry.publish(&package, &reference))
         .with_context(|| {
             format!(
@@ -65,6 +77,24 @@ pub fn exec(args: PublishArgs, ctx: &Context) -> anyhow::Result<()> {
                 args.product
             )
         })?;
+    let pinned = reference.pinned(&published.manifest_digest);
+    let mut signatures = Vec::new();
+    for (name, key) in &keys {
+        let signed = rt
+            .block_on(super::sign::sign(&registry, &pinned, key))
+            .with_context(|| {
+                format!("published `{pinned}`, but failed to sign it with key `{name}`")
+            })?;
+        signatures.push(serde_json::json!({
+            "key": name,
+            "key_fingerprint": key.public_key().fingerprint().as_str(),
+            "signature_tag": signed.signature_tag,
+            "added": signed.added,
+        }));
+        if !ctx.json {
+            super::sign::report(ctx, &pinned, name, key, &signed)?;
+        }
+    }
     drop(registry);
     if ctx.json {
         print_line(format_args!(
@@ -76,6 +106,7 @@ pub fn exec(args: PublishArgs, ctx: &Context) -> anyhow::Result<()> {
                 "component_digest": published.component_digest.as_str(),
                 "uploaded": published.uploaded,
                 "skipped": published.skipped,
+                "signatures": signatures,
             })
         ))?;
     } else {

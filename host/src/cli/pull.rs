@@ -44,10 +44,12 @@ pub fn exec(args: PullArgs, ctx: &Context) -> anyhow::Result<()> {
     let reference = ArtifactRef::parse(&args.reference)?;
     let lock_path = Lockfile::path_in(&ctx.project_dir);
     let mut lock = Lockfile::load(&lock_path)?;
+    let policy = crate::project::TrustPolicy::load(&ctx.project_dir)?;
+    let requirement = crate::engine::requirement_for(policy.as_ref(), &reference)?;
     let registry = registry(ctx, &args.registry)?;
     let pulled = ctx
         .runtime()?
-        .block_on(registry.pull(&reference))
+        .block_on(registry.pull_checked(&reference, requirement.as_ref()))
         .with_context(|| format!("failed to pull `{reference}`"))?;
     drop(registry);
 
@@ -76,11 +78,19 @@ pub fn exec(args: PullArgs, ctx: &Context) -> anyhow::Result<()> {
                 "downloaded": pulled.downloaded,
                 "cached": pulled.cached,
                 "lock": format!("{change:?}").to_lowercase(),
+                "signed_by": pulled.signature.as_ref().map(|s| serde_json::json!({
+                    "key": s.key,
+                    "key_fingerprint": s.key_fingerprint.as_str(),
+                })),
             })
         ))?;
     } else {
+        let signed = match &pulled.signature {
+            Some(s) => format!(", signed by {} ({})", s.key, s.key_fingerprint),
+            None => String::new(),
+        };
         print_line(format_args!(
-            "pulled {} {} ({})",
+            "pulled {} {} ({}){signed}",
             pulled.product, pulled.reference, pulled.manifest_digest
         ))?;
     }

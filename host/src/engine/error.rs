@@ -32,6 +32,34 @@ pub enum EngineError {
         source: Box<meshroom_registry::RegistryError>,
     },
 
+    /// The trust policy refuses the locked adapter.
+    #[error("the adapter of product `{product}` is refused by the trust policy")]
+    AdapterUntrusted {
+        product: String,
+        #[source]
+        source: Box<meshroom_registry::RegistryError>,
+    },
+
+    /// No rule of `trust.yaml` matches a reference.
+    #[error(
+        "no rule of `{}` matches `{reference}` (repository `{scope}`): add one, e.g. `- match: {scope}` with `require: signed` and the vendor's key, or `require: any`",
+        path.display()
+    )]
+    NoTrustRule {
+        reference: String,
+        scope: String,
+        path: PathBuf,
+    },
+
+    /// A key `trust.yaml` names cannot be read.
+    #[error("cannot use key `{name}` of `{}`", policy.display())]
+    TrustKey {
+        name: String,
+        policy: PathBuf,
+        #[source]
+        source: Box<meshroom_registry::RegistryError>,
+    },
+
     /// The component failed to load (compile, imports, describe).
     #[error("cannot load the adapter of product `{product}`")]
     AdapterLoad {

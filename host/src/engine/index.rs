@@ -10,7 +10,7 @@ use meshroom_registry::Lockfile;
 
 use crate::project::{
     DeclaredHook, HookIndex, HookKind as ModelKind, HookOrder as ModelOrder, Mode as ModelMode,
-    Product, Project, Role as ModelRole,
+    Product, Project, Role as ModelRole, TrustPolicy,
 };
 use crate::runtime::{AdapterInfo, HookInfo, HookKind, HookOrder, Mode, Role, Runtime};
 
@@ -119,8 +119,9 @@ pub async fn describe_product(
     runtime: &Runtime,
     product: &Product,
     lock: &Lockfile,
+    trust: Option<&TrustPolicy>,
 ) -> Result<Option<AdapterInfo>, EngineError> {
-    let Some(source) = AdapterSource::of(product, lock)? else {
+    let Some(source) = AdapterSource::of(product, lock, trust)? else {
         return Ok(None);
     };
     let digest = source.digest(product)?;
@@ -150,9 +151,21 @@ pub async fn hook_index(runtime: &Runtime, project: &Project) -> HookIndex {
             Lockfile::default()
         }
     };
+    // A broken policy must not let pulled adapters run unchecked: they are
+    // skipped (the rest of the mesh is still listed).
+    let (trust, trust_broken) = match TrustPolicy::load(project.root()) {
+        Ok(trust) => (trust, false),
+        Err(e) => {
+            tracing::warn!("{e}; products pulled from a registry show no hooks");
+            (None, true)
+        }
+    };
     let mut index = HookIndex::new();
     for product in project.products() {
-        match describe_product(runtime, product, &lock).await {
+        if trust_broken && lock.get(&product.name).is_some() {
+            continue;
+        }
+        match describe_product(runtime, product, &lock, trust.as_ref()).await {
             Ok(Some(info)) => index.extend(declared_hooks(&product.name, &info)),
             Ok(None) => {}
             Err(e) => tracing::warn!("{}", error_chain(&e)),

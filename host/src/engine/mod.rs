@@ -4,6 +4,9 @@
 //!   file in the product folder, or an OCI reference locked in
 //!   `meshroom.lock` and kept in the blob cache) and loads it once per
 //!   digest ([`Session::open`]);
+//! - refuses a locked adapter the project's trust policy (`trust.yaml`)
+//!   refuses, re-checking the signature `meshroom.lock` records against the
+//!   cached payload before the component is loaded (no registry request);
 //! - fills the model's hook index from the adapters' `describe()`
 //!   ([`listing_hook_index`] for listings: cached by digest, never
 //!   recompiling);
@@ -27,6 +30,7 @@ mod secrets;
 mod session;
 mod sides;
 mod source;
+mod trust;
 
 pub use context::{hook_context, instance_ref, integration_ref, plug_ref, public_settings};
 pub use egress::{Egress, egress_of};
@@ -42,6 +46,7 @@ pub use secrets::{SharedSecrets, instance_scope, plug_scope};
 pub use session::{Session, listing_hook_index};
 pub use sides::{PlugSides, plug_sides};
 pub use source::AdapterSource;
+pub use trust::{policy_keys, requirement_for};
 
 pub mod exercise;
 pub mod files;

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use meshroom_registry::Lockfile;
 
-use crate::project::{HookIndex, Instance, Integration, Plug, Project, ProjectError};
+use crate::project::{HookIndex, Instance, Integration, Plug, Project, ProjectError, TrustPolicy};
 use crate::runtime::{Adapter, CallPolicy, HookContext, Runtime, RuntimeConfig};
 
 use super::context::{hook_context, public_settings};
@@ -52,6 +52,7 @@ impl Session {
     /// needs it) so the rest of the mesh still runs.
     pub async fn open(project: &Project, runtime: Runtime) -> Result<Session, EngineError> {
         let lock = Lockfile::load(&Lockfile::path_in(project.root()))?;
+        let trust = TrustPolicy::load(project.root())?;
         let mut engine = Session {
             runtime,
             adapters: HashMap::new(),
@@ -61,7 +62,7 @@ impl Session {
             tape: None,
         };
         for product in project.products() {
-            match engine.load_product(product, &lock).await {
+            match engine.load_product(product, &lock, trust.as_ref()).await {
                 Ok(Some(adapter)) => {
                     engine
                         .hooks
@@ -83,8 +84,9 @@ impl Session {
         &self,
         product: &crate::project::Product,
         lock: &Lockfile,
+        trust: Option<&TrustPolicy>,
     ) -> Result<Option<Adapter>, EngineError> {
-        let Some(source) = AdapterSource::of(product, lock)? else {
+        let Some(source) = AdapterSource::of(product, lock, trust)? else {
             return Ok(None);
         };
         let (bytes, name) = source.bytes(product).await?;

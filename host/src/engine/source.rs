@@ -2,28 +2,34 @@
 //! `adapter:` key, either a `.wasm` path relative to the product folder or
 //! an OCI reference, resolved through `meshroom.lock` to a component digest
 //! and found in the registry's content-addressed blob cache (fetched into
-//! it when missing).
+//! it when missing). A locked adapter that the trust policy requires to be
+//! signed is checked against the signature the lockfile records before its
+//! bytes are handed out.
 
 use std::path::PathBuf;
 
-use meshroom_registry::{BlobCache, LockedProduct, Lockfile, Registry};
+use meshroom_registry::{ArtifactRef, BlobCache, LockedProduct, Lockfile, Registry, Requirement};
 
 use super::error::EngineError;
-use crate::project::Product;
+use crate::project::{Product, TrustPolicy};
 
 /// Where the adapter of one product is.
 #[derive(Debug, Clone)]
 pub enum AdapterSource {
     /// A component file in the product folder.
     File(PathBuf),
-    /// A pulled artifact, pinned by `meshroom.lock`.
-    Locked(LockedProduct),
+    /// A pulled artifact, pinned by `meshroom.lock`, and what the trust policy requires of it.
+    Locked(Box<LockedProduct>, Option<Box<Requirement>>),
 }
 
 impl AdapterSource {
     /// The adapter of `product`; `None` when it names none (a product
     /// without an adapter simply has no hooks).
-    pub fn of(product: &Product, lock: &Lockfile) -> Result<Option<AdapterSource>, EngineError> {
+    pub fn of(
+        product: &Product,
+        lock: &Lockfile,
+        trust: Option<&TrustPolicy>,
+    ) -> Result<Option<AdapterSource>, EngineError> {
         let Some(adapter) = product.definition.adapter.as_deref() else {
             return Ok(None);
         };
@@ -31,7 +37,14 @@ impl AdapterSource {
             return Ok(Some(AdapterSource::File(path)));
         }
         match lock.get(&product.name) {
-            Some(entry) => Ok(Some(AdapterSource::Locked(entry.clone()))),
+            Some(entry) => {
+                let reference = ArtifactRef::parse(&entry.reference)?;
+                let requirement = super::trust::requirement_for(trust, &reference)?;
+                Ok(Some(AdapterSource::Locked(
+                    Box::new(entry.clone()),
+                    requirement.map(Box::new),
+                )))
+            }
             None => Err(EngineError::AdapterNotLocked {
                 product: product.name.clone(),
                 reference: adapter.to_string(),
@@ -43,7 +56,7 @@ impl AdapterSource {
     /// hashed from the file (for the describe cache: no compilation).
     pub fn digest(&self, product: &Product) -> Result<String, EngineError> {
         match self {
-            AdapterSource::Locked(entry) => Ok(entry.component_digest.as_str().to_string()),
+            AdapterSource::Locked(entry, _) => Ok(entry.component_digest.as_str().to_string()),
             AdapterSource::File(path) => {
                 let bytes = read_file(product, path)?;
                 Ok(crate::runtime::digest_of(&bytes))
@@ -62,7 +75,19 @@ impl AdapterSource {
                 );
                 Ok((read_file(product, path)?, name))
             }
-            AdapterSource::Locked(entry) => {
+            AdapterSource::Locked(entry, requirement) => {
+                if let Some(requirement) = requirement {
+                    let started = std::time::Instant::now();
+                    let registry = Registry::from_env()?;
+                    registry
+                        .verify_locked(entry, requirement)
+                        .await
+                        .map_err(|source| EngineError::AdapterUntrusted {
+                            product: product.name.clone(),
+                            source: Box::new(source),
+                        })?;
+                    tracing::debug!(product = %product.name, elapsed = ?started.elapsed(), "signature of the locked adapter verified");
+                }
                 let fetch_err = |source| EngineError::AdapterFetch {
                     product: product.name.clone(),
                     reference: entry.reference.clone(),

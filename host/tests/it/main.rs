@@ -17,6 +17,7 @@ mod real_mesh;
 mod registry_cli;
 mod runtime;
 mod secrets;
+mod signing;
 mod untrusted_returns;
 mod vendor_path;
 mod wide_glyphs;

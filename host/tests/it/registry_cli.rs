@@ -11,26 +11,31 @@ use crate::support;
 
 /// A vendor's or operator's machine: its own project, cache, default registry, login
 /// store and home (so the user's real docker config is never read).
-struct Machine {
-    root: tempfile::TempDir,
+pub(crate) struct Machine {
+    pub(crate) root: tempfile::TempDir,
 }
 
 impl Machine {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Machine {
             root: tempfile::tempdir().unwrap(),
         }
     }
 
-    fn project(&self) -> PathBuf {
+    pub(crate) fn project(&self) -> PathBuf {
         self.root.path().join("project")
     }
 
-    fn meshroom(&self, args: &[&str], stdin: Option<&str>) -> Output {
+    pub(crate) fn meshroom(&self, args: &[&str], stdin: Option<&str>) -> Output {
         self.meshroom_env(args, stdin, &[])
     }
 
-    fn meshroom_env(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
+    pub(crate) fn meshroom_env(
+        &self,
+        args: &[&str],
+        stdin: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshroom"));
         cmd.arg("-p")
             .arg(self.project())
@@ -47,6 +52,8 @@ impl Machine {
             .env_remove("MESHROOM_REGISTRY_USER")
             .env_remove("MESHROOM_REGISTRY_PASSWORD")
             .env_remove("DOCKER_CONFIG")
+            .env_remove("MESHROOM_KEYS_DIR")
+            .env_remove("MESHROOM_KEY_PASSPHRASE")
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -69,7 +76,7 @@ impl Machine {
     }
 
     /// Runs meshroom and returns stdout; panics with stderr on failure.
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let out = self.meshroom(args, None);
         assert!(
             out.status.success(),
@@ -80,7 +87,7 @@ impl Machine {
     }
 
     /// Runs meshroom expecting failure; returns stderr.
-    fn fails(&self, args: &[&str]) -> String {
+    pub(crate) fn fails(&self, args: &[&str]) -> String {
         let out = self.meshroom(args, None);
         assert!(
             !out.status.success(),
@@ -103,7 +110,7 @@ fn component(marker: &str) -> Vec<u8> {
     bytes
 }
 
-fn write_product(project: &Path, name: &str, marker: &str) {
+pub(crate) fn write_product(project: &Path, name: &str, marker: &str) {
     let dir = project.join("products").join(name);
     std::fs::create_dir_all(dir.join("integrations/zeek")).unwrap();
     std::fs::write(
@@ -119,7 +126,7 @@ fn write_product(project: &Path, name: &str, marker: &str) {
     .unwrap();
 }
 
-fn json(stdout: &str) -> serde_json::Value {
+pub(crate) fn json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
 }
 
@@ -366,10 +373,10 @@ fn publish_without_an_adapter_or_a_product_says_what_to_do() {
     assert!(err.contains("--to REF"), "{err}");
 }
 
-const PASSPHRASE: &str = "registry tests passphrase";
+pub(crate) const PASSPHRASE: &str = "registry tests passphrase";
 
 /// The product API the example adapter's produce hook posts to.
-fn events_api() -> HttpCollector {
+pub(crate) fn events_api() -> HttpCollector {
     let api = HttpCollector::start().unwrap();
     api.respond_with(
         |r: &RecordedRequest| match (r.method.as_str(), r.path.as_str()) {
@@ -392,7 +399,7 @@ fn events_api() -> HttpCollector {
 }
 
 /// Blob GETs of `digest` in the registry's access log.
-fn blob_gets(registry: &DockerRegistry, digest: &str) -> usize {
+pub(crate) fn blob_gets(registry: &DockerRegistry, digest: &str) -> usize {
     registry
         .requests()
         .unwrap()
