@@ -7,6 +7,9 @@
 //! - layer 1: the product definition, [`DEFINITION_MEDIA_TYPE`], titled `definition.yaml`;
 //! - further layers: the product's other files (integration manifests), [`FILE_MEDIA_TYPE`],
 //!   each titled with its path relative to the product folder (as `oras pull` expects);
+//! - the conformance suite (`tests/`: scenarios, cassettes, their large bodies), one layer
+//!   per file of [`TEST_MEDIA_TYPE`], titled `tests/…`: a pulled product can be tested
+//!   offline before `up`, and a cassette unchanged between versions is one shared blob;
 //! - manifest annotations: `org.opencontainers.image.{title,description,version,vendor,source,created}`.
 //!
 //! Building is pure and deterministic: the same inputs give the same manifest digest.
@@ -27,6 +30,8 @@ use crate::error::{RegistryError, Result};
 pub const DEFINITION_MEDIA_TYPE: &str = "application/vnd.meshroom.product.definition.v1+yaml";
 /// Media type of the product's other files (integration manifests).
 pub const FILE_MEDIA_TYPE: &str = "application/vnd.meshroom.product.file.v1+yaml";
+/// Media type of a file of the product's conformance suite (below `tests/`).
+pub const TEST_MEDIA_TYPE: &str = "application/vnd.meshroom.product.test.v1";
 /// The standard title annotation (product name on the manifest, file path on a layer).
 pub const TITLE: &str = "org.opencontainers.image.title";
 /// Standard annotation keys.
@@ -101,7 +106,8 @@ pub struct ProductPackage {
     pub component: Vec<u8>,
     /// `definition.yaml`.
     pub definition: Vec<u8>,
-    /// Other files (integration manifests).
+    /// Other files: integration manifests, and the conformance suite
+    /// (paths below `tests/`).
     pub files: Vec<PackageFile>,
     /// Annotations.
     pub metadata: Metadata,
@@ -229,8 +235,13 @@ pub fn build(package: &ProductPackage) -> Result<BuiltArtifact> {
         if file.path == "definition.yaml" {
             continue;
         }
+        let media_type = if file.path.starts_with("tests/") {
+            TEST_MEDIA_TYPE
+        } else {
+            FILE_MEDIA_TYPE
+        };
         layers.push(Blob {
-            descriptor: descriptor(FILE_MEDIA_TYPE, &file.bytes, Some(&file.path)),
+            descriptor: descriptor(media_type, &file.bytes, Some(&file.path)),
             bytes: file.bytes,
         });
     }
@@ -333,7 +344,10 @@ pub(crate) fn parse_manifest(bytes: &[u8], reference: &str) -> Result<ParsedMani
     let [definition] = <[OciDescriptor; 1]>::try_from(by_type(DEFINITION_MEDIA_TYPE))
         .map_err(|v| invalid(format!("expected exactly one `{DEFINITION_MEDIA_TYPE}` layer (the product definition), found {}", v.len())))?;
     let mut files = Vec::new();
-    for layer in by_type(FILE_MEDIA_TYPE) {
+    for layer in by_type(FILE_MEDIA_TYPE)
+        .into_iter()
+        .chain(by_type(TEST_MEDIA_TYPE))
+    {
         let path = layer
             .annotations
             .as_ref()

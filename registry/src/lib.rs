@@ -33,7 +33,7 @@ mod versions;
 
 pub use artifact::{
     BuiltArtifact, Created, DEFINITION_MEDIA_TYPE, FILE_MEDIA_TYPE, Metadata, PackageFile,
-    ProductPackage, build, check_component, check_relative_path, wit_version,
+    ProductPackage, TEST_MEDIA_TYPE, build, check_component, check_relative_path, wit_version,
 };
 pub use auth::{AUTH_FILE_ENV, AuthConfig, Credentials, PASSWORD_ENV, USER_ENV, saved_registries};
 pub use cache::{BlobCache, CACHE_ENV};

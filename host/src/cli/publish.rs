@@ -242,7 +242,22 @@ fn read_package(product_dir: &Path, args: &PublishArgs) -> anyhow::Result<Produc
     })?;
 
     let mut files = Vec::new();
-    collect_integrations(product_dir, &product_dir.join("integrations"), &mut files)?;
+    // Integration manifests, and the conformance suite: every file below
+    // `tests/` (scenarios, cassettes, their content-addressed bodies).
+    let manifest =
+        |p: &Path| matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"));
+    collect_files(
+        product_dir,
+        &product_dir.join("integrations"),
+        &manifest,
+        &mut files,
+    )?;
+    collect_files(
+        product_dir,
+        &product_dir.join("tests"),
+        &|_| true,
+        &mut files,
+    )?;
     Ok(ProductPackage {
         name: args.product.clone(),
         component,
@@ -262,10 +277,30 @@ fn read_package(product_dir: &Path, args: &PublishArgs) -> anyhow::Result<Produc
     })
 }
 
-/// Integration manifests (`*.yml`/`*.yaml`) below `dir`, with paths relative to the product folder.
-fn collect_integrations(
+/// A file of the product folder, its path made relative and `/`-separated.
+fn package_file(product_dir: &Path, path: &Path) -> anyhow::Result<PackageFile> {
+    let relative = path
+        .strip_prefix(product_dir)
+        .with_context(|| format!("`{}` is outside the product folder", path.display()))?;
+    let relative = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/");
+    let bytes =
+        std::fs::read(path).with_context(|| format!("failed to read `{}`", path.display()))?;
+    Ok(PackageFile {
+        path: relative,
+        bytes,
+    })
+}
+
+/// The files below `dir` that `keep` accepts, with paths relative to the
+/// product folder. Links are not followed.
+fn collect_files(
     product_dir: &Path,
     dir: &Path,
+    keep: &dyn Fn(&Path) -> bool,
     out: &mut Vec<PackageFile>,
 ) -> anyhow::Result<()> {
     let entries = match std::fs::read_dir(dir) {
@@ -280,27 +315,9 @@ fn collect_integrations(
             .file_type()
             .with_context(|| format!("failed to inspect `{}`", path.display()))?;
         if kind.is_dir() {
-            collect_integrations(product_dir, &path, out)?;
-        } else if kind.is_file()
-            && matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("yml" | "yaml")
-            )
-        {
-            let relative = path
-                .strip_prefix(product_dir)
-                .with_context(|| format!("`{}` is outside the product folder", path.display()))?;
-            let relative = relative
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            let bytes = std::fs::read(&path)
-                .with_context(|| format!("failed to read `{}`", path.display()))?;
-            out.push(PackageFile {
-                path: relative,
-                bytes,
-            });
+            collect_files(product_dir, &path, keep, out)?;
+        } else if kind.is_file() && keep(&path) {
+            out.push(package_file(product_dir, &path)?);
         }
     }
     Ok(())

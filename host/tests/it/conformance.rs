@@ -402,3 +402,41 @@ fn the_committed_conformance_suites_of_the_adapters_pass_offline() {
         );
     }
 }
+
+#[test]
+fn a_pulled_product_carries_its_conformance_suite_and_passes_it_before_up() {
+    let vendor = crate::registry_cli::Machine::new();
+    let adapters = Path::new(env!("CARGO_MANIFEST_DIR")).join("../adapters/example-http");
+    let product = vendor.project().join("products/example_http");
+    std::fs::create_dir_all(&product).unwrap();
+    std::fs::copy(
+        adapters.join("definition.yaml"),
+        product.join("definition.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        crate::support::adapter_wasm("example_http"),
+        product.join("example_http.wasm"),
+    )
+    .unwrap();
+    for file in walk(&adapters.join("tests")) {
+        let to = product
+            .join("tests")
+            .join(file.strip_prefix(adapters.join("tests")).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &to).unwrap();
+    }
+    vendor.ok(&["publish", "example_http", "--to", "acme/example:1.0.0"]);
+
+    // The operator's side: a new project, the product pulled, tested offline.
+    std::fs::remove_dir_all(vendor.project()).unwrap();
+    vendor.ok(&["pull", "acme/example:1.0.0"]);
+    let pulled = vendor.project().join("products/example_http/tests");
+    assert!(pulled.join("create_webhook.yaml").is_file());
+    assert!(pulled.join("cassettes/create_webhook.yaml").is_file());
+    let report: Value =
+        serde_json::from_str(&vendor.ok(&["--json", "test", "example_http"])).unwrap();
+    let reports = report.as_array().unwrap();
+    assert_eq!(reports.len(), 1, "{report:#}");
+    assert_eq!(reports[0]["passed"], true, "{report:#}");
+}
