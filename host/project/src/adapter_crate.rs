@@ -252,10 +252,61 @@ fn lib_rs(product: &str, definition: &ProductDefinition) -> String {
     )
 }
 
+/// The conformance scenario scaffolded beside the adapter crate (its check
+/// hook against a cassette), as `(path below the product folder, text)`;
+/// empty when the scaffold writes no check hook (no capability, no `url`).
+pub fn scenario_files(product: &str, definition: &ProductDefinition) -> Vec<(String, String)> {
+    let Some((role, topic)) = configured_capability(definition) else {
+        return Vec::new();
+    };
+    if !definition.settings.iter().any(|s| s.name == "url") {
+        return Vec::new();
+    }
+    let words = role_words(role);
+    let t = ident(topic);
+    let check = format!("check_{t}_{}", role.as_str());
+    // The plug as the hook sees it: this product at its own end, a peer
+    // at the other.
+    let own = format!("{product}1");
+    let ours = (own.as_str(), product, "{url: \"http://{host}\"}");
+    let peer = ("peer1", "peer", "{}");
+    let (src, dst) = if words.other_end == "src" {
+        (peer, ours)
+    } else {
+        (ours, peer)
+    };
+    let host = format!("{}.example.test", product.replace('_', "-"));
+    let ctx = minijinja::context! {
+        product,
+        check => &check,
+        host => &host,
+        topic_lit => format!("{topic:?}"),
+        what => format!("{} of {topic}", words.noun),
+        resource_path => format!("/api/{}/{}", topic.to_ascii_lowercase(), words.nouns),
+        resource_id => format!("{t}_{}_id", words.noun),
+        api_key => definition.settings.iter().any(|s| s.name == "api_key" && s.secret),
+        is_trigger => matches!(role, Role::Trigger | Role::Executor),
+        src_name => src.0, src_product => src.1, src_settings => src.2.replace("{host}", &host),
+        dst_name => dst.0, dst_product => dst.1, dst_settings => dst.2.replace("{host}", &host),
+    };
+    vec![
+        (
+            "tests/check.yaml".to_string(),
+            render(SCENARIO, ctx.clone()),
+        ),
+        (
+            format!("tests/cassettes/{check}.yaml"),
+            render(CASSETTE, ctx),
+        ),
+    ]
+}
+
 /// The scaffold's templates, kept as files beside this module.
 const CARGO_TOML: &str = include_str!("scaffold/Cargo.toml.j2");
 const LIB: &str = include_str!("scaffold/lib.rs.j2");
 const LIB_WITHOUT_CAPABILITY: &str = include_str!("scaffold/lib_without_capability.rs.j2");
+const SCENARIO: &str = include_str!("scaffold/scenario.yaml.j2");
+const CASSETTE: &str = include_str!("scaffold/cassette.yaml.j2");
 
 /// Renders one of the embedded scaffold templates. They are part of the
 /// binary and their variables are all given here, so a failure is a bug

@@ -42,7 +42,7 @@ pub mod templates;
 pub mod trust;
 mod yaml;
 
-pub use adapter_crate::{adapter_crate_files, configured_capability};
+pub use adapter_crate::{adapter_crate_files, configured_capability, scenario_files};
 pub use capability::{Capability, CapabilityDecl, CapabilityRef, Mode, Role};
 pub use error::{ProjectError, Result};
 pub use hooks::{DeclaredHook, HookIndex, HookKind, HookOrder, SetupOwnership};

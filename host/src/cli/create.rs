@@ -112,7 +112,12 @@ pub fn exec(args: CreateArgs, ctx: &Context) -> anyhow::Result<()> {
                 files.extend(
                     adapter_crate_files(&name, &definition, sdk_path.as_deref())
                         .into_iter()
-                        .map(|(p, text)| (Path::new("adapter").join(p), text.into_bytes())),
+                        .map(|(p, text)| (Path::new("adapter").join(p), text.into_bytes()))
+                        .chain(
+                            crate::project::scenario_files(&name, &definition)
+                                .into_iter()
+                                .map(|(p, text)| (PathBuf::from(p), text.into_bytes())),
+                        ),
                 );
             }
             let product = project

@@ -62,6 +62,11 @@ fn create_build_plug_up_check_down_with_the_scaffolded_adapter() {
         definition.contains("adapter: acme_edr.wasm"),
         "{definition}"
     );
+    // Its scaffolded conformance scenario passes offline, untouched.
+    let tested = step(&mut outputs, root, &["--json", "test", "acme_edr"], None);
+    let tested = json_of(&tested);
+    assert_eq!(tested.as_array().map(Vec::len), Some(1), "{tested:#}");
+    assert_eq!(tested[0]["passed"], true, "{tested:#}");
 
     // The operator: a TIP on the other end of a `threats` plug.
     step(
