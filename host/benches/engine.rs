@@ -90,7 +90,8 @@ fn write(path: PathBuf, text: &str) {
 
 /// The mesh, and a secrets store (x25519 identity) holding each example
 /// instance's `api_key`.
-fn mesh(root: &Path, url: &str) -> SecretStore {
+/// Writes the mesh; returns its secrets store and the store's identity.
+fn mesh(root: &Path, url: &str) -> (SecretStore, age::x25519::Identity) {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let example = root.join("products/example_http");
     let definition =
@@ -104,13 +105,7 @@ fn mesh(root: &Path, url: &str) -> SecretStore {
         "name: edr\nproduces:\n  events:\n    - mode: push\n",
     );
     let identity = age::x25519::Identity::generate();
-    let mut store = SecretStore::open_with(
-        root,
-        IdentityConfig {
-            identity: Some(identity.to_string()),
-            ..IdentityConfig::default()
-        },
-    );
+    let mut store = open_store(root, &identity);
     store
         .add_recipient(identity.to_public(), Some("bench"))
         .unwrap();
@@ -143,7 +138,17 @@ fn mesh(root: &Path, url: &str) -> SecretStore {
             );
         }
     }
-    store
+    (store, identity)
+}
+
+fn open_store(root: &Path, identity: &age::x25519::Identity) -> SecretStore {
+    SecretStore::open_with(
+        root,
+        IdentityConfig {
+            identity: Some(identity.to_string()),
+            ..IdentityConfig::default()
+        },
+    )
 }
 
 fn benches(c: &mut Criterion) {
@@ -160,11 +165,11 @@ fn benches(c: &mut Criterion) {
     };
     let cache = tempfile::tempdir().unwrap();
     let url = tokio.block_on(slow_api());
-    let store = mesh(dir.path(), &url);
+    let (store, identity) = mesh(dir.path(), &url);
     let pristine = Project::load(dir.path()).unwrap();
     assert_eq!(pristine.plugs().len(), EDRS * PLUGS_PER_EDR);
     let jobs = 128;
-    let engine = Arc::new(
+    let session = |store: SecretStore| {
         tokio
             .block_on(Session::start(
                 &pristine,
@@ -175,8 +180,9 @@ fn benches(c: &mut Criterion) {
                 },
             ))
             .unwrap()
-            .with_secrets(store),
-    );
+            .with_secrets(store)
+    };
+    let engine = Arc::new(session(store));
     let plan = engine.plan(&pristine, &Selection::default(), Action::Up);
     let mut per_instance: HashMap<&str, usize> = HashMap::new();
     for s in plan.plugs.iter().flat_map(|p| &p.steps) {
@@ -228,6 +234,52 @@ fn benches(c: &mut Criterion) {
         "up wall time: median {median:?} over {} runs; floor {floor:?}; ratio {:.2}× (target < 2×)",
         walls.len(),
         median.as_secs_f64() / floor.as_secs_f64()
+    );
+
+    // The same `up` with `--record`: every exchange kept, 500 cassettes
+    // written at the end (timed too).
+    let recordings = tempfile::tempdir().unwrap();
+    let mut recorded_walls = Vec::new();
+    let mut g = c.benchmark_group("engine");
+    g.sample_size(10).measurement_time(Duration::from_secs(15));
+    g.bench_function("up 500 plugs, --record (cassettes written)", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let deck = meshroom_cassette::Deck::record(
+                    &tempfile::tempdir_in(recordings.path()).unwrap().keep(),
+                    false,
+                )
+                .unwrap();
+                let engine = Arc::new(
+                    session(open_store(dir.path(), &identity)).with_tape(Some(deck.clone())),
+                );
+                let mut project = pristine.clone();
+                let plan = engine.plan(&project, &Selection::default(), Action::Up);
+                let options = RunOptions {
+                    jobs,
+                    ..RunOptions::default()
+                };
+                let started = Instant::now();
+                let report = tokio.block_on(run(engine.clone(), &mut project, plan, &options));
+                drop(engine);
+                let written = deck.save().unwrap();
+                let wall = started.elapsed();
+                assert_eq!(report.count(Verdict::Done), EDRS * PLUGS_PER_EDR);
+                assert_eq!(written.len(), EDRS * PLUGS_PER_EDR);
+                recorded_walls.push(wall);
+                total += wall;
+            }
+            total
+        })
+    });
+    g.finish();
+    recorded_walls.sort();
+    let recorded = recorded_walls[recorded_walls.len() / 2];
+    eprintln!(
+        "up --record wall time: median {recorded:?} over {} runs, {:.2}× the plain up (target ≤ 1.10×)",
+        recorded_walls.len(),
+        recorded.as_secs_f64() / median.as_secs_f64()
     );
 }
 

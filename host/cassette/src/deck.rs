@@ -181,9 +181,11 @@ impl Deck {
         let scrub_json = |v: &Value| -> Value {
             serde_json::from_str(&s.scrub(&v.to_string())).unwrap_or(Value::Null)
         };
+        // Beside the cassette, where a replay of it looks.
+        let bodies = path.parent().unwrap_or(dir).join(BODIES_DIR);
         let mut large = |bytes: &[u8]| -> Result<String, CassetteError> {
             let hex = hex::encode(Sha256::digest(bytes));
-            let file = dir.join(BODIES_DIR).join(&hex);
+            let file = bodies.join(&hex);
             if !file.exists() {
                 meshroom_fsutil::write_atomic(&file, bytes).map_err(|source| {
                     CassetteError::Write {
@@ -301,8 +303,10 @@ impl TapeDeck for Scoped {
             *n += 1;
             *n
         };
+        // Appended, not `with_extension`: hook ids hold dots
+        // (`module.function`).
         let name = if n == 1 {
-            base.with_extension("yaml")
+            PathBuf::from(format!("{}.yaml", base.display()))
         } else {
             PathBuf::from(format!("{}.{n}.yaml", base.display()))
         };
