@@ -5,19 +5,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+#[path = "support/example_adapter.rs"]
+mod example_adapter;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use meshroom::runtime::{CallPolicy, HookContext, InstanceRef, Runtime, RuntimeConfig};
 use serde_json::json;
-
-fn wasm() -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../adapters/target/wasm32-wasip2/release/example_http.wasm");
-    std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/build-adapters.sh", path.display()))
-}
 
 fn config(dir: &std::path::Path) -> RuntimeConfig {
     RuntimeConfig {
@@ -27,7 +22,7 @@ fn config(dir: &std::path::Path) -> RuntimeConfig {
 }
 
 fn benches(c: &mut Criterion) {
-    let bytes = wasm();
+    let bytes = example_adapter::example_http_wasm();
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -7,20 +7,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
+#[path = "support/example_adapter.rs"]
+mod example_adapter;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use meshroom::runtime::{CallPolicy, HookContext, InstanceRef, PlugRef, Runtime, RuntimeConfig};
 use meshroom_cassette::{Deck, MatchRules};
 use meshroom_tests::{HttpCollector, Reply};
 use serde_json::json;
-
-fn wasm() -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../adapters/target/wasm32-wasip2/release/example_http.wasm");
-    std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/build-adapters.sh", path.display()))
-}
 
 fn benches(c: &mut Criterion) {
     let tokio = tokio::runtime::Builder::new_current_thread()
@@ -34,7 +28,7 @@ fn benches(c: &mut Criterion) {
     })
     .unwrap();
     let adapter = tokio
-        .block_on(rt.load(&wasm(), "example_http.wasm"))
+        .block_on(rt.load(&example_adapter::example_http_wasm(), "example_http.wasm"))
         .unwrap();
     let server =
         HttpCollector::start_with(Reply::status(200).json(&json!({"accepted": 1}))).unwrap();

@@ -159,9 +159,43 @@ impl Deck {
     /// scrubbed); returns their paths.
     pub fn save(&self) -> Result<Vec<PathBuf>, CassetteError> {
         let finished = std::mem::take(&mut *lock(&self.inner.finished));
-        let mut written = Vec::with_capacity(finished.len());
-        for call in finished {
-            written.push(self.write(call)?);
+        // Each cassette is flushed to disk before its rename: written by a
+        // few threads at once, the flushes overlap.
+        let threads = std::thread::available_parallelism()
+            .map_or(4, |n| n.get())
+            .max(4);
+        let per_thread = finished.len().div_ceil(threads).max(1);
+        let mut chunks: Vec<Vec<Finished>> = Vec::new();
+        let mut rest = finished.into_iter();
+        loop {
+            let chunk: Vec<Finished> = rest.by_ref().take(per_thread).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            chunks.push(chunk);
+        }
+        let results: Vec<Result<Vec<PathBuf>, CassetteError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|chunk| {
+                    scope.spawn(move || chunk.into_iter().map(|c| self.write(c)).collect())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(CassetteError::Write {
+                            path: self.inner.dir.clone(),
+                            source: std::io::Error::other("a cassette writer panicked"),
+                        })
+                    })
+                })
+                .collect()
+        });
+        let mut written = Vec::new();
+        for r in results {
+            written.extend(r?);
         }
         written.sort();
         Ok(written)

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::real_mesh::{Mesh, PRODUCTS, project};
+use crate::real_mesh::{Mesh, PRODUCTS, install, project};
 use crate::support::{Cli, walk};
 use serde_json::{Value, json};
 
@@ -22,6 +22,15 @@ fn texts(dir: &Path) -> Vec<(PathBuf, String)> {
             (p, text)
         })
         .collect()
+}
+
+/// Copies every file below `from` to the same place below `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    for file in walk(from) {
+        let target = to.join(file.strip_prefix(from).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &target).unwrap();
+    }
 }
 
 /// One scenario per cassette below `recorded/<step>/<product>/…`: copied
@@ -228,11 +237,7 @@ fn the_real_products_recorded_once_replay_offline_green_and_secrets_never_reach_
             }
             let to = adapters.join(product).join("tests");
             let _ = std::fs::remove_dir_all(&to);
-            for file in walk(&from) {
-                let target = to.join(file.strip_prefix(&from).unwrap());
-                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-                std::fs::copy(&file, &target).unwrap();
-            }
+            copy_tree(&from, &to);
         }
     }
 
@@ -353,42 +358,17 @@ fn the_committed_conformance_suites_of_the_adapters_pass_offline() {
     let cli = project();
     let adapters = Path::new(env!("CARGO_MANIFEST_DIR")).join("../adapters");
     let mut products = 0;
-    for product in PRODUCTS.iter().chain(&["example-http"]) {
-        let suite = adapters.join(product).join("tests");
+    for folder in PRODUCTS.iter().chain(&["example-http"]) {
+        let suite = adapters.join(folder).join("tests");
         if !suite.is_dir() {
             continue;
         }
         products += 1;
-        // The product's name is its definition's (`example_http`).
-        let definition =
-            std::fs::read_to_string(adapters.join(product).join("definition.yaml")).unwrap();
-        let name = definition
-            .lines()
-            .find_map(|l| l.strip_prefix("name: "))
-            .unwrap()
-            .trim()
-            .to_string();
-        let target = cli.project().join("products").join(&name);
-        if !target.exists() {
-            std::fs::create_dir_all(&target).unwrap();
-            std::fs::copy(
-                adapters.join(product).join("definition.yaml"),
-                target.join("definition.yaml"),
-            )
-            .unwrap();
-            std::fs::copy(
-                crate::support::adapter_wasm(&name),
-                target.join(format!("{name}.wasm")),
-            )
-            .unwrap();
-        }
-        for file in walk(&suite).into_iter().filter(|p| p.is_file()) {
-            let to = target
-                .join("tests")
-                .join(file.strip_prefix(&suite).unwrap());
-            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-            std::fs::copy(&file, &to).unwrap();
-        }
+        let name = install(&cli.project(), folder);
+        copy_tree(
+            &suite,
+            &cli.project().join("products").join(name).join("tests"),
+        );
     }
     assert!(products >= 1, "no committed suite in adapters/*/tests");
     let json: Value = serde_json::from_str(&cli.ok(&["test", "--json"])).unwrap();
@@ -406,26 +386,12 @@ fn the_committed_conformance_suites_of_the_adapters_pass_offline() {
 #[test]
 fn a_pulled_product_carries_its_conformance_suite_and_passes_it_before_up() {
     let vendor = crate::registry_cli::Machine::new();
+    let name = install(&vendor.project(), "example-http");
     let adapters = Path::new(env!("CARGO_MANIFEST_DIR")).join("../adapters/example-http");
-    let product = vendor.project().join("products/example_http");
-    std::fs::create_dir_all(&product).unwrap();
-    std::fs::copy(
-        adapters.join("definition.yaml"),
-        product.join("definition.yaml"),
-    )
-    .unwrap();
-    std::fs::copy(
-        crate::support::adapter_wasm("example_http"),
-        product.join("example_http.wasm"),
-    )
-    .unwrap();
-    for file in walk(&adapters.join("tests")) {
-        let to = product
-            .join("tests")
-            .join(file.strip_prefix(adapters.join("tests")).unwrap());
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(&file, &to).unwrap();
-    }
+    copy_tree(
+        &adapters.join("tests"),
+        &vendor.project().join("products").join(name).join("tests"),
+    );
     vendor.ok(&["publish", "example_http", "--to", "acme/example:1.0.0"]);
 
     // The operator's side: a new project, the product pulled, tested offline.

@@ -22,22 +22,31 @@ pub(crate) const PRODUCTS: [&str; 4] = ["caddy", "rsyslog", "crowdsec", "medalli
 /// its built adapter component copied into `products/<name>/`.
 pub(crate) fn project() -> Cli {
     let cli = Cli::init();
-    let adapters = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../adapters");
     for product in PRODUCTS {
-        let folder = cli.project().join("products").join(product);
-        std::fs::create_dir_all(&folder).unwrap();
-        std::fs::copy(
-            adapters.join(product).join("definition.yaml"),
-            folder.join("definition.yaml"),
-        )
-        .unwrap();
-        std::fs::copy(
-            adapter_wasm(product),
-            folder.join(format!("{product}.wasm")),
-        )
-        .unwrap();
+        install(&cli.project(), product);
     }
     cli
+}
+
+/// Installs the product of `adapters/<folder>` in `project` as `pull`
+/// would (its definition and built component in `products/<name>/`);
+/// returns the product's name (its definition's).
+pub(crate) fn install(project: &std::path::Path, folder: &str) -> String {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../adapters")
+        .join(folder);
+    let definition = std::fs::read_to_string(source.join("definition.yaml")).unwrap();
+    let name = definition
+        .lines()
+        .find_map(|l| l.strip_prefix("name: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let target = project.join("products").join(&name);
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join("definition.yaml"), definition).unwrap();
+    std::fs::copy(adapter_wasm(&name), target.join(format!("{name}.wasm"))).unwrap();
+    name
 }
 
 /// `meshroom add caddy NAME` for a Caddy admin API.
