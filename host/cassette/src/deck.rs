@@ -43,12 +43,46 @@ struct DeckInner {
     mode: Mode,
     /// Calls per cassette name, for naming repeats.
     counters: Mutex<HashMap<PathBuf, usize>>,
-    /// Recorded calls, waiting for [`Deck::save`].
+    /// Writes each recorded call's cassette as soon as the call ends (so
+    /// the flushes overlap the run); joined by [`Deck::save`].
+    writer: Mutex<Option<Writer>>,
+    /// Recorded calls that ended after [`Deck::save`], written by the next.
     finished: Mutex<Vec<Finished>>,
     /// What each replayed call used.
     reports: Mutex<Vec<CallReport>>,
     /// Cassettes read for replay, by path.
     loaded: Mutex<HashMap<PathBuf, Arc<Result<Loaded, String>>>>,
+}
+
+/// The cassette writers of a recording.
+struct Writer {
+    tx: std::sync::mpsc::Sender<Finished>,
+    threads: Vec<std::thread::JoinHandle<Vec<Result<PathBuf, CassetteError>>>>,
+}
+
+impl Writer {
+    /// A few threads, so that each cassette's flush to disk overlaps the
+    /// others'. They hold the folder, not the deck.
+    fn start(dir: &Path) -> Writer {
+        let (tx, rx) = std::sync::mpsc::channel::<Finished>();
+        let rx = Arc::new(Mutex::new(rx));
+        let threads = (0..3)
+            .map(|_| {
+                let (rx, dir) = (rx.clone(), dir.to_path_buf());
+                std::thread::spawn(move || {
+                    let mut written = Vec::new();
+                    loop {
+                        let next = lock(&rx).recv();
+                        let Ok(call) = next else {
+                            return written;
+                        };
+                        written.push(write_cassette(&dir, call));
+                    }
+                })
+            })
+            .collect();
+        Writer { tx, threads }
+    }
 }
 
 enum Mode {
@@ -101,7 +135,9 @@ impl Deck {
                 count: existing,
             });
         }
-        Ok(Self::new(dir, Mode::Record))
+        let deck = Self::new(dir, Mode::Record);
+        *lock(&deck.inner.writer) = Some(Writer::start(dir));
+        Ok(deck)
     }
 
     /// A replay from the cassettes in `dir`.
@@ -129,6 +165,7 @@ impl Deck {
                 dir: dir.to_path_buf(),
                 mode,
                 counters: Mutex::default(),
+                writer: Mutex::default(),
                 finished: Mutex::default(),
                 reports: Mutex::default(),
                 loaded: Mutex::default(),
@@ -155,48 +192,26 @@ impl Deck {
         })
     }
 
-    /// Writes the cassette of every recorded call (atomically, secrets
-    /// scrubbed); returns their paths.
+    /// Waits until the cassette of every recorded call is written
+    /// (atomically, secrets scrubbed: each as soon as its call ended);
+    /// returns their paths.
     pub fn save(&self) -> Result<Vec<PathBuf>, CassetteError> {
-        let finished = std::mem::take(&mut *lock(&self.inner.finished));
-        // Each cassette is flushed to disk before its rename: written by a
-        // few threads at once, the flushes overlap.
-        let threads = std::thread::available_parallelism()
-            .map_or(4, |n| n.get())
-            .max(4);
-        let per_thread = finished.len().div_ceil(threads).max(1);
-        let mut chunks: Vec<Vec<Finished>> = Vec::new();
-        let mut rest = finished.into_iter();
-        loop {
-            let chunk: Vec<Finished> = rest.by_ref().take(per_thread).collect();
-            if chunk.is_empty() {
-                break;
+        let mut results = Vec::new();
+        if let Some(writer) = lock(&self.inner.writer).take() {
+            drop(writer.tx);
+            for thread in writer.threads {
+                match thread.join() {
+                    Ok(written) => results.extend(written),
+                    Err(_) => results.push(Err(CassetteError::Write {
+                        path: self.inner.dir.clone(),
+                        source: std::io::Error::other("a cassette writer panicked"),
+                    })),
+                }
             }
-            chunks.push(chunk);
         }
-        let results: Vec<Result<Vec<PathBuf>, CassetteError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = chunks
-                .into_iter()
-                .map(|chunk| {
-                    scope.spawn(move || chunk.into_iter().map(|c| self.write(c)).collect())
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(CassetteError::Write {
-                            path: self.inner.dir.clone(),
-                            source: std::io::Error::other("a cassette writer panicked"),
-                        })
-                    })
-                })
-                .collect()
-        });
-        let mut written = Vec::new();
-        for r in results {
-            written.extend(r?);
-        }
+        let late = std::mem::take(&mut *lock(&self.inner.finished));
+        results.extend(late.into_iter().map(|c| write_cassette(&self.inner.dir, c)));
+        let mut written = results.into_iter().collect::<Result<Vec<_>, _>>()?;
         written.sort();
         Ok(written)
     }
@@ -205,95 +220,93 @@ impl Deck {
     pub fn reports(&self) -> Vec<CallReport> {
         lock(&self.inner.reports).clone()
     }
+}
 
-    fn write(&self, call: Finished) -> Result<PathBuf, CassetteError> {
-        let dir = &self.inner.dir;
-        let path = dir.join(&call.path);
-        let mut secrets = call.secrets;
-        learn_credentials(&mut secrets, &call.exchanges);
-        let s = &secrets;
-        let scrub_json = |v: &Value| -> Value {
-            serde_json::from_str(&s.scrub(&v.to_string())).unwrap_or(Value::Null)
-        };
-        // Beside the cassette, where a replay of it looks.
-        let bodies = path.parent().unwrap_or(dir).join(BODIES_DIR);
-        let mut large = |bytes: &[u8]| -> Result<String, CassetteError> {
-            let hex = hex::encode(Sha256::digest(bytes));
-            let file = bodies.join(&hex);
-            if !file.exists() {
-                meshroom_fsutil::write_atomic(&file, bytes).map_err(|source| {
-                    CassetteError::Write {
-                        path: file.clone(),
-                        source,
-                    }
-                })?;
-            }
-            Ok(format!("sha256:{hex}"))
-        };
-        let headers = |pairs: &[(String, String)]| {
-            let mut map: indexmap::IndexMap<String, HeaderValue> = indexmap::IndexMap::new();
-            for (name, value) in pairs {
-                let value = s.scrub_header(name, value);
-                match map.get_mut(name) {
-                    None => {
-                        map.insert(name.clone(), HeaderValue::One(value));
-                    }
-                    Some(HeaderValue::One(first)) => {
-                        let first = std::mem::take(first);
-                        map.insert(name.clone(), HeaderValue::Many(vec![first, value]));
-                    }
-                    Some(HeaderValue::Many(values)) => values.push(value),
-                }
-            }
-            map
-        };
-        let mut interactions = Vec::with_capacity(call.exchanges.len());
-        for ex in &call.exchanges {
-            interactions.push(Interaction {
-                request: Request {
-                    method: ex.request.method.clone(),
-                    url: s.scrub(&ex.request.url),
-                    headers: headers(&ex.request.headers),
-                    body: Body::encode(&s.scrub_bytes(&ex.request.body), &mut large)?,
-                },
-                response: Response {
-                    status: ex.response.status,
-                    headers: headers(&ex.response.headers),
-                    body: Body::encode(&s.scrub_bytes(&ex.response.body), &mut large)?,
-                    duration_ms: ex.response.elapsed.as_millis() as u64,
-                },
-            });
-        }
-        let cassette = Cassette {
-            meshroom_cassette: FORMAT_VERSION,
-            adapter: call.adapter,
-            call: CallStamp {
-                context: scrub_json(&call.call.context),
-                input: scrub_json(&call.call.input),
-                ..call.call
-            },
-            result: call.result.as_ref().map(scrub_json),
-            interactions,
-        };
-        let text = cassette.to_yaml();
-        if let Some(name) = s.leaks(&text) {
-            // Scrubbing is textual; a value split or re-encoded in a way it
-            // does not see is refused rather than written.
-            return Err(CassetteError::Write {
-                path,
-                source: std::io::Error::other(format!(
-                    "the value of the secret `{name}` would be written in an encoding the scrubber does not recognise; nothing was written"
-                )),
-            });
-        }
-        meshroom_fsutil::write_atomic(&path, text.as_bytes()).map_err(|source| {
-            CassetteError::Write {
-                path: path.clone(),
+/// Writes the cassette of one recorded call below `dir`.
+fn write_cassette(dir: &Path, call: Finished) -> Result<PathBuf, CassetteError> {
+    let path = dir.join(&call.path);
+    let mut secrets = call.secrets;
+    learn_credentials(&mut secrets, &call.exchanges);
+    let s = &secrets;
+    let scrub_json = |v: &Value| -> Value {
+        serde_json::from_str(&s.scrub(&v.to_string())).unwrap_or(Value::Null)
+    };
+    // Beside the cassette, where a replay of it looks.
+    let bodies = path.parent().unwrap_or(dir).join(BODIES_DIR);
+    let mut large = |bytes: &[u8]| -> Result<String, CassetteError> {
+        let hex = hex::encode(Sha256::digest(bytes));
+        let file = bodies.join(&hex);
+        if !file.exists() {
+            meshroom_fsutil::write_atomic(&file, bytes).map_err(|source| CassetteError::Write {
+                path: file.clone(),
                 source,
+            })?;
+        }
+        Ok(format!("sha256:{hex}"))
+    };
+    let headers = |pairs: &[(String, String)]| {
+        let mut map: indexmap::IndexMap<String, HeaderValue> = indexmap::IndexMap::new();
+        for (name, value) in pairs {
+            let value = s.scrub_header(name, value);
+            match map.get_mut(name) {
+                None => {
+                    map.insert(name.clone(), HeaderValue::One(value));
+                }
+                Some(HeaderValue::One(first)) => {
+                    let first = std::mem::take(first);
+                    map.insert(name.clone(), HeaderValue::Many(vec![first, value]));
+                }
+                Some(HeaderValue::Many(values)) => values.push(value),
             }
-        })?;
-        Ok(path)
+        }
+        map
+    };
+    let mut interactions = Vec::with_capacity(call.exchanges.len());
+    for ex in &call.exchanges {
+        interactions.push(Interaction {
+            request: Request {
+                method: ex.request.method.clone(),
+                url: s.scrub(&ex.request.url),
+                headers: headers(&ex.request.headers),
+                body: Body::encode(&s.scrub_bytes(&ex.request.body), &mut large)?,
+            },
+            response: Response {
+                status: ex.response.status,
+                headers: headers(&ex.response.headers),
+                body: Body::encode(&s.scrub_bytes(&ex.response.body), &mut large)?,
+                duration_ms: ex.response.elapsed.as_millis() as u64,
+            },
+        });
     }
+    let cassette = Cassette {
+        meshroom_cassette: FORMAT_VERSION,
+        adapter: call.adapter,
+        call: CallStamp {
+            context: scrub_json(&call.call.context),
+            input: scrub_json(&call.call.input),
+            ..call.call
+        },
+        result: call.result.as_ref().map(scrub_json),
+        interactions,
+    };
+    let text = cassette.to_yaml();
+    if let Some(name) = s.leaks(&text) {
+        // Scrubbing is textual; a value split or re-encoded in a way it
+        // does not see is refused rather than written.
+        return Err(CassetteError::Write {
+            path,
+            source: std::io::Error::other(format!(
+                "the value of the secret `{name}` would be written in an encoding the scrubber does not recognise; nothing was written"
+            )),
+        });
+    }
+    meshroom_fsutil::write_atomic(&path, text.as_bytes()).map_err(|source| {
+        CassetteError::Write {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    Ok(path)
 }
 
 /// Credentials the adapter obtained during the call (a session token from
@@ -703,7 +716,13 @@ impl Drop for CallTape {
             exchanges: std::mem::take(&mut *lock(&self.exchanges)),
             result: lock(&self.result).take(),
         };
-        lock(&self.deck.finished).push(finished);
+        let unsent = match lock(&self.deck.writer).as_ref() {
+            Some(writer) => writer.tx.send(finished).err().map(|e| e.0),
+            None => Some(finished),
+        };
+        if let Some(finished) = unsent {
+            lock(&self.deck.finished).push(finished);
+        }
     }
 }
 
