@@ -40,6 +40,112 @@ fn write_with_mode(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<(
     Ok(())
 }
 
+/// Writes several files atomically, and durably as a group: each is
+/// written to a temporary file beside its target; then every temporary
+/// file is flushed to disk at once (concurrently, so the file system
+/// commits them together rather than one by one), renamed over its
+/// target, and every folder touched is flushed once. When this returns,
+/// the files that report `Ok` are on disk; a crash before leaves each
+/// target either as it was or whole. One result per file, in order.
+pub fn write_atomic_batch(files: &[(PathBuf, Vec<u8>)]) -> Vec<std::io::Result<()>> {
+    let staged: Vec<std::io::Result<tempfile::NamedTempFile>> = files
+        .iter()
+        .map(|(path, contents)| stage(path, contents))
+        .collect();
+    // Flush the data of every staged file, a few threads at once.
+    let synced = flush_all(staged.iter().map(|s| s.as_ref().ok().map(|t| t.as_file())));
+    let mut folders: Vec<&Path> = Vec::new();
+    let mut results: Vec<std::io::Result<()>> = staged
+        .into_iter()
+        .zip(synced)
+        .zip(files)
+        .map(|((staged, synced), (path, _))| {
+            let tmp = staged?;
+            synced?;
+            tmp.persist(path).map_err(|e| e.error)?;
+            if let Some(dir) = path.parent()
+                && !folders.contains(&dir)
+            {
+                folders.push(dir);
+            }
+            Ok(())
+        })
+        .collect();
+    // Then the renames: each folder once. A file whose folder could not
+    // be flushed is written but not known to be durable: an error.
+    let dirs: Vec<std::io::Result<std::fs::File>> =
+        folders.iter().map(std::fs::File::open).collect();
+    let flushed = flush_all(dirs.iter().map(|d| d.as_ref().ok()));
+    for ((dir, flushed), opened) in folders.iter().zip(flushed).zip(&dirs) {
+        let why = match (opened, &flushed) {
+            (Err(e), _) | (Ok(_), Err(e)) => e.to_string(),
+            _ => continue,
+        };
+        for ((path, _), result) in files.iter().zip(results.iter_mut()) {
+            if result.is_ok() && path.parent() == Some(dir) {
+                *result = Err(std::io::Error::other(format!(
+                    "written, but its folder `{}` could not be flushed to disk: {why}",
+                    dir.display()
+                )));
+            }
+        }
+    }
+    results
+}
+
+/// A temporary file beside `path` holding `contents`, not yet flushed.
+fn stage(path: &Path, contents: &[u8]) -> std::io::Result<tempfile::NamedTempFile> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".meshroom-tmp-")
+        .tempfile_in(dir)?;
+    set_mode(tmp.as_file(), existing_mode(path).unwrap_or(0o644))?;
+    tmp.write_all(contents)?;
+    Ok(tmp)
+}
+
+/// `sync_all` on every file given, from a few threads (`None`: nothing to
+/// flush, reported as an error).
+fn flush_all<'a>(
+    files: impl Iterator<Item = Option<&'a std::fs::File>>,
+) -> Vec<std::io::Result<()>> {
+    let files: Vec<Option<&std::fs::File>> = files.collect();
+    let threads = files.len().clamp(1, 8);
+    let per = files.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(per)
+            .map(|chunk| {
+                let n = chunk.len();
+                let handle = scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|f| match f {
+                            Some(f) => f.sync_all(),
+                            None => Err(std::io::Error::other("not written")),
+                        })
+                        .collect::<Vec<_>>()
+                });
+                (n, handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(n, h)| {
+                h.join().unwrap_or_else(|_| {
+                    (0..n)
+                        .map(|_| Err(std::io::Error::other("a flush thread panicked")))
+                        .collect()
+                })
+            })
+            .collect()
+    })
+}
+
 #[cfg(unix)]
 fn existing_mode(path: &Path) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt as _;

@@ -608,6 +608,36 @@ impl Project {
         plug.write_to(&path)
     }
 
+    /// Writes the files of `plugs` as one group commit
+    /// ([`meshroom_fsutil::write_atomic_batch`]): each atomically, all
+    /// durable when this returns, for far fewer flushes to disk than one
+    /// [`Project::write_plug`] each. One result per plug, in order.
+    pub fn write_plugs(&self, plugs: &[Plug]) -> Vec<Result<()>> {
+        let mut results: Vec<Option<Result<()>>> = Vec::with_capacity(plugs.len());
+        let mut files = Vec::new();
+        let mut slots = Vec::new();
+        for (i, plug) in plugs.iter().enumerate() {
+            let file = self.plug_path(plug).and_then(|path| {
+                self.checked(&path)?;
+                let text = super::yaml::to_text(&path, plug)?;
+                Ok((path, text.into_bytes()))
+            });
+            match file {
+                Ok(file) => {
+                    files.push(file);
+                    slots.push(i);
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
+        let written = meshroom_fsutil::write_atomic_batch(&files);
+        for ((slot, result), (path, _)) in slots.into_iter().zip(written).zip(files) {
+            results[slot] = Some(result.map_err(|source| ProjectError::Write { path, source }));
+        }
+        results.into_iter().flatten().collect()
+    }
+
     /// Deletes the plug `src --[topic:mode]-> dst` (any mode when `None`) and
     /// returns it; errors naming what exists when there is no such plug.
     pub fn remove_plug(

@@ -93,13 +93,18 @@ fn too_deep(path: &Path, text: &str) -> Result<()> {
 
 /// Serialises `value` and writes it atomically to `path`.
 pub fn write<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let text = serde_yaml_ng::to_string(value).map_err(|e| ProjectError::Write {
-        path: path.to_path_buf(),
-        source: std::io::Error::other(e),
-    })?;
+    let text = to_text(path, value)?;
     meshroom_fsutil::write_atomic(path, text.as_bytes()).map_err(|source| ProjectError::Write {
         path: path.to_path_buf(),
         source,
+    })
+}
+
+/// The YAML text of `value`, to be written at `path` (named in errors).
+pub fn to_text<T: Serialize>(path: &Path, value: &T) -> Result<String> {
+    serde_yaml_ng::to_string(value).map_err(|e| ProjectError::Write {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
     })
 }
 

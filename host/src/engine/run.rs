@@ -12,8 +12,11 @@
 //! - When `interrupt` is set (Ctrl-C), no new hook starts; running ones
 //!   finish and their outcome is saved.
 //!
-//! Each finished plug is saved at once, so an interrupted or crashed run
-//! leaves the project describing what really happened.
+//! Each finished plug is saved as it finishes, in group commits (the
+//! plugs finishing together are written together, each file atomic, all
+//! flushed to disk at once), and reported only once durable, so an
+//! interrupted or crashed run leaves the project describing what really
+//! happened.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -206,6 +209,8 @@ pub async fn run(
     let action = plan.action;
     let mut reports: Vec<Option<PlugReport>> = vec![None; plan.plugs.len()];
     let mut tasks = tokio::task::JoinSet::new();
+    let (commits, finished) = tokio::sync::mpsc::unbounded_channel();
+    let committer = tokio::spawn(commit(finished, snapshot.clone(), engine.clone()));
 
     // Interleave plugs across instances so the first calls to start touch
     // as many different instances as possible.
@@ -250,32 +255,34 @@ pub async fn run(
             interrupt: options.interrupt.clone(),
         };
         let planned = pp.clone();
-        let (engine, snapshot) = (engine.clone(), snapshot.clone());
+        let (engine, commits) = (engine.clone(), commits.clone());
         tasks.spawn(async move {
             let result = run.run().await;
             let (plug, report) = finish(&engine, result, action, &planned);
-            if let Some(plug) = plug.filter(|_| engine.persists()) {
-                // Saved off the async threads, many plugs at once.
-                let saved = tokio::task::spawn_blocking(move || {
-                    snapshot
-                        .write_plug(&plug)
-                        .map_err(|e| format!("cannot save plug {plug}: {}", error_chain(&e)))
-                });
-                match saved.await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::error!("{e}"),
-                    Err(e) => tracing::error!("a plug save failed: {e}"),
-                }
+            let plug = plug.filter(|_| engine.persists());
+            // The report counts once the plug's state is durable.
+            if commits.send(Finished { slot, plug, report }).is_err() {
+                tracing::error!(
+                    "the plug state writer stopped; plug {} not saved",
+                    planned.plug
+                );
             }
-            (slot, report)
         });
     }
+    drop(commits);
 
     while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((slot, report)) => reports[slot] = Some(report),
-            Err(e) => tracing::error!("a plug task failed: {e}"),
+        if let Err(e) = joined {
+            tracing::error!("a plug task failed: {e}");
         }
+    }
+    match committer.await {
+        Ok(committed) => {
+            for (slot, report) in committed {
+                reports[slot] = Some(report);
+            }
+        }
+        Err(e) => tracing::error!("the plug state writer failed: {e}"),
     }
     if engine.persists()
         && let Err(e) = engine.secrets().save()
@@ -287,6 +294,74 @@ pub async fn run(
         plugs: reports.into_iter().flatten().collect(),
         interrupted: options.interrupt.load(Ordering::Relaxed),
     }
+}
+
+/// A plug whose hooks are done, waiting for its state to be durable.
+struct Finished {
+    slot: usize,
+    /// The state to save (`None`: nothing to save).
+    plug: Option<Plug>,
+    report: PlugReport,
+}
+
+/// The most plugs made durable together.
+const COMMIT_BATCH: usize = 256;
+
+/// How long a commit waits for more plugs to finish before it writes.
+const COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Makes finished plugs durable in groups (group commit): the plugs that
+/// finished while the last group was being written, plus those finishing
+/// within [`COMMIT_WINDOW`], are written together: the secrets store first
+/// (the secret outputs their state refers to), then their files, each
+/// atomic and all flushed at once. Returns each plug's report once its
+/// state is on disk, never before.
+async fn commit(
+    mut finished: tokio::sync::mpsc::UnboundedReceiver<Finished>,
+    snapshot: Arc<Project>,
+    engine: Arc<Session>,
+) -> Vec<(usize, PlugReport)> {
+    let mut done = Vec::new();
+    while let Some(first) = finished.recv().await {
+        let mut batch = vec![first];
+        let window = tokio::time::Instant::now() + COMMIT_WINDOW;
+        while batch.len() < COMMIT_BATCH {
+            match tokio::time::timeout_at(window, finished.recv()).await {
+                Ok(Some(next)) => batch.push(next),
+                _ => break,
+            }
+        }
+        let (snapshot, engine) = (snapshot.clone(), engine.clone());
+        let written = tokio::task::spawn_blocking(move || {
+            let plugs: Vec<Plug> = batch.iter().filter_map(|f| f.plug.clone()).collect();
+            if plugs.is_empty() {
+                return batch;
+            }
+            if let Err(e) = engine.secrets().save() {
+                tracing::error!("cannot save the secrets store: {}", error_chain(&e));
+            }
+            let mut results = snapshot.write_plugs(&plugs).into_iter();
+            for f in batch.iter_mut().filter(|f| f.plug.is_some()) {
+                if let Some(Err(e)) = results.next() {
+                    // Done on the product, not recorded: say so, not "up".
+                    let why = format!("its state could not be saved: {}", error_chain(&e));
+                    tracing::error!("plug {}: {why}", f.report.plug);
+                    f.report.verdict = Verdict::Failed;
+                    f.report.message = Some(match f.report.message.take() {
+                        Some(m) => format!("{m}; {why}"),
+                        None => why,
+                    });
+                }
+            }
+            batch
+        })
+        .await;
+        match written {
+            Ok(batch) => done.extend(batch.into_iter().map(|f| (f.slot, f.report))),
+            Err(e) => tracing::error!("a plug state write failed: {e}"),
+        }
+    }
+    done
 }
 
 /// Plan indices, round-robin over the first instance each plug touches.

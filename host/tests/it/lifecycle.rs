@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{Api, adapter_wasm, fails, meshroom, ok, walk};
+use crate::support::{Api, adapter_wasm, fails, meshroom, meshroom_command, ok, spawn_piped, walk};
 use serde_json::Value;
 
 fn write(path: PathBuf, text: &str) {
@@ -282,4 +282,59 @@ fn the_hostile_adapter_spinning_in_setup_is_contained() {
         "the other plug came up: {text}"
     );
     assert_eq!(api.state.lock().unwrap().webhooks.len(), 1);
+}
+
+/// The status of every plug, as `list plugs --json` reads them back.
+fn statuses(root: &Path) -> Vec<String> {
+    let plugs = json(&ok(root, &["list", "plugs", "--json"]));
+    plugs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+#[test]
+fn up_and_down_killed_at_any_point_leave_every_plug_file_whole_and_a_rerun_finishes() {
+    let api = Api::start();
+    let url = api.url();
+    let names: Vec<String> = (0..24).map(|i| format!("siem{i}")).collect();
+    let instances: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), url.as_str())).collect();
+    let dir = project(&instances);
+    let root = dir.path();
+    let mut kills = 0;
+    for (round, delay) in [5u64, 20, 40, 70, 100, 150, 220, 320]
+        .into_iter()
+        .enumerate()
+    {
+        // SIGKILL in the middle of the run: of `up` on even rounds, `down` on odd ones.
+        let command = if round % 2 == 0 { "up" } else { "down" };
+        let mut child = spawn_piped(meshroom_command(root, &[command]), None);
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+        // Every plug file is whole: the project loads, each plug has a state.
+        let states = statuses(root);
+        assert_eq!(states.len(), names.len());
+        assert!(
+            states.iter().all(|s| s == "up" || s == "down"),
+            "after killing `{command}` at {delay} ms: {states:?}"
+        );
+        // A re-run finishes what the killed one started.
+        ok(root, &[command]);
+        let want = if command == "up" { "up" } else { "down" };
+        assert!(
+            statuses(root).iter().all(|s| s == want),
+            "{:?}",
+            statuses(root)
+        );
+        if command == "up" {
+            ok(root, &["check"]);
+        }
+    }
+    assert!(kills >= 3, "only {kills} runs were still going when killed");
 }

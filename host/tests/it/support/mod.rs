@@ -52,6 +52,11 @@ pub const PASSPHRASE: &str = "meshroom test passphrase";
 /// adapter crates depend on this checkout's SDK and `meshroom build`
 /// shares the adapters' target dir (offline, incremental).
 pub fn meshroom(project: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    run_piped(meshroom_command(project, args), stdin.map(str::as_bytes))
+}
+
+/// The command [`meshroom`] runs, to start it and stop it as a test needs.
+pub fn meshroom_command(project: &Path, args: &[&str]) -> Command {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshroom"));
     cmd.arg("-p").arg(project).args(args);
@@ -63,7 +68,7 @@ pub fn meshroom(project: &Path, args: &[&str], stdin: Option<&str>) -> Output {
         .env_remove("MESHROOM_AGE_IDENTITY")
         .env_remove("MESHROOM_AGE_IDENTITY_FILE")
         .env_remove("RUST_LOG");
-    run_piped(cmd, stdin.map(str::as_bytes))
+    cmd
 }
 
 /// Runs `cmd` with its output captured and `stdin` written to it; see
