@@ -26,6 +26,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     })
 }
 
+/// A clap parser for a wait: [`duration_parser`]'s durations, or zero
+/// (`0`, `0s`: do not wait).
+pub fn wait_parser() -> impl TypedValueParser<Value = Duration> {
+    clap::builder::StringValueParser::new().try_map(|text| {
+        let zero = text.trim().parse::<f64>().is_ok_and(|s| s == 0.0)
+            || humantime::parse_duration(text.trim()).is_ok_and(|d| d.is_zero());
+        if zero {
+            Ok(Duration::ZERO)
+        } else {
+            parse_duration(&text)
+        }
+    })
+}
+
 /// `d` for people: `1.234s`, `2m 5s`, `15ms` (to the millisecond above a
 /// second, to the microsecond below).
 pub fn show(d: Duration) -> String {
