@@ -33,14 +33,11 @@ impl std::fmt::Display for Holder {
         let ago = humantime::parse_rfc3339(&self.since)
             .ok()
             .and_then(|t| SystemTime::now().duration_since(t).ok())
-            .map(|d| {
-                let secs = Duration::from_secs(d.as_secs());
-                format!(", {} ago", humantime::format_duration(secs))
-            })
+            .map(|d| format!(", {} ago", shown(d)))
             .unwrap_or_default();
         write!(
             f,
-            "`{}` (PID {}) since {}{ago}",
+            "`{}` (PID {}, since {}{ago})",
             self.command, self.pid, self.since
         )
     }
@@ -50,9 +47,9 @@ impl std::fmt::Display for Holder {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error(
-        "another meshroom command is changing this project: {}; waited {}. Let it finish and run this command again, or wait longer with `--lock-timeout DURATION` (the lock is `{}`; it dies with its process, so never delete it by hand)",
-        holder.as_ref().map_or_else(|| "its holder did not say who it is yet".to_string(), ToString::to_string),
-        humantime::format_duration(*waited),
+        "another meshroom command is changing this project: {}{}. Let it finish, then run this command again, or wait longer with `--lock-timeout DURATION` (the lock, `{}`, is released when that process ends, even if it is killed)",
+        holder.as_ref().map_or_else(|| "one that has not written its name yet".to_string(), ToString::to_string),
+        if waited.is_zero() { String::new() } else { format!("; waited {}", shown(*waited)) },
         path.display()
     )]
     Busy {
@@ -136,9 +133,7 @@ impl ProjectLock {
                 return Err(LockError::Busy {
                     path,
                     holder,
-                    waited: Duration::from_millis(
-                        waited.as_millis().try_into().unwrap_or(u64::MAX),
-                    ),
+                    waited: timeout,
                 });
             }
             std::thread::sleep(pause.min(timeout - waited));
@@ -183,6 +178,17 @@ pub fn holder(root: &Path) -> Option<Holder> {
     read_holder(&mut file)
 }
 
+/// `d` to the second (to the millisecond below one).
+fn shown(d: Duration) -> humantime::FormattedDuration {
+    if d < Duration::from_secs(1) {
+        humantime::format_duration(Duration::from_millis(
+            d.as_millis().try_into().unwrap_or(u64::MAX),
+        ))
+    } else {
+        humantime::format_duration(Duration::from_secs(d.as_secs()))
+    }
+}
+
 fn read_holder(file: &mut File) -> Option<Holder> {
     let mut text = String::new();
     file.rewind().ok()?;
@@ -215,6 +221,7 @@ mod tests {
         assert_eq!(seen.unwrap().command, "meshroom plug");
         let text = err.to_string();
         assert!(text.contains("`meshroom plug` (PID "), "{text}");
+        assert!(text.contains("waited 200ms"), "{text}");
         assert!(text.contains("--lock-timeout"), "{text}");
         drop(first);
         assert_eq!(holder(dir.path()), None, "a released lock names nobody");
