@@ -17,8 +17,7 @@ use meshroom::project::lock::ProjectLock;
 fn benches(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("project");
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/original_project");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/original_project");
     let copied = Command::new("cp")
         .arg("-R")
         .arg(&fixture)
@@ -55,7 +54,11 @@ fn benches(c: &mut Criterion) {
                 .stdin(Stdio::null())
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         })
     });
     group.finish();

@@ -147,7 +147,8 @@ impl ProjectLock {
         let mut line = serde_json::to_string(&me).unwrap_or_default();
         line.push('\n');
         let lock = ProjectLock { file, path };
-        let written = (&lock.file)
+        let written = lock
+            .file
             .set_len(0)
             .and_then(|()| (&lock.file).write_all(line.as_bytes()));
         if let Err(e) = written {
@@ -234,7 +235,8 @@ mod tests {
     #[test]
     fn a_waiting_writer_gets_the_lock_once_released() {
         let dir = tempfile::tempdir().unwrap();
-        let first = ProjectLock::acquire(dir.path(), "meshroom up", Duration::ZERO, |_| {}).unwrap();
+        let first =
+            ProjectLock::acquire(dir.path(), "meshroom up", Duration::ZERO, |_| {}).unwrap();
         let release = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(100));
             drop(first);

@@ -79,12 +79,9 @@ pub fn take(command: &Command, ctx: &Context) -> anyhow::Result<Option<ProjectLo
         return Ok(None);
     };
     let dir = &ctx.project_dir;
-    let holds_secrets = [
-        crate::secrets::STORE_FILE,
-        crate::secrets::RECIPIENTS_FILE,
-    ]
-    .iter()
-    .any(|f| dir.join(f).is_file());
+    let holds_secrets = [crate::secrets::STORE_FILE, crate::secrets::RECIPIENTS_FILE]
+        .iter()
+        .any(|f| dir.join(f).is_file());
     if !crate::project::is_project(dir) && !holds_secrets {
         return Ok(None);
     }

@@ -83,8 +83,16 @@ fn concurrent_writers_each_succeed_and_persist_or_fail_clearly() {
     let mut runs: Vec<(String, Child)> = Vec::new();
     for k in 1..=N {
         let set = format!("secrets set k{k}");
-        let cmd = cli.command(&["secrets", "set", "instance:myproduct/myproduct", &format!("k{k}")]);
-        runs.push((set, support::spawn_piped(cmd, Some(format!("value-{k}\n").as_bytes()))));
+        let cmd = cli.command(&[
+            "secrets",
+            "set",
+            "instance:myproduct/myproduct",
+            &format!("k{k}"),
+        ]);
+        runs.push((
+            set,
+            support::spawn_piped(cmd, Some(format!("value-{k}\n").as_bytes())),
+        ));
         let dst = format!("my{k}");
         let cmd = cli.command(&["plug", "stuff", "otherproduct", &dst, "-m", "pull"]);
         runs.push((format!("plug {dst}"), support::spawn_piped(cmd, None)));
@@ -105,9 +113,15 @@ fn concurrent_writers_each_succeed_and_persist_or_fail_clearly() {
     let secrets: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
     let has_secret = |name: &str| secrets.iter().any(|s| s["name"] == name);
     let value_of = |name: &str| {
-        cli.ok(&["secrets", "get", "instance:myproduct/myproduct", name, "--reveal"])
-            .trim()
-            .to_string()
+        cli.ok(&[
+            "secrets",
+            "get",
+            "instance:myproduct/myproduct",
+            name,
+            "--reveal",
+        ])
+        .trim()
+        .to_string()
     };
     let mut succeeded = 0;
     for (k, chunk) in (1..=N).zip(outcomes.chunks(3)) {
@@ -122,18 +136,23 @@ fn concurrent_writers_each_succeed_and_persist_or_fail_clearly() {
                     ))
                     .is_file(),
                 _ => std::fs::read_to_string(
-                    cli.project().join(format!("instances/myproduct/my{k}/config.yaml")),
+                    cli.project()
+                        .join(format!("instances/myproduct/my{k}/config.yaml")),
                 )
                 .unwrap()
                 .contains(&format!("region: r{k}\n")),
             };
             if out.status.success() {
                 succeeded += 1;
-                assert!(persisted, "`{what}` said it succeeded but its change is lost:\n{stderr}");
+                assert!(
+                    persisted,
+                    "`{what}` said it succeeded but its change is lost:\n{stderr}"
+                );
             } else {
                 // A failure is the lock's, says who holds it, and changed nothing.
                 assert!(
-                    stderr.contains("another meshroom command is changing this project: `meshroom "),
+                    stderr
+                        .contains("another meshroom command is changing this project: `meshroom "),
                     "`{what}` failed unclearly:\n{stderr}"
                 );
                 assert!(!persisted, "`{what}` failed but its change is there");
@@ -169,7 +188,11 @@ fn a_longer_lock_timeout_lets_every_concurrent_secrets_set_through() {
         .collect();
     for child in children {
         let out = support::wait_within(child, Duration::from_secs(150), "a writer hung");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let listed = cli.ok(&["secrets", "list", "instance:x/y", "--json"]);
     let names: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
@@ -184,16 +207,36 @@ fn a_second_writer_waits_then_names_the_holder_and_readers_never_wait() {
 
     let start = Instant::now();
     let ran = cli.run(
-        &["--lock-timeout", "400ms", "plug", "stuff", "otherproduct", "my1", "-m", "pull"],
+        &[
+            "--lock-timeout",
+            "400ms",
+            "plug",
+            "stuff",
+            "otherproduct",
+            "my1",
+            "-m",
+            "pull",
+        ],
         None,
     );
     let waited = start.elapsed();
     assert_eq!(ran.code, Some(1), "{}", ran.text());
-    assert!(waited >= Duration::from_millis(400), "gave up after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(400),
+        "gave up after {waited:?}"
+    );
     let holder = format!("`meshroom secrets set` (PID {pid}, since ");
-    assert!(ran.stderr.contains("waiting up to 400ms for "), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("waiting up to 400ms for "),
+        "{}",
+        ran.stderr
+    );
     assert!(ran.stderr.contains(&holder), "{}", ran.stderr);
-    assert!(ran.stderr.contains("--lock-timeout DURATION"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("--lock-timeout DURATION"),
+        "{}",
+        ran.stderr
+    );
     assert!(
         !cli.project()
             .join("instances/otherproduct/otherproduct/plugs/my1")
@@ -239,8 +282,18 @@ fn a_second_writer_waits_then_names_the_holder_and_readers_never_wait() {
     }
 
     let out = held.finish("held-value");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let value = cli.ok(&["secrets", "get", "instance:myproduct/myproduct", "held", "--reveal"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value = cli.ok(&[
+        "secrets",
+        "get",
+        "instance:myproduct/myproduct",
+        "held",
+        "--reveal",
+    ]);
     assert_eq!(value.trim(), "held-value");
     cli.ok(&["plug", "stuff", "otherproduct", "my1", "-m", "pull"]);
 }
@@ -261,7 +314,16 @@ fn a_writer_killed_with_sigkill_never_blocks_the_next() {
 
     let start = Instant::now();
     let ran = cli.run(
-        &["--lock-timeout", "0", "plug", "stuff", "otherproduct", "my2", "-m", "pull"],
+        &[
+            "--lock-timeout",
+            "0",
+            "plug",
+            "stuff",
+            "otherproduct",
+            "my2",
+            "-m",
+            "pull",
+        ],
         None,
     );
     let took = start.elapsed();
