@@ -70,6 +70,20 @@ mod tests {
     }
 
     #[test]
+    fn a_wait_may_be_zero() {
+        let parse = |t: &str| {
+            let cmd = clap::Command::new("t").arg(clap::Arg::new("d").value_parser(wait_parser()));
+            cmd.try_get_matches_from(["t", t])
+                .map(|m| *m.get_one::<Duration>("d").unwrap())
+        };
+        assert_eq!(parse("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse("0s").unwrap(), Duration::ZERO);
+        assert_eq!(parse("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse("-1").is_err());
+        assert!(parse("soon").is_err());
+    }
+
+    #[test]
     fn durations_print_for_people() {
         assert_eq!(show(Duration::from_millis(1234)), "1s 234ms");
         assert_eq!(show(Duration::from_secs(125)), "2m 5s");

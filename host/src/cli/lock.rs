@@ -104,3 +104,53 @@ pub fn take(command: &Command, ctx: &Context) -> anyhow::Result<Option<ProjectLo
         on_wait,
     )?))
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    fn wait_of(args: &[&str]) -> Option<Duration> {
+        let cli =
+            Cli::try_parse_from(std::iter::once("meshroom").chain(args.iter().copied())).unwrap();
+        default_wait(&cli.command)
+    }
+
+    #[test]
+    fn writers_wait_a_little_up_and_down_not_at_all_readers_never_lock() {
+        for writer in [
+            &["plug", "t", "a", "b"][..],
+            &["unplug", "t", "a", "b"],
+            &["add", "p"],
+            &["configure", "i"],
+            &["remove", "i"],
+            &["create", "product", "p"],
+            &["pull", "p"],
+            &["build", "p"],
+            &["secrets", "set", "instance:p/i", "k"],
+            &["secrets", "rm", "instance:p/i", "k"],
+            &["secrets", "init"],
+            &["secrets", "recipients", "remove", "age1x"],
+        ] {
+            assert_eq!(wait_of(writer), Some(SHORT_WAIT), "{writer:?}");
+        }
+        for long in [&["up"][..], &["up", "--repair"], &["down"]] {
+            assert_eq!(wait_of(long), Some(Duration::ZERO), "{long:?}");
+        }
+        for reader in [
+            &["list", "plugs"][..],
+            &["plan"],
+            &["graph"],
+            &["check"],
+            &["up", "--replay", "dir"],
+            &["secrets", "list"],
+            &["secrets", "get", "instance:p/i", "k"],
+            &["secrets", "recipients", "list"],
+            &["init"],
+        ] {
+            assert_eq!(wait_of(reader), None, "{reader:?}");
+        }
+    }
+}
