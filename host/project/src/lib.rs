@@ -18,7 +18,8 @@
 //! [`Project::instance`], [`Project::find_plug`], [`Project::plug_ends`]),
 //! listings ([`Project::list_integrations`], [`Project::integration_views`]),
 //! [`Project::resolve_plug`] / [`Project::plug`], and the writes
-//! ([`Project::save_plug`], [`Project::save_instance`]…).
+//! ([`Project::save_plug`], [`Project::save_instance`]…), and the one-writer
+//! lock a command takes before any of them ([`lock::ProjectLock`]).
 
 mod adapter_crate;
 mod capability;
@@ -27,6 +28,7 @@ pub mod graph;
 mod hooks;
 mod instance;
 mod integration;
+pub mod lock;
 pub mod names;
 mod plug;
 mod product;

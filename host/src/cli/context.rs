@@ -1,6 +1,7 @@
 //! What every command gets besides its own arguments.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::Cli;
 
@@ -15,15 +16,22 @@ pub struct Context {
     pub quiet: bool,
     /// `-d`: full error chains and debug logs.
     pub debug: bool,
+    /// `--lock-timeout`: how long a writer waits for the project's lock
+    /// (`None`: the command's default, see [`super::lock`]).
+    pub lock_timeout: Option<Duration>,
+    /// The command's words (`meshroom secrets set`), written in the lock.
+    pub command: String,
 }
 
 impl Context {
-    pub fn new(cli: &Cli) -> Self {
+    pub fn new(cli: &Cli, command: String) -> Self {
         Self {
             project_dir: cli.path.clone(),
             json: cli.json,
             quiet: cli.quiet,
             debug: cli.debug,
+            lock_timeout: cli.lock_timeout,
+            command,
         }
     }
 

@@ -26,6 +26,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     })
 }
 
+/// A clap parser for a wait: [`duration_parser`]'s durations, or zero
+/// (`0`, `0s`: do not wait).
+pub fn wait_parser() -> impl TypedValueParser<Value = Duration> {
+    clap::builder::StringValueParser::new().try_map(|text| {
+        let zero = text.trim().parse::<f64>().is_ok_and(|s| s == 0.0)
+            || humantime::parse_duration(text.trim()).is_ok_and(|d| d.is_zero());
+        if zero {
+            Ok(Duration::ZERO)
+        } else {
+            parse_duration(&text)
+        }
+    })
+}
+
 /// `d` for people: `1.234s`, `2m 5s`, `15ms` (to the millisecond above a
 /// second, to the microsecond below).
 pub fn show(d: Duration) -> String {
@@ -53,6 +67,20 @@ mod tests {
             let err = parse_duration(bad).unwrap_err();
             assert!(err.contains("not a positive duration"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_wait_may_be_zero() {
+        let parse = |t: &str| {
+            let cmd = clap::Command::new("t").arg(clap::Arg::new("d").value_parser(wait_parser()));
+            cmd.try_get_matches_from(["t", t])
+                .map(|m| *m.get_one::<Duration>("d").unwrap())
+        };
+        assert_eq!(parse("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse("0s").unwrap(), Duration::ZERO);
+        assert_eq!(parse("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse("-1").is_err());
+        assert!(parse("soon").is_err());
     }
 
     #[test]

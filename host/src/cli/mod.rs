@@ -19,6 +19,7 @@ pub mod graph;
 mod init;
 mod keys;
 pub mod list;
+pub mod lock;
 mod logging;
 mod oci;
 mod plan;
@@ -45,8 +46,9 @@ pub use context::Context;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::engine;
 pub use exit::ExitError;
@@ -87,6 +89,18 @@ pub struct Cli {
     /// Print results as JSON (on every listing command)
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// How long a command that changes the project waits for another one to finish (one writer
+    /// per project): `30s`, `2m`, or `0` to fail at once. Default: 5s; `up` and `down` fail at
+    /// once. Readers (listings, `plan`, `graph`, `check`) never wait
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        env = "MESHROOM_LOCK_TIMEOUT",
+        value_parser = duration::wait_parser()
+    )]
+    pub lock_timeout: Option<Duration>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -142,9 +156,13 @@ pub struct CompletionsArgs {
 
 /// Entry point of the binary: parses the command line and runs it.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     logging::init(cli.debug, cli.quiet);
-    let ctx = Context::new(&cli);
+    let ctx = Context::new(&cli, command_name(&matches));
     match run(cli.command, &ctx) {
         Ok(code) => code,
         // The reader of our output went away (`meshroom … | head`): stop
@@ -157,8 +175,23 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Runs one parsed command.
+/// `meshroom` and its subcommand words (`meshroom secrets set`), without
+/// arguments (they may carry setting values): who holds the project's lock.
+fn command_name(matches: &clap::ArgMatches) -> String {
+    let mut name = String::from("meshroom");
+    let mut m = matches;
+    while let Some((sub, inner)) = m.subcommand() {
+        name.push(' ');
+        name.push_str(sub);
+        m = inner;
+    }
+    name
+}
+
+/// Runs one parsed command; a command that writes the project holds its
+/// lock until it returns ([`lock`]).
 pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let _lock = lock::take(&command, ctx)?;
     match command {
         Command::Init(args) => init::exec(args, ctx)?,
         Command::List(args) => list::exec(args, ctx)?,

@@ -33,13 +33,14 @@ fn original_project() -> tempfile::TempDir {
     dir
 }
 
-/// Every file below `dir` (except .git) with its contents.
+/// Every file below `dir` (except .git, and .meshroom: the gitignored local
+/// state, where every writer's lock file is) with its contents.
 fn snapshot_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let entry = entry.unwrap();
             let path = entry.path();
-            if entry.file_name() == ".git" {
+            if entry.file_name() == ".git" || entry.file_name() == ".meshroom" {
                 continue;
             }
             if path.is_dir() {

@@ -11,6 +11,7 @@ mod conformance;
 mod exercise;
 mod lifecycle;
 mod listing_parity;
+mod lock;
 mod progress_bars;
 mod python;
 mod real_mesh;

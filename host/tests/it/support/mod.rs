@@ -416,6 +416,22 @@ impl Cli {
         cli
     }
 
+    /// A copy of the project folder `from`, then `meshroom secrets init`.
+    pub fn copy_of(from: &Path) -> Cli {
+        let cli = Cli {
+            root: tempfile::tempdir().unwrap(),
+        };
+        let status = Command::new("cp")
+            .arg("-R")
+            .arg(from)
+            .arg(cli.project())
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot copy {}", from.display());
+        cli.ok(&["secrets", "init"]);
+        cli
+    }
+
     /// The project folder.
     pub fn project(&self) -> PathBuf {
         self.root.path().join("project")
@@ -423,6 +439,16 @@ impl Cli {
 
     /// Runs `meshroom -p PROJECT ARGS` with `stdin` piped in (or nothing).
     pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Ran {
+        let out = run_piped(self.command(args), stdin.map(str::as_bytes));
+        Ran {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The command [`Cli::run`] runs, to start it yourself (several at once).
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshroom"));
         cmd.arg("-p")
             .arg(self.project())
@@ -435,13 +461,9 @@ impl Cli {
             .env_remove("MESHROOM_AGE_IDENTITY")
             .env_remove("MESHROOM_AGE_IDENTITY_FILE")
             .env_remove("MESHROOM_SECRETS_PASSPHRASE")
+            .env_remove("MESHROOM_LOCK_TIMEOUT")
             .env_remove("RUST_LOG");
-        let out = run_piped(cmd, stdin.map(str::as_bytes));
-        Ran {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        cmd
     }
 
     /// Runs meshroom, which must succeed; returns its stdout.
