@@ -13,7 +13,7 @@
 
 use crate::runtime::{
     consumer_ctx_of, example_describes_its_hooks, example_errors_keep_their_kind,
-    example_plays_data_and_commands, example_sets_up_checks_and_tears_down, hook_id,
+    example_plays_data_and_commands, example_sets_up_checks_and_tears_down, hook_id, policy,
 };
 use crate::support;
 use std::net::TcpListener;
@@ -58,6 +58,13 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// Writes `text` to `root/rel`, making its folders.
+fn write_file(root: &Path, rel: &str, text: &str) {
+    let f = root.join(rel);
+    std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+    std::fs::write(f, text).unwrap();
 }
 
 /// Copies the product folder `src` into a fresh project as `products/<name>`.
@@ -195,6 +202,40 @@ async fn python_twin_plays_data_and_commands() {
     let adapter = load_twin(&rt).await;
     // The watch hook is a generator; `isolate_host` raises NotImplementedError.
     example_plays_data_and_commands(&adapter, &api).await;
+}
+
+/// `max_instances` Python calls alive at once fit the instance pool: a
+/// componentize-py component instantiates 14 core modules per call (a Rust
+/// adapter 3), and the pool is sized for that, so the bound that applies is
+/// the number of calls, with a clear error. Watchers keep their instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_many_python_calls_at_once_as_max_instances() {
+    let api = Api::start();
+    let rt = Runtime::new(RuntimeConfig {
+        cache_dir: Some(shared_cache()),
+        cpu_limit: Duration::from_secs(2),
+        timeout: Duration::from_secs(10),
+        max_instances: 6,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let adapter = load_twin(&rt).await;
+    let watch = hook_id(&adapter, HookKind::Watch, Some("events"));
+    let ctx = consumer_ctx(&api, json!({}));
+    let mut watchers = Vec::new();
+    for n in 0..6 {
+        let w = adapter.watch(&watch, &ctx, &policy(&api, &[])).await;
+        watchers.push(w.unwrap_or_else(|e| panic!("call {} of 6 at once: {e}", n + 1)));
+    }
+    let err = adapter
+        .watch(&watch, &ctx, &policy(&api, &[]))
+        .await
+        .err()
+        .expect("a 7th call at once is refused");
+    assert!(err.message.contains("too many calls at once"), "{err}");
+    for w in &mut watchers {
+        assert_eq!(w.next().await.unwrap(), None, "no events yet");
+    }
 }
 
 /// The hostile Python product, built once per test binary.
@@ -390,10 +431,7 @@ fn hostile_python_setup_hooks_fail_alone_inside_one_up() {
         ("adapters/example-http-py", "example_http_py"),
         ("adapters/hostile-py", "hostile_py"),
     ] {
-        copy_tree(
-            &workspace_root().join(src),
-            &p.join("products").join(name),
-        );
+        copy_tree(&workspace_root().join(src), &p.join("products").join(name));
         let out = meshroom(p, &["build", name]);
         assert!(out.status.success(), "{}", text(&out));
     }
@@ -411,18 +449,17 @@ fn hostile_python_setup_hooks_fail_alone_inside_one_up() {
         .chain(TOPICS)
         .map(|t| format!("  {t}: [{{mode: push}}]\n"))
         .collect();
-    let write = |rel: &str, text: &str| {
-        let f = p.join(rel);
-        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-        std::fs::write(f, text).unwrap();
-    };
+    let write = |rel: &str, text: &str| write_file(p, rel, text);
     write(
         "products/edr/definition.yaml",
         &format!(
             "name: edr\nsettings:\n  - name: api_key\n    type: string\n    secret: true\nproduces:\n{produces}"
         ),
     );
-    write("instances/edr/edr1/config.yaml", "name: edr1\nproduct: edr\n");
+    write(
+        "instances/edr/edr1/config.yaml",
+        "name: edr1\nproduct: edr\n",
+    );
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -468,9 +505,13 @@ fn hostile_python_setup_hooks_fail_alone_inside_one_up() {
     );
     let all = text(&out);
     assert!(!all.contains("panicked"), "{all}");
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {all}"));
-    assert_eq!(report["plugs"].as_array().map(Vec::len), Some(10), "{report:#}");
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {all}"));
+    assert_eq!(
+        report["plugs"].as_array().map(Vec::len),
+        Some(10),
+        "{report:#}"
+    );
     let failed = |topic: &str| {
         let r = plug_report(&report, topic, "bad1");
         assert_eq!(r["verdict"], "failed", "{topic}: {r:#}");
@@ -492,7 +533,10 @@ fn hostile_python_setup_hooks_fail_alone_inside_one_up() {
         "{m}"
     );
     let m = failed("passwd");
-    assert!(m.contains("/etc/passwd") && m.contains("no filesystem"), "{m}");
+    assert!(
+        m.contains("/etc/passwd") && m.contains("no filesystem"),
+        "{m}"
+    );
     let m = failed("socket");
     assert!(m.contains("socket"), "{m}");
     let m = failed("raises");
@@ -507,10 +551,8 @@ fn hostile_python_setup_hooks_fail_alone_inside_one_up() {
         let r = plug_report(&report, topic, "bad1");
         assert_eq!(r["verdict"], "done", "{topic}: {r:#}");
     }
-    let environ = std::fs::read_to_string(
-        p.join("instances/edr/edr1/plugs/bad1/environ.yaml"),
-    )
-    .unwrap();
+    let environ =
+        std::fs::read_to_string(p.join("instances/edr/edr1/plugs/bad1/environ.yaml")).unwrap();
     assert!(
         !environ.contains("PATH") && !environ.contains("HOME"),
         "{environ}"
@@ -539,10 +581,9 @@ fn hostile_python_setup_hooks_fail_alone_inside_one_up() {
             "done",
             "{report:#}"
         );
-        let plug = std::fs::read_to_string(
-            p.join(format!("instances/edr/edr1/plugs/{siem}/events.yaml")),
-        )
-        .unwrap();
+        let plug =
+            std::fs::read_to_string(p.join(format!("instances/edr/edr1/plugs/{siem}/events.yaml")))
+                .unwrap();
         assert!(
             plug.contains("status: up") && plug.contains("webhook_id: wh-"),
             "{plug}"
@@ -564,7 +605,10 @@ fn hostile_python_setup_hooks_fail_alone_inside_one_up() {
         .filter_map(|r| r.headers.get("x-webhook-token").cloned())
         .collect();
     assert_eq!(tokens.len(), 2, "{tokens:?}");
-    assert!(tokens.iter().all(|t| t.starts_with("tok-wh-")), "{tokens:?}");
+    assert!(
+        tokens.iter().all(|t| t.starts_with("tok-wh-")),
+        "{tokens:?}"
+    );
 }
 
 /// A fresh project with product `acme` made of `definition.yaml` and `files`.
@@ -723,11 +767,7 @@ fn an_original_users_hooks_send_what_meshroom_0_3_4_sends() {
     let dir = project_with(&fixture, "acme_api");
     let p = dir.path();
     std::fs::remove_file(p.join("products/acme_api/run_native.py")).unwrap();
-    let write = |rel: &str, text: &str| {
-        let f = p.join(rel);
-        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-        std::fs::write(f, text).unwrap();
-    };
+    let write = |rel: &str, text: &str| write_file(p, rel, text);
     write(
         "products/edr/definition.yaml",
         "name: edr\nproduces:\n  events:\n    - mode: push\n",

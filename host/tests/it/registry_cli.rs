@@ -79,6 +79,43 @@ impl Machine {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// [`Machine::ok`] with `stdin` and `env`; panics with both streams on failure.
+    fn ok_env(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> String {
+        let out = self.meshroom_env(args, stdin, env);
+        assert!(
+            out.status.success(),
+            "meshroom {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Adds the instances `edr1` and `siem1` of `product`, set to `url`,
+    /// each with the `api_key` secret `key(name)`.
+    fn add_two_instances(
+        &self,
+        product: &str,
+        url: &str,
+        key: impl Fn(&str) -> String,
+        env: &[(&str, &str)],
+    ) {
+        let url = format!("url={url}");
+        for name in ["edr1", "siem1"] {
+            self.ok_env(&["add", product, name, "-c", &url], None, env);
+            self.ok_env(
+                &[
+                    "secrets",
+                    "set",
+                    &format!("instance:{product}/{name}"),
+                    "api_key",
+                ],
+                Some(&format!("{}\n", key(name))),
+                env,
+            );
+        }
+    }
+
     /// Runs meshroom expecting failure; returns stderr.
     fn fails(&self, args: &[&str]) -> String {
         let out = self.meshroom(args, None);
@@ -456,29 +493,8 @@ fn a_pulled_adapter_runs_once_verified_and_a_tampered_cache_blob_is_refused() {
     let api = events_api();
     let env = [("MESHROOM_SECRETS_PASSPHRASE", PASSPHRASE)];
     let run = |args: &[&str], stdin: Option<&str>| operator.meshroom_env(args, stdin, &env);
-    let ok = |args: &[&str], stdin: Option<&str>| {
-        let out = run(args, stdin);
-        assert!(
-            out.status.success(),
-            "meshroom {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let url = format!("url={}", api.url());
-    for name in ["edr1", "siem1"] {
-        ok(&["add", "example_http", name, "-c", &url], None);
-        ok(
-            &[
-                "secrets",
-                "set",
-                &format!("instance:example_http/{name}"),
-                "api_key",
-            ],
-            Some(&format!("{name}-key\n")),
-        );
-    }
+    let ok = |args: &[&str], stdin: Option<&str>| operator.ok_env(args, stdin, &env);
+    operator.add_two_instances("example_http", &api.url(), |n| format!("{n}-key"), &env);
     // The consumer's setup hook owns both ends: `plug` resolves through it.
     ok(&["plug", "events", "edr1", "siem1"], None);
 
@@ -579,13 +595,7 @@ fn a_python_adapter_is_published_pulled_and_run_by_up() {
     );
     let built = std::fs::read(product.join("example_http_py.wasm")).unwrap();
     let reference = format!("{}/meshroom/example_http_py:0.1.0", registry.addr());
-    let published = json(&vendor.ok(&[
-        "--json",
-        "publish",
-        "example_http_py",
-        "--to",
-        &reference,
-    ]));
+    let published = json(&vendor.ok(&["--json", "publish", "example_http_py", "--to", &reference]));
 
     let pulled = json(&operator.ok(&["--json", "pull", &reference]));
     assert_eq!(pulled["product"], "example_http_py");
@@ -597,10 +607,17 @@ fn a_python_adapter_is_published_pulled_and_run_by_up() {
         "the operator runs the very component the vendor built"
     );
     assert_eq!(blob_gets(&registry, &component), 1);
-    let definition = yaml(&operator.project().join("products/example_http_py/definition.yaml"));
+    let definition = yaml(
+        &operator
+            .project()
+            .join("products/example_http_py/definition.yaml"),
+    );
     assert_eq!(
         definition["adapter"].as_str().unwrap(),
-        format!("{reference}@{}", pulled["manifest_digest"].as_str().unwrap())
+        format!(
+            "{reference}@{}",
+            pulled["manifest_digest"].as_str().unwrap()
+        )
     );
 
     let api = support::Api::start();
@@ -611,29 +628,8 @@ fn a_python_adapter_is_published_pulled_and_run_by_up() {
         ("MESHROOM_SECRETS_PASSPHRASE", PASSPHRASE),
         ("MESHROOM_CACHE", shared.to_str().unwrap()),
     ];
-    let ok = |args: &[&str], stdin: Option<&str>| {
-        let out = operator.meshroom_env(args, stdin, &env);
-        assert!(
-            out.status.success(),
-            "meshroom {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let url = format!("url={}", api.url());
-    for name in ["edr1", "siem1"] {
-        ok(&["add", "example_http_py", name, "-c", &url], None);
-        ok(
-            &[
-                "secrets",
-                "set",
-                &format!("instance:example_http_py/{name}"),
-                "api_key",
-            ],
-            Some("k-123\n"),
-        );
-    }
+    let ok = |args: &[&str], stdin: Option<&str>| operator.ok_env(args, stdin, &env);
+    operator.add_two_instances("example_http_py", &api.url(), |_| "k-123".into(), &env);
     ok(&["plug", "events", "edr1", "siem1"], None);
     let up = ok(&["up"], None);
     assert!(up.contains("siem1"), "{up}");

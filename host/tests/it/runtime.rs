@@ -381,7 +381,11 @@ pub(crate) async fn example_plays_data_and_commands(adapter: &Adapter, api: &Api
         ..HookContext::default()
     };
     let files = adapter
-        .scaffold(&id(HookKind::Scaffold, None), &ictx, &CallPolicy::deny_all())
+        .scaffold(
+            &id(HookKind::Scaffold, None),
+            &ictx,
+            &CallPolicy::deny_all(),
+        )
         .await
         .unwrap();
     assert_eq!(files.len(), 1);
