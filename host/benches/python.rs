@@ -1,21 +1,39 @@
 //! Python adapters (componentize-py components, about 19 MB): build time
-//! and size, first compile, load from the compiled cache, and one trivial
-//! hook call in a fresh instance, each beside the Rust example adapter's
-//! figure. Prints medians. Needs `scripts/setup.sh` (componentize-py in
-//! `target/pyvenv`) and the adapters built (`scripts/build-adapters.sh`),
-//! then `cargo bench -p meshroom-host --bench python`.
+//! and size, first compile, load from the compiled cache, one trivial hook
+//! call in a fresh instance (target: ≤ 1 ms), each beside the Rust example
+//! adapter's figure; then `up` of the 500-plug mesh of `support/mesh.rs`
+//! through the Python twin against the same mesh through the Rust adapter
+//! (target: ≤ 1.5×), runs interleaved so both see the same machine. Prints
+//! medians. Needs `scripts/setup.sh` (componentize-py in `target/pyvenv`)
+//! and the adapters built (`scripts/build-adapters.sh`), then
+//! `cargo bench -p meshroom-host --bench python` (`-- --quick`: one build,
+//! fewer runs).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(unsafe_code)] // `support/cpu_time.rs` calls `clock_gettime`
+
+#[path = "support/cpu_time.rs"]
+#[allow(dead_code)] // its criterion measurement is not used here
+mod cpu_time;
+#[path = "support/mesh.rs"]
+mod mesh;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use meshroom::project::Project;
-use meshroom::runtime::{CallPolicy, HookContext, HookKind, InstanceRef, Runtime, RuntimeConfig};
+use meshroom::runtime::{
+    CallPolicy, HookContext, HookKind, InstanceRef, Mode, PlugRef, Runtime, RuntimeConfig,
+};
 use serde_json::json;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// CPU time of this process so far.
+fn cpu_time() -> Duration {
+    Duration::from_nanos(cpu_time::cpu_now_ns())
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -105,12 +123,60 @@ fn figures(tokio: &tokio::runtime::Runtime, label: &str, bytes: &[u8], hook_topi
             calls.push(t.elapsed());
         }
     }
+    // Fresh instance + the setup hook `up` runs: one POST to an API on
+    // loopback answering at once.
+    let url = tokio.block_on(mesh::api(Duration::ZERO));
+    let siem = InstanceRef {
+        name: "siem1".into(),
+        product: adapter.product().to_string(),
+        settings: json!({ "url": url }),
+    };
+    let ctx = HookContext {
+        instance: Some(siem.clone()),
+        plug: Some(PlugRef {
+            src: InstanceRef {
+                name: "edr1".into(),
+                product: "edr".into(),
+                settings: json!({}),
+            },
+            dst: siem,
+            topic: "events".into(),
+            mode: Mode::Push,
+            format: None,
+            is_trigger: false,
+            src_config: json!({}),
+            dst_config: json!({}),
+            outputs: json!({}),
+        }),
+        integration: None,
+    };
+    let setup = adapter
+        .info()
+        .hooks_of(HookKind::Setup)
+        .next()
+        .unwrap()
+        .id
+        .clone();
+    let policy = CallPolicy::deny_all()
+        .allow_http(&url)
+        .with_secrets(|_: &str| Some("k".to_string()));
+    let mut setups = Vec::new();
+    for i in 0..120 {
+        let t = Instant::now();
+        tokio
+            .block_on(adapter.setup(&setup, &ctx, &policy))
+            .unwrap();
+        if i >= 20 {
+            setups.push(t.elapsed());
+        }
+    }
     println!(
-        "{label}: {} KiB; first compile {:.2?}; load from compiled cache {:.2?} (median of 15); fresh instance + trivial hook call {:.2?} (median of 200)",
+        "{label}: {} KiB; first compile {:.2?}; load from compiled cache {:.2?} (median of 15); fresh instance + trivial hook call {:.2?} (median of 200); fresh instance + setup hook POSTing to loopback {:.2?} (median of 100)",
         bytes.len() / 1024,
         first,
         median(loads),
-        median(calls)
+        median(calls),
+        median(setups)
     );
 }
 
@@ -118,20 +184,22 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    let quick = std::env::args().any(|a| a == "--quick");
     let mut builds = Vec::new();
     let mut bytes = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..if quick { 1 } else { 3 } {
         let (b, d) = build_python();
         builds.push(d);
         bytes = b;
     }
     println!(
-        "python build (componentize-py 0.25.1): {} KiB, median of 3 builds {:.1?}",
+        "python build (componentize-py 0.25.1): {} KiB, median of {} builds {:.1?}",
         bytes.len() / 1024,
+        builds.len(),
         median(builds)
     );
     let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(4)
         .enable_all()
         .build()
         .unwrap();
@@ -140,4 +208,50 @@ fn main() {
         std::fs::read(root().join("adapters/target/wasm32-wasip2/release/example_http.wasm"))
             .expect("run scripts/build-adapters.sh");
     figures(&tokio, "example_http (Rust)", &rust, "block_ip");
+
+    // `up` of the same mesh through each adapter.
+    let rust_mesh = mesh::Mesh::new(
+        &tokio,
+        &mesh::Example {
+            name: "example_http",
+            definition: std::fs::read_to_string(
+                root().join("adapters/example-http/definition.yaml"),
+            )
+            .unwrap(),
+            wasm: &rust,
+        },
+    );
+    let definition =
+        std::fs::read_to_string(root().join("adapters/example-http-py/definition.yaml")).unwrap();
+    let python_mesh = mesh::Mesh::new(
+        &tokio,
+        &mesh::Example {
+            name: "example_http_py",
+            definition: format!("{definition}\nadapter: example_http_py.wasm\n"),
+            wasm: &bytes,
+        },
+    );
+    // One warm-up each, then interleaved runs.
+    rust_mesh.up(&tokio);
+    python_mesh.up(&tokio);
+    let (mut rust_ups, mut python_ups) = (Vec::new(), Vec::new());
+    let (mut rust_cpu, mut python_cpu) = (Vec::new(), Vec::new());
+    for _ in 0..if quick { 3 } else { 11 } {
+        let c = cpu_time();
+        rust_ups.push(rust_mesh.up(&tokio));
+        rust_cpu.push(cpu_time() - c);
+        let c = cpu_time();
+        python_ups.push(python_mesh.up(&tokio));
+        python_cpu.push(cpu_time() - c);
+    }
+    let runs = rust_ups.len();
+    let (r, p) = (median(rust_ups), median(python_ups));
+    println!(
+        "up of {} plugs / 100 instances, API answering after 20 ms (floor {:?}), median of {runs} interleaved runs: Rust {r:.1?} ({:.1?} CPU), Python {p:.1?} ({:.1?} CPU); Python / Rust = {:.2}× (target ≤ 1.5×)",
+        mesh::EDRS * mesh::PLUGS_PER_EDR,
+        rust_mesh.floor,
+        median(rust_cpu),
+        median(python_cpu),
+        p.as_secs_f64() / r.as_secs_f64()
+    );
 }

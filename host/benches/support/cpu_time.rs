@@ -7,7 +7,9 @@ use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 /// CPU time consumed by this process, in nanoseconds.
 pub struct CpuTime;
 
-fn cpu_now_ns() -> u64 {
+/// CPU time this process consumed so far (user + system, every thread), in
+/// nanoseconds.
+pub fn cpu_now_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

@@ -69,8 +69,8 @@ enum Decorator {
     Lifecycle(HookKind, Role),
     /// `scaffold_<role>`: product-level.
     Scaffold(Role),
-    /// `watch`, `produce`, `trigger`, `execute`, `publish`: in a product's
-    /// file or an integration's.
+    /// `watch`, `produce`, `trigger`, `execute`, `publish`, and meshroom's
+    /// own `check`: in a product's file or an integration's.
     Exercise(HookKind),
     /// `pull`: product-level, no scope.
     Pull,
@@ -108,6 +108,7 @@ impl Decorator {
             "trigger" => Decorator::Exercise(HookKind::Trigger),
             "execute" => Decorator::Exercise(HookKind::Execute),
             "publish" => Decorator::Exercise(HookKind::Publish),
+            "check" => Decorator::Exercise(HookKind::Check),
             "pull" => Decorator::Pull,
             "setup" => Decorator::IntegrationStep(HookKind::Setup),
             "teardown" => Decorator::IntegrationStep(HookKind::Teardown),
@@ -129,7 +130,9 @@ impl Decorator {
                 "owns_both",
             ],
             Decorator::Scaffold(_) => &["topic", "mode", "format", "order"],
-            Decorator::Exercise(HookKind::Publish) => &["topic", "role", "mode", "format"],
+            Decorator::Exercise(HookKind::Publish | HookKind::Check) => {
+                &["topic", "role", "mode", "format"]
+            }
             Decorator::Exercise(_) => &["topic", "mode", "format"],
             Decorator::Pull => &["title", "order"],
             Decorator::IntegrationStep(HookKind::Setup) => {
@@ -468,7 +471,9 @@ impl Reading<'_, '_> {
             .named_children(&mut cursor)
             .filter(|n| n.kind() == "decorator")
             .collect();
-        for d in decorators {
+        // Python applies the decorators from the bottom up: that is the
+        // order the SDK registers (and numbers) the hooks in.
+        for d in decorators.into_iter().rev() {
             let Some(expr) = d.named_child(0) else {
                 continue;
             };
@@ -503,7 +508,17 @@ impl Reading<'_, '_> {
                 self.problem(args, format!("`@{name}` takes arguments, not a generator"));
                 continue;
             }
-            if let Some(hook) = self.hook(decorator, &name, args, &function, docstring.as_deref()) {
+            if let Some(mut hook) =
+                self.hook(decorator, &name, args, &function, docstring.as_deref())
+            {
+                // A function declaring several hooks (or defined again)
+                // gets `#2`, `#3`, … as in the SDK.
+                let base = hook.id.clone();
+                let mut n = 1;
+                while self.out.hooks.iter().any(|h| h.id == hook.id) {
+                    n += 1;
+                    hook.id = format!("{base}#{n}");
+                }
                 self.out.hooks.push(hook);
             }
         }
@@ -662,7 +677,7 @@ impl Reading<'_, '_> {
                 hook.id = format!("{module}.{function}");
                 hook.product = product.to_string();
                 hook.role = match decorator {
-                    Decorator::Exercise(HookKind::Publish) => fields.role,
+                    Decorator::Exercise(HookKind::Publish | HookKind::Check) => fields.role,
                     _ => decorator.product_role(),
                 };
                 hook.topic = fields.topic.clone();
@@ -1094,6 +1109,54 @@ def setup_events(integration: Integration, plug: Plug):
         assert_eq!(h.order, HookOrder::First);
         assert!(h.owns_both && !h.keep_when_overloaded);
         assert_eq!(h.title, "Create a collector\nfor the events.");
+    }
+
+    #[test]
+    fn check_hooks_and_stacked_decorators_are_numbered_as_the_sdk_does() {
+        let got = product(
+            r#"
+from meshroom.decorators import check, execute
+
+@check("events", role="consumer")
+def webhook_exists(plug):
+    return True
+
+@execute("block_ip")
+@execute("unblock_ip")
+def command(instance, data):
+    pass
+"#,
+        );
+        assert_eq!(got.problems, []);
+        let seen: Vec<(&str, HookKind, Option<&str>, Option<Role>)> = got
+            .hooks
+            .iter()
+            .map(|h| (h.id.as_str(), h.kind, h.topic.as_deref(), h.role))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "setup.webhook_exists",
+                    HookKind::Check,
+                    Some("events"),
+                    Some(Role::Consumer)
+                ),
+                // Applied from the bottom up, numbered in that order.
+                (
+                    "setup.command",
+                    HookKind::Execute,
+                    Some("unblock_ip"),
+                    Some(Role::Executor)
+                ),
+                (
+                    "setup.command#2",
+                    HookKind::Execute,
+                    Some("block_ip"),
+                    Some(Role::Executor)
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@ const CACHE_FILE: &str = "load-cache";
 const KEPT_PROJECTS: usize = 32;
 /// The first bytes of the cache file: its format, and the version of the
 /// meshroom that wrote it (whose document types it holds).
-const MAGIC: &str = concat!("meshroom load-cache 1 ", env!("CARGO_PKG_VERSION"), "\n");
+const MAGIC: &str = concat!("meshroom load-cache 2 ", env!("CARGO_PKG_VERSION"), "\n");
 /// How old a file's times must be for the cache to trust them.
 pub const RACY: Duration = Duration::from_secs(2);
 

@@ -21,6 +21,14 @@ use crate::state::{CallState, HostData};
 /// between calls (a Rust adapter touches about its 1 MiB stack plus heap).
 const KEEP_RESIDENT: usize = 2 << 20;
 
+/// Bytes of each pooled linear memory kept resident when PAGEMAP_SCAN finds
+/// the dirtied pages (a Python adapter's call dirties several MB).
+const KEEP_RESIDENT_SCANNED: usize = 32 << 20;
+
+/// Core instances the pool holds per component instance (the largest
+/// component seen, a Python adapter, instantiates 14 core modules).
+const CORE_INSTANCES_PER_CALL: u32 = 16;
+
 /// Settings of a [`crate::Runtime`].
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -78,38 +86,65 @@ impl Drop for EngineCore {
     }
 }
 
+/// The wasmtime configuration for `config`; `pagemap`: reset pooled
+/// memories with the PAGEMAP_SCAN ioctl (engine creation fails where the
+/// kernel lacks it).
+fn engine_config(config: &RuntimeConfig, pagemap: bool) -> wasmtime::Config {
+    let mut c = wasmtime::Config::new();
+    c.wasm_component_model(true);
+    c.epoch_interruption(true);
+    // Instantiate linear memories from a copy-on-write image of their
+    // initial data (mmap of the compiled artifact) rather than copying
+    // it: a Python adapter's pre-initialised CPython heap is several MB,
+    // paid per fresh instance otherwise. (wasmtime's default; set so it
+    // stays on.)
+    c.memory_init_cow(true);
+    if config.pooling {
+        let n = config.max_instances.max(1);
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_component_instances(n);
+        // Core instances per component instance: a Rust adapter has
+        // 3 core modules, a componentize-py 0.25 component 14 (CPython,
+        // libc, the WASI adapter, shims): 8 let 80 Python calls at
+        // once exhaust the pool (`up` of the 500-plug bench failed).
+        pool.total_core_instances(n.saturating_mul(CORE_INSTANCES_PER_CALL));
+        pool.total_memories(n.saturating_mul(2));
+        pool.total_tables(n.saturating_mul(8));
+        pool.max_memory_size(config.memory_cap);
+        // Reset slots with memset rather than `madvise`, and return what
+        // is decommitted in batches: every page-table change of a
+        // multi-threaded process costs a TLB shootdown on every core,
+        // which dominated `up` of many plugs (each hook call is a fresh
+        // instance). With PAGEMAP_SCAN only the dirtied pages are restored,
+        // so more of them can stay resident.
+        if pagemap {
+            pool.pagemap_scan(wasmtime::Enabled::Yes);
+            pool.linear_memory_keep_resident(KEEP_RESIDENT_SCANNED);
+        } else {
+            pool.linear_memory_keep_resident(KEEP_RESIDENT);
+        }
+        pool.table_keep_resident(64 << 10);
+        pool.decommit_batch_size(32);
+        c.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    }
+    c
+}
+
 impl EngineCore {
     /// The engine, linker and cache for `config`, and a started epoch ticker.
     pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
         let engine_err = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
-        let mut c = wasmtime::Config::new();
-        c.wasm_component_model(true);
-        c.epoch_interruption(true);
-        // Instantiate linear memories from a copy-on-write image of their
-        // initial data (mmap of the compiled artifact) rather than copying
-        // it: a Python adapter's pre-initialised CPython heap is several MB,
-        // paid per fresh instance otherwise. (wasmtime's default; set so it
-        // stays on.)
-        c.memory_init_cow(true);
-        if config.pooling {
-            let n = config.max_instances.max(1);
-            let mut pool = wasmtime::PoolingAllocationConfig::default();
-            pool.total_component_instances(n);
-            pool.total_core_instances(n.saturating_mul(8));
-            pool.total_memories(n.saturating_mul(2));
-            pool.total_tables(n.saturating_mul(8));
-            pool.max_memory_size(config.memory_cap);
-            // Reset slots with memset rather than `madvise`, and return what
-            // is decommitted in batches: every page-table change of a
-            // multi-threaded process costs a TLB shootdown on every core,
-            // which dominated `up` of many plugs (each hook call is a fresh
-            // instance).
-            pool.linear_memory_keep_resident(KEEP_RESIDENT);
-            pool.table_keep_resident(64 << 10);
-            pool.decommit_batch_size(32);
-            c.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
-        }
-        let engine = Engine::new(&c).map_err(engine_err)?;
+        // With Linux's PAGEMAP_SCAN (6.7+), a slot is reset by restoring
+        // only the pages the call dirtied, kept resident (no `madvise`, no
+        // page faults on the next call): what a Python adapter, whose calls
+        // dirty megabytes of CPython heap, needs. Elsewhere, the older reset.
+        let engine = match Engine::new(&engine_config(&config, true)) {
+            Ok(engine) => engine,
+            Err(_) if config.pooling => {
+                Engine::new(&engine_config(&config, false)).map_err(engine_err)?
+            }
+            Err(e) => return Err(engine_err(e)),
+        };
         let mut linker: Linker<CallState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_err)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(engine_err)?;

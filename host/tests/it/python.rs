@@ -2,12 +2,19 @@
 //! `adapters/example-http` (`adapters/example-http-py`, hooks written as
 //! the original Meshroom's vendors write them) is built by the real
 //! `meshroom build` with componentize-py, then passes the same hook tests
-//! as the Rust adapter against the same real HTTP API on 127.0.0.1.
+//! as the Rust adapter (the bodies in `runtime.rs`) against the same real
+//! HTTP API on 127.0.0.1. Also: the static view of the hooks equals the
+//! built `describe`, hostile Python hooks are contained (through the
+//! runtime, and inside one `meshroom up` beside healthy plugs), bad hook
+//! files fail the build with their file and line.
 //!
 //! Built components are cached by the sha256 of their sources (in the
 //! shared test cache), so the suite builds each one once, not every run.
 
-use crate::runtime::{consumer_ctx_of, policy};
+use crate::runtime::{
+    consumer_ctx_of, example_describes_its_hooks, example_errors_keep_their_kind,
+    example_plays_data_and_commands, example_sets_up_checks_and_tears_down, hook_id, policy,
+};
 use crate::support;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -21,7 +28,7 @@ use meshroom_tests::workspace_root;
 use serde_json::{Value, json};
 
 /// `componentize-py` of the venv `scripts/setup.sh` makes.
-fn componentize_py() -> PathBuf {
+pub(crate) fn componentize_py() -> PathBuf {
     let p = workspace_root().join("target/pyvenv/bin/componentize-py");
     assert!(
         p.is_file(),
@@ -53,6 +60,13 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// Writes `text` to `root/rel`, making its folders.
+fn write_file(root: &Path, rel: &str, text: &str) {
+    let f = root.join(rel);
+    std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+    std::fs::write(f, text).unwrap();
+}
+
 /// Copies the product folder `src` into a fresh project as `products/<name>`.
 fn project_with(src: &Path, name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -61,7 +75,7 @@ fn project_with(src: &Path, name: &str) -> tempfile::TempDir {
     dir
 }
 
-fn copy_tree(src: &Path, dest: &Path) {
+pub(crate) fn copy_tree(src: &Path, dest: &Path) {
     std::fs::create_dir_all(dest).unwrap();
     for e in std::fs::read_dir(src).unwrap().flatten() {
         let p = e.path();
@@ -134,57 +148,27 @@ async fn load_twin(rt: &Runtime) -> Adapter {
     rt.load(twin(), "example_http_py.wasm").await.unwrap()
 }
 
-/// The id of the hook of `kind` (and `topic`, when given).
-fn hook_id(adapter: &Adapter, kind: HookKind, topic: Option<&str>) -> String {
-    adapter
-        .info()
-        .hooks_of(kind)
-        .find(|h| topic.is_none() || h.topic.as_deref() == topic)
-        .unwrap_or_else(|| panic!("no {kind} hook for {topic:?} in {:?}", adapter.info()))
-        .id
-        .clone()
-}
-
 /// The context of the consumer side of `edr1 -> siem1` on topic `events`.
 fn consumer_ctx(api: &Api, outputs: Value) -> HookContext {
     consumer_ctx_of("example_http_py", api, outputs)
 }
 
+// The hook tests of the Rust example adapter (`runtime.rs`), run on its
+// Python twin; each adds what only Python hooks do.
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_twin_describes_its_hooks() {
     let rt = runtime();
     let adapter = load_twin(&rt).await;
+    example_describes_its_hooks(adapter.info(), "example_http_py");
     let info = adapter.info();
-    assert_eq!(info.product, "example_http_py");
-    assert_eq!(info.version, "0.1.0");
     let setup = info.hooks_of(HookKind::Setup).next().unwrap();
-    assert_eq!(setup.role, Some(Role::Consumer));
-    assert_eq!(setup.topic.as_deref(), Some("events"));
-    assert_eq!(setup.order, Some(HookOrder::First));
-    assert_eq!(
-        setup.title,
-        "Create a webhook receiving the producer's events"
-    );
-    assert!(setup.owns_both);
+    assert_eq!(setup.id, "setup.create_webhook");
     // A hook without a `mode=` serves both modes, as in the original.
     assert_eq!(setup.mode, None);
     // Titles fall back to the docstring, as in the original.
     let check = info.hooks_of(HookKind::Check).next().unwrap();
     assert_eq!(check.title, "Check the webhook exists");
-    let kinds: Vec<HookKind> = info.hooks.iter().map(|h| h.kind).collect();
-    for k in [
-        HookKind::Teardown,
-        HookKind::Check,
-        HookKind::Produce,
-        HookKind::Watch,
-        HookKind::Trigger,
-        HookKind::Execute,
-        HookKind::Scaffold,
-        HookKind::Pull,
-        HookKind::Publish,
-    ] {
-        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,77 +176,9 @@ async fn python_twin_sets_up_checks_and_tears_down_a_real_webhook() {
     let api = Api::start();
     let rt = runtime();
     let adapter = load_twin(&rt).await;
-    let (setup, check, teardown) = (
-        hook_id(&adapter, HookKind::Setup, Some("events")),
-        hook_id(&adapter, HookKind::Check, Some("events")),
-        hook_id(&adapter, HookKind::Teardown, Some("events")),
-    );
-
-    // setup: POST /webhooks; `plug.settings[...]` + `plug.save()` become
-    // outputs, `plug.set_secret` a secret output.
-    let outcome = adapter
-        .setup(&setup, &consumer_ctx(&api, json!({})), &policy(&api, &[]))
-        .await
-        .unwrap();
-    let id = outcome.outputs["webhook_id"].as_str().unwrap().to_string();
-    assert_eq!(id, "wh-1");
-    assert_eq!(outcome.secrets.len(), 1);
-    assert_eq!(outcome.secrets[0].name, "webhook_token");
-    assert_eq!(outcome.secrets[0].value.expose(), "tok-wh-1");
-    {
-        let st = api.state.lock().unwrap();
-        let hook = &st.webhooks["wh-1"];
-        assert_eq!(hook["topic"], "events");
-        assert_eq!(hook["source"], "edr1");
-        assert_eq!(hook["source_product"], "some_edr");
-        assert_eq!(hook["format"], "ecs");
-        assert_eq!(st.requests[0].headers["authorization"], "Bearer k-123");
-        assert_eq!(st.requests[0].headers["content-type"], "application/json");
-    }
-
-    let recorded = json!({ "webhook_id": id });
-    let report = adapter
-        .check(
-            &check,
-            &consumer_ctx(&api, recorded.clone()),
-            &policy(&api, &[]),
-        )
-        .await
-        .unwrap();
-    assert_eq!(report.state, CheckState::Up, "{report:?}");
-    assert_eq!(report.detail, "webhook wh-1 present");
-
-    // teardown: DELETE with the recorded id and the secret output; the
-    // removed setting becomes a `null` output.
-    let p = policy(&api, &[("webhook_token", "tok-wh-1")]);
-    let outcome = adapter
-        .teardown(&teardown, &consumer_ctx(&api, recorded.clone()), &p)
-        .await
-        .unwrap();
-    assert_eq!(outcome.outputs["webhook_id"], Value::Null);
-    assert!(outcome.outputs.contains_key("webhook_id"));
-    assert!(api.state.lock().unwrap().webhooks.is_empty());
-    let delete = api
-        .requests()
-        .into_iter()
-        .find(|r| r.method == "DELETE")
-        .unwrap();
-    assert_eq!(delete.path, "/webhooks/wh-1");
-    assert_eq!(delete.headers["x-webhook-token"], "tok-wh-1");
-
-    let report = adapter
-        .check(
-            &check,
-            &consumer_ctx(&api, recorded.clone()),
-            &policy(&api, &[]),
-        )
-        .await
-        .unwrap();
-    assert_eq!(report.state, CheckState::Down);
-    adapter
-        .teardown(&teardown, &consumer_ctx(&api, recorded), &p)
-        .await
-        .unwrap();
+    // `plug.settings[...]` + `plug.save()` become outputs, `plug.set_secret`
+    // a secret output, a popped setting a `null` output.
+    example_sets_up_checks_and_tears_down(&adapter, &api).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -270,64 +186,13 @@ async fn python_twin_errors_keep_their_kind() {
     let api = Api::start();
     let rt = runtime();
     let adapter = load_twin(&rt).await;
-    let setup = hook_id(&adapter, HookKind::Setup, Some("events"));
-    let ctx = consumer_ctx(&api, json!({}));
-
-    // Host not in the policy: refused before any connection, naming the host.
-    let no_http = CallPolicy::deny_all().with_secrets(|_: &str| Some("k-123".to_string()));
-    let err = adapter.setup(&setup, &ctx, &no_http).await.unwrap_err();
-    assert_eq!(err.kind, HookErrorKind::Unreachable, "{err}");
-    assert!(err.message.contains(&api.addr), "{err}");
-    assert!(err.to_string().contains("sandbox"), "{err}");
-    assert!(api.requests().is_empty(), "no request may reach the server");
-
-    // Missing secret: invalid-config, saying what to set.
-    let no_secret = CallPolicy::deny_all().allow_http(&api.url());
-    let err = adapter.setup(&setup, &ctx, &no_secret).await.unwrap_err();
-    assert_eq!(err.kind, HookErrorKind::InvalidConfig, "{err}");
-    assert!(err.message.contains("api_key"), "{err}");
+    let missing_secret = example_errors_keep_their_kind(&adapter, &api).await;
     assert!(
-        err.message.contains("products/example_http_py/setup.py:"),
-        "the error names the hook's file and line: {err}"
+        missing_secret
+            .message
+            .contains("products/example_http_py/setup.py:"),
+        "the error names the hook's file and line: {missing_secret}"
     );
-
-    // Wrong key: the API answers 401 -> unauthorized; secrets redacted.
-    let wrong = CallPolicy::deny_all()
-        .allow_http(&api.url())
-        .with_secrets(|_: &str| Some("nope-wrong".to_string()));
-    let err = adapter.setup(&setup, &ctx, &wrong).await.unwrap_err();
-    assert_eq!(err.kind, HookErrorKind::Unauthorized, "{err}");
-    assert!(err.message.contains("401"), "{err}");
-    assert!(!err.message.contains("nope-wrong"), "{err}");
-
-    // Missing setting.
-    let mut bad = ctx.clone();
-    bad.instance.as_mut().unwrap().settings = json!({});
-    let err = adapter
-        .setup(&setup, &bad, &policy(&api, &[]))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, HookErrorKind::InvalidConfig);
-    assert!(err.message.contains("`url`"), "{err}");
-
-    // Unknown hook id.
-    let err = adapter
-        .setup("nope", &ctx, &policy(&api, &[]))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, HookErrorKind::NotSupported);
-
-    // A port that refuses connections: unreachable.
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
-    let mut gone = ctx.clone();
-    gone.instance.as_mut().unwrap().settings = json!({ "url": url });
-    let p = CallPolicy::deny_all()
-        .allow_http(&url)
-        .with_secrets(|_: &str| Some("k-123".to_string()));
-    let err = adapter.setup(&setup, &gone, &p).await.unwrap_err();
-    assert_eq!(err.kind, HookErrorKind::Unreachable, "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -335,122 +200,42 @@ async fn python_twin_plays_data_and_commands() {
     let api = Api::start();
     let rt = runtime();
     let adapter = load_twin(&rt).await;
+    // The watch hook is a generator; `isolate_host` raises NotImplementedError.
+    example_plays_data_and_commands(&adapter, &api).await;
+}
 
-    // produce: the records reach the consumer's API.
-    let mut ctx = consumer_ctx(&api, json!({}));
-    let plug = ctx.plug.clone().unwrap();
-    ctx.instance = Some(plug.src.clone());
-    ctx.plug.as_mut().unwrap().dst.settings = json!({ "url": api.url() });
-    let batch: Vec<Vec<u8>> = (0..5)
-        .map(|i| format!("{{\"n\":{i}}}").into_bytes())
-        .collect();
-    let produce = hook_id(&adapter, HookKind::Produce, Some("events"));
-    let report = adapter
-        .produce(&produce, &ctx, &batch, &policy(&api, &[]))
-        .await
-        .unwrap();
-    assert_eq!(report.accepted, 5);
-    assert_eq!(api.state.lock().unwrap().events.len(), 5);
-
-    // watch: the generator's pages of 2, 2, 1, then the end.
+/// `max_instances` Python calls alive at once fit the instance pool: a
+/// componentize-py component instantiates 14 core modules per call (a Rust
+/// adapter 3), and the pool is sized for that, so the bound that applies is
+/// the number of calls, with a clear error. Watchers keep their instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_many_python_calls_at_once_as_max_instances() {
+    let api = Api::start();
+    let rt = Runtime::new(RuntimeConfig {
+        cache_dir: Some(shared_cache()),
+        cpu_limit: Duration::from_secs(2),
+        timeout: Duration::from_secs(10),
+        max_instances: 6,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let adapter = load_twin(&rt).await;
     let watch = hook_id(&adapter, HookKind::Watch, Some("events"));
-    let mut watcher = adapter
-        .watch(&watch, &consumer_ctx(&api, json!({})), &policy(&api, &[]))
-        .await
-        .unwrap();
-    let mut got = Vec::new();
-    let mut batches = 0;
-    while let Some(batch) = watcher.next().await.unwrap() {
-        batches += 1;
-        got.extend(batch);
-    }
-    assert_eq!(batches, 3);
-    assert_eq!(
-        got,
-        (0..5).map(|i| format!("{{\"n\":{i}}}")).collect::<Vec<_>>()
-    );
-    assert_eq!(watcher.next().await.unwrap(), None);
-
-    // trigger with params; execute without network; a hook raising
-    // NotImplementedError is not-supported.
     let ctx = consumer_ctx(&api, json!({}));
-    let trigger = hook_id(&adapter, HookKind::Trigger, Some("block_ip"));
-    let out = adapter
-        .trigger(
-            &trigger,
-            &ctx,
-            &json!({"ip": "10.0.0.1", "duration": 60}),
-            &policy(&api, &[]),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        out["command"],
-        json!({"action": "deny", "ip": "10.0.0.1", "duration": 60})
-    );
+    let mut watchers = Vec::new();
+    for n in 0..6 {
+        let w = adapter.watch(&watch, &ctx, &policy(&api, &[])).await;
+        watchers.push(w.unwrap_or_else(|e| panic!("call {} of 6 at once: {e}", n + 1)));
+    }
     let err = adapter
-        .trigger(&trigger, &ctx, &json!({}), &policy(&api, &[]))
+        .watch(&watch, &ctx, &policy(&api, &[]))
         .await
-        .unwrap_err();
-    assert_eq!(err.kind, HookErrorKind::InvalidConfig);
-    let execute = hook_id(&adapter, HookKind::Execute, Some("block_ip"));
-    let out = adapter
-        .execute(
-            &execute,
-            &ctx,
-            &json!({"ip": "10.0.0.2"}),
-            &CallPolicy::deny_all(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        out,
-        json!({"instance": "siem1", "would_run": "deny", "params": {"ip": "10.0.0.2"}})
-    );
-    let isolate = hook_id(&adapter, HookKind::Execute, Some("isolate_host"));
-    let err = adapter
-        .execute(&isolate, &ctx, &json!({}), &CallPolicy::deny_all())
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, HookErrorKind::NotSupported, "{err}");
-    assert!(err.message.contains("cannot isolate hosts"), "{err}");
-
-    // scaffold, pull, publish.
-    let ictx = HookContext {
-        integration: Some(IntegrationRef {
-            product: "example_http_py".into(),
-            target_product: "some_edr".into(),
-            topic: "events".into(),
-            role: Role::Consumer,
-            mode: Mode::Push,
-            format: None,
-            settings: json!({"description": "from the manifest"}),
-        }),
-        ..HookContext::default()
-    };
-    let scaffold = hook_id(&adapter, HookKind::Scaffold, None);
-    let files = adapter
-        .scaffold(&scaffold, &ictx, &CallPolicy::deny_all())
-        .await
-        .unwrap();
-    assert_eq!(files.len(), 1);
-    assert_eq!(files[0].path, "README.md");
-    assert!(
-        String::from_utf8_lossy(&files[0].contents).contains("example_http_py → some_edr (events)")
-    );
-    let pull = hook_id(&adapter, HookKind::Pull, None);
-    let defs = adapter
-        .pull(&pull, &HookContext::default(), &CallPolicy::deny_all())
-        .await
-        .unwrap();
-    assert_eq!(defs[0].name, "example_partner");
-    assert!(defs[0].definition.contains("consumes:"));
-    let publish = hook_id(&adapter, HookKind::Publish, None);
-    let msg = adapter
-        .publish(&publish, &ictx, &CallPolicy::deny_all())
-        .await
-        .unwrap();
-    assert_eq!(msg, "submitted example_http_py → some_edr (events)");
+        .err()
+        .expect("a 7th call at once is refused");
+    assert!(err.message.contains("too many calls at once"), "{err}");
+    for w in &mut watchers {
+        assert_eq!(w.next().await.unwrap(), None, "no events yet");
+    }
 }
 
 /// The hostile Python product, built once per test binary.
@@ -557,6 +342,273 @@ async fn hostile_python_hooks_are_contained() {
     .await
     .unwrap();
     still_ok().await;
+}
+
+/// The static view of a product's Python hooks (tree-sitter, what listings
+/// read without a build) equals what the built component's `describe`
+/// says, hook for hook: ids (`<module>.<function>`,
+/// `integrations.<target>.<stem>.<function>`, `#2` for a function's second
+/// hook), kinds, scopes, titles, orders and flags. Over the twin, the
+/// hostile product and a fixture using every decorator in a product's file
+/// and in integration files (one format-suffixed, in pull mode).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_static_view_of_python_hooks_equals_the_built_describe() {
+    let rt = runtime();
+    let sorted = |mut hooks: Vec<meshroom::project::DeclaredHook>| {
+        hooks.sort_by(|a, b| a.id.cmp(&b.id));
+        hooks
+    };
+    for (src, name) in [
+        ("adapters/example-http-py", "example_http_py"),
+        ("adapters/hostile-py", "hostile_py"),
+        ("host/tests/it/fixtures/python-hooks", "agree_py"),
+    ] {
+        let src = workspace_root().join(src);
+        let unbuilt = project_with(&src, name);
+        let project = meshroom::project::Project::load(unbuilt.path()).unwrap();
+        assert_eq!(
+            project.python_hook_problems(),
+            [],
+            "{name} reads statically without a problem"
+        );
+        let statics = sorted(project.python_hooks().to_vec());
+        let bytes = match name {
+            "example_http_py" => twin().to_vec(),
+            "hostile_py" => hostile().to_vec(),
+            _ => build(&src, name),
+        };
+        let adapter = rt.load(&bytes, &format!("{name}.wasm")).await.unwrap();
+        let described = sorted(meshroom::engine::declared_hooks(name, adapter.info()));
+        assert!(statics.len() >= 2, "{name}: {statics:#?}");
+        assert_eq!(
+            statics, described,
+            "{name}: the static view (left) and describe (right) differ"
+        );
+        let ids: Vec<&str> = described.iter().map(|h| h.id.as_str()).collect();
+        let expected: &[&str] = match name {
+            "example_http_py" => &["setup.create_webhook", "setup.check_webhook"],
+            "agree_py" => &[
+                "setup.create_collector",
+                "setup.command",
+                "setup.command#2",
+                "integrations.some_edr.events_consumer.register",
+                "integrations.some_edr.alerts_producer_ecs_pull.open_feed",
+            ],
+            _ => &["setup.setup_spin"],
+        };
+        for id in expected {
+            assert!(ids.contains(id), "{name}: no hook `{id}` in {ids:?}");
+        }
+    }
+}
+
+/// The plug report of `--json up` whose plug goes to `dst` on `topic`.
+fn plug_report<'r>(report: &'r Value, topic: &str, dst: &str) -> &'r Value {
+    let name = format!("-> {dst}");
+    report["plugs"]
+        .as_array()
+        .and_then(|plugs| {
+            plugs.iter().find(|p| {
+                let plug = p["plug"].as_str().unwrap_or("");
+                plug.contains(&format!("[{topic}:")) && plug.ends_with(&name)
+            })
+        })
+        .unwrap_or_else(|| panic!("no plug {topic} -> {dst} in {report:#}"))
+}
+
+/// Hostile Python setup hooks inside one `meshroom up`, beside healthy
+/// plugs of the Python twin: each escape fails its own plug with a clear
+/// error (or, for another instance's secret and the environment, finds
+/// nothing), the healthy plugs come up, and nothing they recorded is lost:
+/// a scoped `up` finds them up, `down` deletes their webhooks with the
+/// tokens `up` stored.
+#[test]
+fn hostile_python_setup_hooks_fail_alone_inside_one_up() {
+    let api = Api::start();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    for (src, name) in [
+        ("adapters/example-http-py", "example_http_py"),
+        ("adapters/hostile-py", "hostile_py"),
+    ] {
+        copy_tree(&workspace_root().join(src), &p.join("products").join(name));
+        let out = meshroom(p, &["build", name]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    const TOPICS: [&str; 8] = [
+        "spin",
+        "alloc",
+        "egress",
+        "other_secret",
+        "passwd",
+        "environ",
+        "socket",
+        "raises",
+    ];
+    let produces: String = std::iter::once("events")
+        .chain(TOPICS)
+        .map(|t| format!("  {t}: [{{mode: push}}]\n"))
+        .collect();
+    let write = |rel: &str, text: &str| write_file(p, rel, text);
+    write(
+        "products/edr/definition.yaml",
+        &format!(
+            "name: edr\nsettings:\n  - name: api_key\n    type: string\n    secret: true\nproduces:\n{produces}"
+        ),
+    );
+    write(
+        "instances/edr/edr1/config.yaml",
+        "name: edr1\nproduct: edr\n",
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    write(
+        "instances/hostile_py/bad1/config.yaml",
+        &format!(
+            "name: bad1\nproduct: hostile_py\nsettings:\n  url: {}\n  port: {port}\n",
+            api.url()
+        ),
+    );
+    let secret = |scope: &str, value: &str| {
+        let out = support::meshroom(
+            p,
+            &["secrets", "set", scope, "api_key"],
+            Some(&format!("{value}\n")),
+        );
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    const EDR_KEY: &str = "edr1-own-key-never-shared";
+    secret("instance:edr/edr1", EDR_KEY);
+    for siem in ["siem1", "siem2"] {
+        write(
+            &format!("instances/example_http_py/{siem}/config.yaml"),
+            &format!(
+                "name: {siem}\nproduct: example_http_py\nsettings:\n  url: {}\n",
+                api.url()
+            ),
+        );
+        secret(&format!("instance:example_http_py/{siem}"), "k-123");
+        support::ok(p, &["plug", "events", "edr1", siem]);
+    }
+    for topic in TOPICS {
+        support::ok(p, &["plug", topic, "edr1", "bad1"]);
+    }
+
+    let started = std::time::Instant::now();
+    let out = meshroom(p, &["--json", "up", "-j", "4", "--hook-timeout", "5"]);
+    let elapsed = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        elapsed < Duration::from_secs(120),
+        "contained promptly: {elapsed:?}"
+    );
+    let all = text(&out);
+    assert!(!all.contains("panicked"), "{all}");
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {all}"));
+    assert_eq!(
+        report["plugs"].as_array().map(Vec::len),
+        Some(10),
+        "{report:#}"
+    );
+    let failed = |topic: &str| {
+        let r = plug_report(&report, topic, "bad1");
+        assert_eq!(r["verdict"], "failed", "{topic}: {r:#}");
+        let message = r["message"].as_str().unwrap_or("").to_string();
+        assert!(message.contains("setup_"), "names the hook: {message}");
+        message
+    };
+    // `--hook-timeout` bounds CPU and wall clock alike: either stops it.
+    let m = failed("spin");
+    assert!(
+        m.contains("cpu-limit") || m.contains("did not finish within 5s"),
+        "{m}"
+    );
+    let m = failed("alloc");
+    assert!(m.contains("memory"), "{m}");
+    let m = failed("egress");
+    assert!(
+        m.contains("10.255.255.1:8080") && m.contains("egress policy"),
+        "{m}"
+    );
+    let m = failed("passwd");
+    assert!(
+        m.contains("/etc/passwd") && m.contains("no filesystem"),
+        "{m}"
+    );
+    let m = failed("socket");
+    assert!(m.contains("socket"), "{m}");
+    let m = failed("raises");
+    assert!(m.contains("RuntimeError: the product said no"), "{m}");
+    assert!(
+        listener.accept().is_err(),
+        "no connection may reach the port"
+    );
+    // What a hostile hook could read is nothing: another instance's secret
+    // is not served, the environment is empty.
+    for topic in ["other_secret", "environ"] {
+        let r = plug_report(&report, topic, "bad1");
+        assert_eq!(r["verdict"], "done", "{topic}: {r:#}");
+    }
+    let environ =
+        std::fs::read_to_string(p.join("instances/edr/edr1/plugs/bad1/environ.yaml")).unwrap();
+    assert!(
+        !environ.contains("PATH") && !environ.contains("HOME"),
+        "{environ}"
+    );
+    for file in support::walk(p) {
+        let bytes = std::fs::read(&file).unwrap();
+        let found = |s: &str| bytes.windows(s.len()).any(|w| w == s.as_bytes());
+        assert!(
+            !found(EDR_KEY) && !found("root:x:0"),
+            "{} holds what no hook may read",
+            file.display()
+        );
+    }
+    assert!(!all.contains(EDR_KEY) && !all.contains("root:x:0"), "{all}");
+    assert!(
+        api.requests()
+            .iter()
+            .all(|r| !String::from_utf8_lossy(&r.body).contains(EDR_KEY)),
+        "the secret never left"
+    );
+
+    // The healthy plugs came up, their outputs and secret outputs kept.
+    for siem in ["siem1", "siem2"] {
+        assert_eq!(
+            plug_report(&report, "events", siem)["verdict"],
+            "done",
+            "{report:#}"
+        );
+        let plug =
+            std::fs::read_to_string(p.join(format!("instances/edr/edr1/plugs/{siem}/events.yaml")))
+                .unwrap();
+        assert!(
+            plug.contains("status: up") && plug.contains("webhook_id: wh-"),
+            "{plug}"
+        );
+    }
+    assert_eq!(api.state.lock().unwrap().webhooks.len(), 2);
+    let posts = api.requests().len();
+    let again = support::ok(p, &["up", "edr1", "siem1"]);
+    assert!(again.contains("already up"), "{again}");
+    assert_eq!(api.requests().len(), posts, "nothing set up twice");
+    for siem in ["siem1", "siem2"] {
+        support::ok(p, &["down", "edr1", siem]);
+    }
+    assert!(api.state.lock().unwrap().webhooks.is_empty());
+    let tokens: Vec<String> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .filter_map(|r| r.headers.get("x-webhook-token").cloned())
+        .collect();
+    assert_eq!(tokens.len(), 2, "{tokens:?}");
+    assert!(
+        tokens.iter().all(|t| t.starts_with("tok-wh-")),
+        "{tokens:?}"
+    );
 }
 
 /// A fresh project with product `acme` made of `definition.yaml` and `files`.
@@ -715,11 +767,7 @@ fn an_original_users_hooks_send_what_meshroom_0_3_4_sends() {
     let dir = project_with(&fixture, "acme_api");
     let p = dir.path();
     std::fs::remove_file(p.join("products/acme_api/run_native.py")).unwrap();
-    let write = |rel: &str, text: &str| {
-        let f = p.join(rel);
-        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-        std::fs::write(f, text).unwrap();
-    };
+    let write = |rel: &str, text: &str| write_file(p, rel, text);
     write(
         "products/edr/definition.yaml",
         "name: edr\nproduces:\n  events:\n    - mode: push\n",

@@ -86,6 +86,43 @@ impl Machine {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// [`Machine::ok`] with `stdin` and `env`; panics with both streams on failure.
+    fn ok_env(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> String {
+        let out = self.meshroom_env(args, stdin, env);
+        assert!(
+            out.status.success(),
+            "meshroom {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Adds the instances `edr1` and `siem1` of `product`, set to `url`,
+    /// each with the `api_key` secret `key(name)`.
+    fn add_two_instances(
+        &self,
+        product: &str,
+        url: &str,
+        key: impl Fn(&str) -> String,
+        env: &[(&str, &str)],
+    ) {
+        let url = format!("url={url}");
+        for name in ["edr1", "siem1"] {
+            self.ok_env(&["add", product, name, "-c", &url], None, env);
+            self.ok_env(
+                &[
+                    "secrets",
+                    "set",
+                    &format!("instance:{product}/{name}"),
+                    "api_key",
+                ],
+                Some(&format!("{}\n", key(name))),
+                env,
+            );
+        }
+    }
+
     /// Runs meshroom expecting failure; returns stderr.
     pub(crate) fn fails(&self, args: &[&str]) -> String {
         let out = self.meshroom(args, None);
@@ -463,29 +500,8 @@ fn a_pulled_adapter_runs_once_verified_and_a_tampered_cache_blob_is_refused() {
     let api = events_api();
     let env = [("MESHROOM_SECRETS_PASSPHRASE", PASSPHRASE)];
     let run = |args: &[&str], stdin: Option<&str>| operator.meshroom_env(args, stdin, &env);
-    let ok = |args: &[&str], stdin: Option<&str>| {
-        let out = run(args, stdin);
-        assert!(
-            out.status.success(),
-            "meshroom {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let url = format!("url={}", api.url());
-    for name in ["edr1", "siem1"] {
-        ok(&["add", "example_http", name, "-c", &url], None);
-        ok(
-            &[
-                "secrets",
-                "set",
-                &format!("instance:example_http/{name}"),
-                "api_key",
-            ],
-            Some(&format!("{name}-key\n")),
-        );
-    }
+    let ok = |args: &[&str], stdin: Option<&str>| operator.ok_env(args, stdin, &env);
+    operator.add_two_instances("example_http", &api.url(), |n| format!("{n}-key"), &env);
     // The consumer's setup hook owns both ends: `plug` resolves through it.
     ok(&["plug", "events", "edr1", "siem1"], None);
 
@@ -552,4 +568,100 @@ fn a_pulled_adapter_runs_once_verified_and_a_tampered_cache_blob_is_refused() {
     );
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(api.requests().len(), seen, "nothing ran");
+}
+
+/// A Python adapter makes the round trip through the real registry: the
+/// vendor builds the Python twin of the example adapter with `meshroom
+/// build` (componentize-py) and publishes it; an operator pulls it into a
+/// fresh project, and `up` and `down` run its hooks against a real API.
+#[test]
+fn a_python_adapter_is_published_pulled_and_run_by_up() {
+    let registry = DockerRegistry::start().unwrap();
+    let (vendor, operator) = (Machine::new(), Machine::new());
+    let product = vendor.project().join("products/example_http_py");
+    crate::python::copy_tree(
+        &meshroom_tests::workspace_root().join("adapters/example-http-py"),
+        &product,
+    );
+    // The build reuses the component the Python tests built from the same
+    // sources (the shared cache is keyed by their sha256).
+    let shared = support::shared_cache();
+    let componentize = crate::python::componentize_py();
+    let build = vendor.meshroom_env(
+        &["build", "example_http_py"],
+        None,
+        &[
+            ("MESHROOM_CACHE", shared.to_str().unwrap()),
+            ("MESHROOM_COMPONENTIZE_PY", componentize.to_str().unwrap()),
+        ],
+    );
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let built = std::fs::read(product.join("example_http_py.wasm")).unwrap();
+    let reference = format!("{}/meshroom/example_http_py:0.1.0", registry.addr());
+    let published = json(&vendor.ok(&["--json", "publish", "example_http_py", "--to", &reference]));
+
+    let pulled = json(&operator.ok(&["--json", "pull", &reference]));
+    assert_eq!(pulled["product"], "example_http_py");
+    assert_eq!(pulled["manifest_digest"], published["manifest_digest"]);
+    let component = pulled["component_digest"].as_str().unwrap().to_string();
+    assert_eq!(
+        component,
+        meshroom::runtime::digest_of(&built),
+        "the operator runs the very component the vendor built"
+    );
+    assert_eq!(blob_gets(&registry, &component), 1);
+    let definition = yaml(
+        &operator
+            .project()
+            .join("products/example_http_py/definition.yaml"),
+    );
+    assert_eq!(
+        definition["adapter"].as_str().unwrap(),
+        format!(
+            "{reference}@{}",
+            pulled["manifest_digest"].as_str().unwrap()
+        )
+    );
+
+    let api = support::Api::start();
+    // `up` and `down` use the shared cache, for its compiled code: compiling
+    // a 19 MB component again would only cost time. The locked digest is
+    // verified wherever it is read from.
+    let env = [
+        ("MESHROOM_SECRETS_PASSPHRASE", PASSPHRASE),
+        ("MESHROOM_CACHE", shared.to_str().unwrap()),
+    ];
+    let ok = |args: &[&str], stdin: Option<&str>| operator.ok_env(args, stdin, &env);
+    operator.add_two_instances("example_http_py", &api.url(), |_| "k-123".into(), &env);
+    ok(&["plug", "events", "edr1", "siem1"], None);
+    let up = ok(&["up"], None);
+    assert!(up.contains("siem1"), "{up}");
+    let plug = std::fs::read_to_string(
+        operator
+            .project()
+            .join("instances/example_http_py/edr1/plugs/siem1/events.yaml"),
+    )
+    .unwrap();
+    assert!(
+        plug.contains("status: up") && plug.contains("webhook_id: wh-1"),
+        "{plug}"
+    );
+    assert_eq!(api.state.lock().unwrap().webhooks.len(), 1);
+    ok(&["down"], None);
+    assert!(api.state.lock().unwrap().webhooks.is_empty());
+    let delete = api
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "DELETE")
+        .expect("teardown deleted the webhook");
+    assert_eq!(delete.path, "/webhooks/wh-1");
+    assert_eq!(
+        delete.headers.get("x-webhook-token").map(String::as_str),
+        Some("tok-wh-1"),
+        "the secret output `up` stored reached teardown"
+    );
 }

@@ -30,12 +30,8 @@ pub(crate) fn instance(name: &str, product: &str, url: &str) -> InstanceRef {
     }
 }
 
-/// The context of the consumer side of `src -> dst` on topic `events`.
-fn consumer_ctx(api: &Api, outputs: Value) -> HookContext {
-    consumer_ctx_of("example_http", api, outputs)
-}
-
-/// [`consumer_ctx`] for the adapter of `product` (the Python twin too).
+/// The context of the consumer side of `edr1 -> siem1` on topic `events`,
+/// for the adapter of `product`.
 pub(crate) fn consumer_ctx_of(product: &str, api: &Api, outputs: Value) -> HookContext {
     let dst = instance("siem1", product, &api.url());
     HookContext {
@@ -73,15 +69,29 @@ pub(crate) fn policy(api: &Api, plug_secrets: &[(&str, &str)]) -> CallPolicy {
         })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn example_adapter_describes_its_hooks() {
-    let rt = runtime();
-    let adapter = rt.load_file(&adapter_wasm("example_http")).await.unwrap();
-    let info = adapter.info();
-    assert_eq!(info.product, "example_http");
+/// The id of `adapter`'s hook of `kind` (and `topic`, when given): the
+/// Rust example adapter and its Python twin name their hooks differently
+/// (`create_webhook`, `setup.create_webhook`), so the shared bodies below
+/// find them by what they do.
+pub(crate) fn hook_id(adapter: &Adapter, kind: HookKind, topic: Option<&str>) -> String {
+    adapter
+        .info()
+        .hooks_of(kind)
+        .find(|h| topic.is_none() || h.topic.as_deref() == topic)
+        .unwrap_or_else(|| panic!("no {kind} hook for {topic:?} in {:?}", adapter.info()))
+        .id
+        .clone()
+}
+
+// The example adapter's hook tests, one body each for the Rust adapter
+// (`adapters/example-http`) and its Python twin (`adapters/example-http-py`,
+// `python.rs`): the same REST API, the same answers.
+
+/// `describe()` of an example adapter serving `product`.
+pub(crate) fn example_describes_its_hooks(info: &AdapterInfo, product: &str) {
+    assert_eq!(info.product, product);
     assert_eq!(info.version, "0.1.0");
     let setup = info.hooks_of(HookKind::Setup).next().unwrap();
-    assert_eq!(setup.id, "create_webhook");
     assert_eq!(setup.role, Some(Role::Consumer));
     assert_eq!(setup.topic.as_deref(), Some("events"));
     assert_eq!(setup.order, Some(HookOrder::First));
@@ -104,28 +114,22 @@ async fn example_adapter_describes_its_hooks() {
     ] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
-    // The hostile adapter declares no teardown/trigger/publish hooks: those
-    // kinds are absent from its describe().
-    let hostile = rt.load_file(&adapter_wasm("hostile")).await.unwrap();
-    for k in [HookKind::Teardown, HookKind::Trigger, HookKind::Publish] {
-        assert_eq!(hostile.info().hooks_of(k).count(), 0, "{k}");
-    }
-    assert!(hostile.info().hooks_of(HookKind::Execute).count() > 5);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn example_adapter_sets_up_checks_and_tears_down_a_real_webhook() {
-    let api = Api::start();
-    let rt = runtime();
-    let adapter = rt.load_file(&adapter_wasm("example_http")).await.unwrap();
+/// setup, check, teardown of a real webhook on `api`, then check and
+/// teardown again once it is gone.
+pub(crate) async fn example_sets_up_checks_and_tears_down(adapter: &Adapter, api: &Api) {
+    let product = adapter.info().product.clone();
+    let ctx = |outputs: Value| consumer_ctx_of(&product, api, outputs);
+    let (setup, check, teardown) = (
+        hook_id(adapter, HookKind::Setup, Some("events")),
+        hook_id(adapter, HookKind::Check, Some("events")),
+        hook_id(adapter, HookKind::Teardown, Some("events")),
+    );
 
     // setup: POST /webhooks, records the id and the token (secret output).
     let outcome = adapter
-        .setup(
-            "create_webhook",
-            &consumer_ctx(&api, json!({})),
-            &policy(&api, &[]),
-        )
+        .setup(&setup, &ctx(json!({})), &policy(api, &[]))
         .await
         .unwrap();
     let id = outcome.outputs["webhook_id"].as_str().unwrap().to_string();
@@ -142,28 +146,29 @@ async fn example_adapter_sets_up_checks_and_tears_down_a_real_webhook() {
         let hook = &st.webhooks["wh-1"];
         assert_eq!(hook["topic"], "events");
         assert_eq!(hook["source"], "edr1");
+        assert_eq!(hook["source_product"], "some_edr");
         assert_eq!(hook["format"], "ecs");
         assert_eq!(st.requests[0].headers["authorization"], "Bearer k-123");
+        assert_eq!(st.requests[0].headers["content-type"], "application/json");
     }
 
     // check: GET finds it.
     let recorded = json!({ "webhook_id": id });
     let report = adapter
-        .check(
-            "check_webhook",
-            &consumer_ctx(&api, recorded.clone()),
-            &policy(&api, &[]),
-        )
+        .check(&check, &ctx(recorded.clone()), &policy(api, &[]))
         .await
         .unwrap();
     assert_eq!(report.state, CheckState::Up, "{report:?}");
+    assert_eq!(report.detail, "webhook wh-1 present");
 
-    // teardown: DELETE with the recorded id and the secret output.
-    let p = policy(&api, &[("webhook_token", "tok-wh-1")]);
+    // teardown: DELETE with the recorded id and the secret output; the
+    // cleared output is a `null` output.
+    let p = policy(api, &[("webhook_token", "tok-wh-1")]);
     let outcome = adapter
-        .teardown("delete_webhook", &consumer_ctx(&api, recorded.clone()), &p)
+        .teardown(&teardown, &ctx(recorded.clone()), &p)
         .await
         .unwrap();
+    assert!(outcome.outputs.contains_key("webhook_id"), "{outcome:?}");
     assert_eq!(
         outcome.outputs["webhook_id"],
         Value::Null,
@@ -180,33 +185,26 @@ async fn example_adapter_sets_up_checks_and_tears_down_a_real_webhook() {
 
     // check now reports it gone; teardown again is harmless (idempotent).
     let report = adapter
-        .check(
-            "check_webhook",
-            &consumer_ctx(&api, recorded.clone()),
-            &policy(&api, &[]),
-        )
+        .check(&check, &ctx(recorded.clone()), &policy(api, &[]))
         .await
         .unwrap();
     assert_eq!(report.state, CheckState::Down);
     adapter
-        .teardown("delete_webhook", &consumer_ctx(&api, recorded), &p)
+        .teardown(&teardown, &ctx(recorded), &p)
         .await
         .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn example_adapter_errors_keep_their_kind() {
-    let api = Api::start();
-    let rt = runtime();
-    let adapter = rt.load_file(&adapter_wasm("example_http")).await.unwrap();
-    let ctx = consumer_ctx(&api, json!({}));
+/// Each failure of the setup hook keeps its kind; returns the error of
+/// the call without a secret (for the twin's check of file and line).
+pub(crate) async fn example_errors_keep_their_kind(adapter: &Adapter, api: &Api) -> HookError {
+    let product = adapter.info().product.clone();
+    let ctx = consumer_ctx_of(&product, api, json!({}));
+    let setup = hook_id(adapter, HookKind::Setup, Some("events"));
 
     // Host not in the policy: refused before any connection, naming the host.
     let no_http = CallPolicy::deny_all().with_secrets(|_: &str| Some("k-123".to_string()));
-    let err = adapter
-        .setup("create_webhook", &ctx, &no_http)
-        .await
-        .unwrap_err();
+    let err = adapter.setup(&setup, &ctx, &no_http).await.unwrap_err();
     assert_eq!(err.kind, HookErrorKind::Unreachable, "{err}");
     assert!(err.message.contains(&api.addr), "{err}");
     assert!(err.to_string().contains("sandbox"), "{err}");
@@ -214,24 +212,19 @@ async fn example_adapter_errors_keep_their_kind() {
 
     // Missing secret: invalid-config, saying what to set.
     let no_secret = CallPolicy::deny_all().allow_http(&api.url());
-    let err = adapter
-        .setup("create_webhook", &ctx, &no_secret)
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, HookErrorKind::InvalidConfig);
-    assert!(err.message.contains("api_key"), "{err}");
+    let missing = adapter.setup(&setup, &ctx, &no_secret).await.unwrap_err();
+    assert_eq!(missing.kind, HookErrorKind::InvalidConfig, "{missing}");
+    assert!(missing.message.contains("api_key"), "{missing}");
 
-    // Wrong key: the API answers 401 -> unauthorized.
+    // Wrong key: the API answers 401 -> unauthorized; secrets redacted.
     let wrong = CallPolicy::deny_all()
         .allow_http(&api.url())
-        .with_secrets(|_: &str| Some("nope".to_string()));
-    let err = adapter
-        .setup("create_webhook", &ctx, &wrong)
-        .await
-        .unwrap_err();
+        .with_secrets(|_: &str| Some("nope-wrong".to_string()));
+    let err = adapter.setup(&setup, &ctx, &wrong).await.unwrap_err();
     assert_eq!(err.kind, HookErrorKind::Unauthorized, "{err}");
+    assert!(err.message.contains("401"), "{err}");
     assert!(
-        !err.message.contains("nope"),
+        !err.message.contains("nope-wrong"),
         "secrets are redacted from errors: {err}"
     );
 
@@ -239,23 +232,28 @@ async fn example_adapter_errors_keep_their_kind() {
     let mut bad = ctx.clone();
     bad.instance.as_mut().unwrap().settings = json!({});
     let err = adapter
-        .setup("create_webhook", &bad, &policy(&api, &[]))
+        .setup(&setup, &bad, &policy(api, &[]))
         .await
         .unwrap_err();
     assert_eq!(err.kind, HookErrorKind::InvalidConfig);
     assert!(err.message.contains("`url`"), "{err}");
 
-    // Unknown hook id, and a hook of another kind.
+    // Unknown hook id, and a hook of another kind: never run.
     let err = adapter
-        .setup("nope", &ctx, &policy(&api, &[]))
+        .setup("nope", &ctx, &policy(api, &[]))
         .await
         .unwrap_err();
     assert_eq!(err.kind, HookErrorKind::NotSupported);
+    let teardown = hook_id(adapter, HookKind::Teardown, Some("events"));
     let err = adapter
-        .setup("delete_webhook", &ctx, &policy(&api, &[]))
+        .setup(&teardown, &ctx, &policy(api, &[]))
         .await
         .unwrap_err();
-    assert_eq!(err.kind, HookErrorKind::NotSupported);
+    assert_eq!(err.kind, HookErrorKind::NotSupported, "{err}");
+    assert!(
+        api.requests().iter().all(|r| r.method != "DELETE"),
+        "the teardown did not run"
+    );
 
     // A port that refuses connections: unreachable.
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -266,21 +264,18 @@ async fn example_adapter_errors_keep_their_kind() {
     let p = CallPolicy::deny_all()
         .allow_http(&url)
         .with_secrets(|_: &str| Some("k-123".to_string()));
-    let err = adapter
-        .setup("create_webhook", &gone, &p)
-        .await
-        .unwrap_err();
+    let err = adapter.setup(&setup, &gone, &p).await.unwrap_err();
     assert_eq!(err.kind, HookErrorKind::Unreachable, "{err}");
+    missing
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn example_adapter_plays_data_and_commands() {
-    let api = Api::start();
-    let rt = runtime();
-    let adapter = rt.load_file(&adapter_wasm("example_http")).await.unwrap();
+/// produce, watch, trigger, execute, scaffold, pull and publish.
+pub(crate) async fn example_plays_data_and_commands(adapter: &Adapter, api: &Api) {
+    let product = adapter.info().product.clone();
+    let id = |kind: HookKind, topic: Option<&str>| hook_id(adapter, kind, topic);
 
     // produce: the producer side sends to the consumer's API.
-    let mut ctx = consumer_ctx(&api, json!({}));
+    let mut ctx = consumer_ctx_of(&product, api, json!({}));
     let plug = ctx.plug.clone().unwrap();
     ctx.instance = Some(plug.src.clone());
     ctx.plug.as_mut().unwrap().dst.settings = json!({ "url": api.url() });
@@ -288,7 +283,12 @@ async fn example_adapter_plays_data_and_commands() {
         .map(|i| format!("{{\"n\":{i}}}").into_bytes())
         .collect();
     let report = adapter
-        .produce("send_events", &ctx, &batch, &policy(&api, &[]))
+        .produce(
+            &id(HookKind::Produce, Some("events")),
+            &ctx,
+            &batch,
+            &policy(api, &[]),
+        )
         .await
         .unwrap();
     assert_eq!(report.accepted, 5);
@@ -297,9 +297,9 @@ async fn example_adapter_plays_data_and_commands() {
     // watch: pages of 2, 2, 1, then the end.
     let mut watcher = adapter
         .watch(
-            "watch_events",
-            &consumer_ctx(&api, json!({})),
-            &policy(&api, &[]),
+            &id(HookKind::Watch, Some("events")),
+            &consumer_ctx_of(&product, api, json!({})),
+            &policy(api, &[]),
         )
         .await
         .unwrap();
@@ -320,14 +320,16 @@ async fn example_adapter_plays_data_and_commands() {
         "an ended watcher stays ended"
     );
 
-    // trigger with typed params; execute without network.
-    let ctx = consumer_ctx(&api, json!({}));
+    // trigger with typed params; execute without network; a product that
+    // cannot do something says so (not-supported).
+    let ctx = consumer_ctx_of(&product, api, json!({}));
+    let trigger = id(HookKind::Trigger, Some("block_ip"));
     let out = adapter
         .trigger(
-            "block_ip",
+            &trigger,
             &ctx,
             &json!({"ip": "10.0.0.1", "duration": 60}),
-            &policy(&api, &[]),
+            &policy(api, &[]),
         )
         .await
         .unwrap();
@@ -336,13 +338,13 @@ async fn example_adapter_plays_data_and_commands() {
         json!({"action": "deny", "ip": "10.0.0.1", "duration": 60})
     );
     let err = adapter
-        .trigger("block_ip", &ctx, &json!({}), &policy(&api, &[]))
+        .trigger(&trigger, &ctx, &json!({}), &policy(api, &[]))
         .await
         .unwrap_err();
     assert_eq!(err.kind, HookErrorKind::InvalidConfig);
     let out = adapter
         .execute(
-            "explain_block",
+            &id(HookKind::Execute, Some("block_ip")),
             &ctx,
             &json!({"ip": "10.0.0.2"}),
             &CallPolicy::deny_all(),
@@ -353,40 +355,100 @@ async fn example_adapter_plays_data_and_commands() {
         out,
         json!({"instance": "siem1", "would_run": "deny", "params": {"ip": "10.0.0.2"}})
     );
+    let err = adapter
+        .execute(
+            &id(HookKind::Execute, Some("isolate_host")),
+            &ctx,
+            &json!({}),
+            &CallPolicy::deny_all(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, HookErrorKind::NotSupported, "{err}");
+    assert!(err.message.contains("cannot isolate hosts"), "{err}");
 
     // scaffold, pull, publish.
     let ictx = HookContext {
         integration: Some(IntegrationRef {
-            product: "example_http".into(),
+            product: product.clone(),
             target_product: "some_edr".into(),
             topic: "events".into(),
             role: Role::Consumer,
             mode: Mode::Push,
             format: None,
-            settings: json!({}),
+            settings: json!({"description": "from the manifest"}),
         }),
         ..HookContext::default()
     };
     let files = adapter
-        .scaffold("integration_readme", &ictx, &CallPolicy::deny_all())
+        .scaffold(
+            &id(HookKind::Scaffold, None),
+            &ictx,
+            &CallPolicy::deny_all(),
+        )
         .await
         .unwrap();
     assert_eq!(files.len(), 1);
     assert_eq!(files[0].path, "README.md");
     assert!(
-        String::from_utf8_lossy(&files[0].contents).contains("example_http → some_edr (events)")
+        String::from_utf8_lossy(&files[0].contents)
+            .contains(&format!("{product} → some_edr (events)"))
     );
     let defs = adapter
-        .pull("catalog", &HookContext::default(), &CallPolicy::deny_all())
+        .pull(
+            &id(HookKind::Pull, None),
+            &HookContext::default(),
+            &CallPolicy::deny_all(),
+        )
         .await
         .unwrap();
     assert_eq!(defs[0].name, "example_partner");
     assert!(defs[0].definition.contains("consumes:"));
     let msg = adapter
-        .publish("submit", &ictx, &CallPolicy::deny_all())
+        .publish(&id(HookKind::Publish, None), &ictx, &CallPolicy::deny_all())
         .await
         .unwrap();
-    assert_eq!(msg, "submitted example_http → some_edr (events)");
+    assert_eq!(msg, format!("submitted {product} → some_edr (events)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_adapter_describes_its_hooks() {
+    let rt = runtime();
+    let adapter = rt.load_file(&adapter_wasm("example_http")).await.unwrap();
+    example_describes_its_hooks(adapter.info(), "example_http");
+    let setup = adapter.info().hooks_of(HookKind::Setup).next().unwrap();
+    assert_eq!(setup.id, "create_webhook");
+    // The hostile adapter declares no teardown/trigger/publish hooks: those
+    // kinds are absent from its describe().
+    let hostile = rt.load_file(&adapter_wasm("hostile")).await.unwrap();
+    for k in [HookKind::Teardown, HookKind::Trigger, HookKind::Publish] {
+        assert_eq!(hostile.info().hooks_of(k).count(), 0, "{k}");
+    }
+    assert!(hostile.info().hooks_of(HookKind::Execute).count() > 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_adapter_sets_up_checks_and_tears_down_a_real_webhook() {
+    let api = Api::start();
+    let rt = runtime();
+    let adapter = rt.load_file(&adapter_wasm("example_http")).await.unwrap();
+    example_sets_up_checks_and_tears_down(&adapter, &api).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_adapter_errors_keep_their_kind() {
+    let api = Api::start();
+    let rt = runtime();
+    let adapter = rt.load_file(&adapter_wasm("example_http")).await.unwrap();
+    example_errors_keep_their_kind(&adapter, &api).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_adapter_plays_data_and_commands() {
+    let api = Api::start();
+    let rt = runtime();
+    let adapter = rt.load_file(&adapter_wasm("example_http")).await.unwrap();
+    example_plays_data_and_commands(&adapter, &api).await;
 }
 
 /// Calls the hostile adapter's `ok` hook: the runtime must still serve it.

@@ -160,11 +160,15 @@ class _Call:
         return t.Outcome(outputs=json.dumps(outputs, default=str), secrets=secrets)
 
 
-def _hook(hook_id: str):
+def _hook(hook_id: str, kind: str):
+    """The hook `hook_id`, called through the export of `kind`: a hook of
+    another kind is not run (a teardown is never run as a setup)."""
     for h in _registry.HOOKS:
         if h.id == hook_id:
+            if h.kind != kind:
+                raise Err(t.AdapterError_NotSupported(f"hook `{hook_id}` is a {h.kind} hook, not a {kind} hook"))
             return h
-    raise Err(t.AdapterError_NotSupported(f"this adapter has no hook `{hook_id}`"))
+    raise Err(t.AdapterError_NotSupported(f"this adapter has no {kind} hook `{hook_id}`"))
 
 
 def _shown(filename: str) -> str:
@@ -236,8 +240,8 @@ def _invoke(h, kw):
     return h.func(**args)
 
 
-def _run(hook_id, ctx, make, **extra):
-    h = _hook(hook_id)
+def _run(kind, hook_id, ctx, make, **extra):
+    h = _hook(hook_id, kind)
     recorder = model._reset_recorder()
     try:
         call = _Call(ctx)
@@ -315,19 +319,19 @@ class Hooks(exports.Hooks):
         return t.AdapterInfo(product=_registry.PRODUCT, version=_registry.VERSION, hooks=[_info(h) for h in _registry.HOOKS])
 
     def setup(self, hook, ctx):
-        return _run(hook, ctx, lambda call, _r, rec: call.outcome(rec))
+        return _run("setup", hook, ctx, lambda call, _r, rec: call.outcome(rec))
 
     def teardown(self, hook, ctx):
-        return _run(hook, ctx, lambda call, _r, rec: call.outcome(rec))
+        return _run("teardown", hook, ctx, lambda call, _r, rec: call.outcome(rec))
 
     def check(self, hook, ctx):
-        return _run(hook, ctx, lambda _c, r, _rec: _state(r))
+        return _run("check", hook, ctx, lambda _c, r, _rec: _state(r))
 
     def produce(self, hook, ctx, batch):
-        h = _hook(hook)
+        _hook(hook, "produce")
         accepted = 0
         for record in batch:
-            _run(hook, ctx, lambda *_: None, data=_record(record))
+            _run("produce", hook, ctx, lambda *_: None, data=_record(record))
             accepted += 1
         return t.ProduceReport(accepted=accepted, detail="")
 
@@ -339,13 +343,13 @@ class Hooks(exports.Hooks):
                 return Watcher(iter([result]), hook)
             return Watcher(iter(result), hook)
 
-        return _run(hook, ctx, start)
+        return _run("watch", hook, ctx, start)
 
     def trigger(self, hook, ctx, params):
-        return _run(hook, ctx, lambda _c, r, _rec: _json_out(r), data=_json(params, "the trigger's params"))
+        return _run("trigger", hook, ctx, lambda _c, r, _rec: _json_out(r), data=_json(params, "the trigger's params"))
 
     def execute(self, hook, ctx, params):
-        return _run(hook, ctx, lambda _c, r, _rec: _json_out(r), data=_json(params, "the execute's params"))
+        return _run("execute", hook, ctx, lambda _c, r, _rec: _json_out(r), data=_json(params, "the execute's params"))
 
     def scaffold(self, hook, ctx):
         def files(_c, r, _rec):
@@ -357,7 +361,7 @@ class Hooks(exports.Hooks):
                 out.append(t.File(path=str(path), contents=bytes(contents)))
             return out
 
-        return _run(hook, ctx, files)
+        return _run("scaffold", hook, ctx, files)
 
     def pull(self, hook, ctx):
         def defs(_c, r, _rec):
@@ -373,7 +377,7 @@ class Hooks(exports.Hooks):
                 out.append(t.ProductDefinition(name=name, definition=definition))
             return out
 
-        return _run(hook, ctx, defs)
+        return _run("pull", hook, ctx, defs)
 
     def publish(self, hook, ctx):
-        return _run(hook, ctx, lambda _c, r, _rec: "" if r is None else str(r))
+        return _run("publish", hook, ctx, lambda _c, r, _rec: "" if r is None else str(r))

@@ -41,7 +41,12 @@ class Hook:
         self.title = title or inspect.getdoc(func) or func.__name__
         self.owns_both = owns_both
         self.file = file
-        base = f"{kind}:{file}:{func.__name__}"
+        # `<module>.<function>`, the module dotted from the product folder
+        # (`setup.create_webhook`, `integrations.edr.events_consumer.setup`):
+        # the ids the host's static reading of the files gives, so listings
+        # made before and after a build name the same hooks.
+        module = file.removeprefix(f"products/{product}/").removesuffix(".py")
+        base = f"{module.replace('/', '.')}.{func.__name__}"
         taken = {h.id for h in HOOKS}
         hid, n = base, 1
         while hid in taken:

@@ -20,6 +20,12 @@ _ROLES = ("producer", "consumer", "trigger", "executor")
 _MODES = ("push", "pull")
 
 
+def _format_of(format, fields):
+    """An integration's hook is scoped to the format its file names
+    (`events_consumer_ecs.py`) unless the decorator gives one."""
+    return format if format is not None else fields["format"]
+
+
 def _check_order(name, order):
     if order is not None and order not in ("first", "last") and not (isinstance(order, int) and not isinstance(order, bool)):
         raise ValueError(f"{name}(): order must be \"first\", \"last\" or an integer, not {order!r}")
@@ -241,7 +247,7 @@ def watch(topic: str, mode: Mode | None = None, format: str | None = None):
             if fields["role"] != "consumer":
                 raise ValueError("watch() decorator can only be used in a consumer Integration")
             _registry.add(kind="watch", func=func, product=fields["product"], target_product=fields["target_product"],
-                          role=fields["role"], topic=fields["topic"], mode=fields["mode"], format=format,
+                          role=fields["role"], topic=fields["topic"], mode=fields["mode"], format=_format_of(format, fields),
                           keep_when_overloaded=True, file=rel)
         else:
             _registry.add(kind="watch", func=func, product=_registry.PRODUCT, role="consumer", topic=topic, mode=mode,
@@ -261,7 +267,7 @@ def produce(topic: str, mode: Mode | None = None, format: str | None = None):
             if fields["role"] != "producer":
                 raise ValueError("produce() decorator can only be used in a producer Integration")
             _registry.add(kind="produce", func=func, product=fields["product"], target_product=fields["target_product"],
-                          role=fields["role"], topic=fields["topic"], mode=fields["mode"], format=format,
+                          role=fields["role"], topic=fields["topic"], mode=fields["mode"], format=_format_of(format, fields),
                           keep_when_overloaded=True, file=rel)
         else:
             _registry.add(kind="produce", func=func, product=_registry.PRODUCT, role="consumer", topic=topic, mode=mode,
@@ -281,7 +287,7 @@ def trigger(topic: str | None = None, mode: Mode | None = None, format: str | No
             if fields["role"] != "trigger":
                 raise ValueError("trigger() decorator can only be used in a trigger Integration")
             _registry.add(kind="trigger", func=func, product=fields["product"], target_product=fields["target_product"],
-                          role=fields["role"], topic=fields["topic"], mode=fields["mode"], format=format,
+                          role=fields["role"], topic=fields["topic"], mode=fields["mode"], format=_format_of(format, fields),
                           keep_when_overloaded=True, file=rel)
         else:
             _registry.add(kind="trigger", func=func, product=_registry.PRODUCT, role="trigger", topic=topic, mode=mode,
@@ -303,7 +309,7 @@ def execute(topic: str | None = None, mode: Mode | None = None, format: str | No
             if fields["role"] != "executor":
                 raise ValueError("execute() decorator can only be used in an executor Integration")
             _registry.add(kind="execute", func=func, product=fields["product"], target_product=fields["target_product"],
-                          role=fields["role"], topic=fields["topic"], mode=fields["mode"], format=format,
+                          role=fields["role"], topic=fields["topic"], mode=fields["mode"], format=_format_of(format, fields),
                           keep_when_overloaded=True, file=rel)
         else:
             _registry.add(kind="execute", func=func, product=_registry.PRODUCT, role="executor", topic=topic, mode=mode,
@@ -322,7 +328,7 @@ def publish(topic: str | None = None, role: Role | None = None, mode: Mode | Non
         fields, rel = _integration_or_product("publish", func)
         if fields is not None:
             _registry.add(kind="publish", func=func, product=fields["product"], target_product=fields["target_product"],
-                          role=fields["role"], topic=fields["topic"], mode=fields["mode"], format=format,
+                          role=fields["role"], topic=fields["topic"], mode=fields["mode"], format=_format_of(format, fields),
                           keep_when_overloaded=True, file=rel)
         else:
             _registry.add(kind="publish", func=func, product=_registry.PRODUCT, role=role, topic=topic, mode=mode,
@@ -430,7 +436,7 @@ def setup(
         if kind != "integration":
             raise ValueError("setup() decorator can't be used outside of an Integration")
         _registry.add(kind="setup", func=func, product=fields["product"], target_product=fields["target_product"],
-                      role=fields["role"], topic=fields["topic"], mode=fields["mode"], format=format,
+                      role=fields["role"], topic=fields["topic"], mode=fields["mode"], format=_format_of(format, fields),
                       keep_when_overloaded=True, order=order, title=title, owns_both=owns_both, file=rel)
         return func
 
@@ -450,7 +456,7 @@ def teardown(
         if kind != "integration":
             raise ValueError("teardown() decorator can't be used outside of an Integration")
         _registry.add(kind="teardown", func=func, product=fields["product"], target_product=fields["target_product"],
-                      role=fields["role"], topic=fields["topic"], mode=fields["mode"],
+                      role=fields["role"], topic=fields["topic"], mode=fields["mode"], format=fields["format"],
                       keep_when_overloaded=True, order=order, title=title, owns_both=owns_both, file=rel)
         return func
 
@@ -470,7 +476,7 @@ def check(topic: str | None = None, role: Role | None = None, mode: Mode | None 
         fields, rel = _integration_or_product("check", func)
         if fields is not None:
             _registry.add(kind="check", func=func, product=fields["product"], target_product=fields["target_product"],
-                          role=fields["role"], topic=fields["topic"], mode=fields["mode"], format=format,
+                          role=fields["role"], topic=fields["topic"], mode=fields["mode"], format=_format_of(format, fields),
                           keep_when_overloaded=True, file=rel)
         else:
             _registry.add(kind="check", func=func, product=_registry.PRODUCT, role=role, topic=topic, mode=mode,
