@@ -52,16 +52,8 @@ pub fn write_atomic_batch(files: &[(PathBuf, Vec<u8>)]) -> Vec<std::io::Result<(
         .iter()
         .map(|(path, contents)| stage(path, contents))
         .collect();
-    // Flush the data of every staged file: on Linux one syncfs per file
-    // system for the whole group, elsewhere each file from a few threads.
-    let synced = match sync_file_systems(files.iter().filter_map(|(p, _)| p.parent())) {
-        Some(Ok(())) => staged
-            .iter()
-            .map(|s| s.as_ref().map(|_| ()).map_err(copy_error))
-            .collect(),
-        Some(Err(e)) => staged.iter().map(|_| Err(copy_error(&e))).collect(),
-        None => flush_all(staged.iter().map(|s| s.as_ref().ok().map(|t| t.as_file()))),
-    };
+    // Flush the data of every staged file, a few threads at once.
+    let synced = flush_all(staged.iter().map(|s| s.as_ref().ok().map(|t| t.as_file())));
     let mut folders: Vec<&Path> = Vec::new();
     let mut results: Vec<std::io::Result<()>> = staged
         .into_iter()
@@ -79,19 +71,11 @@ pub fn write_atomic_batch(files: &[(PathBuf, Vec<u8>)]) -> Vec<std::io::Result<(
             Ok(())
         })
         .collect();
-    // Then the renames: each folder once (or one syncfs). A file whose
-    // folder could not be flushed is written but not known to be durable:
-    // an error.
+    // Then the renames: each folder once. A file whose folder could not
+    // be flushed is written but not known to be durable: an error.
     let dirs: Vec<std::io::Result<std::fs::File>> =
         folders.iter().map(std::fs::File::open).collect();
-    let flushed = match sync_file_systems(folders.iter().copied()) {
-        Some(Ok(())) => dirs
-            .iter()
-            .map(|d| d.as_ref().map(|_| ()).map_err(copy_error))
-            .collect(),
-        Some(Err(e)) => dirs.iter().map(|_| Err(copy_error(&e))).collect(),
-        None => flush_all(dirs.iter().map(|d| d.as_ref().ok())),
-    };
+    let flushed = flush_all(dirs.iter().map(|d| d.as_ref().ok()));
     for ((dir, flushed), opened) in folders.iter().zip(flushed).zip(&dirs) {
         let why = match (opened, &flushed) {
             (Err(e), _) | (Ok(_), Err(e)) => e.to_string(),
@@ -107,42 +91,6 @@ pub fn write_atomic_batch(files: &[(PathBuf, Vec<u8>)]) -> Vec<std::io::Result<(
         }
     }
     results
-}
-
-fn copy_error(e: &std::io::Error) -> std::io::Error {
-    std::io::Error::new(e.kind(), e.to_string())
-}
-
-/// Flushes every file system holding one of `dirs` with one `syncfs(2)`
-/// each. `None` where there is no syncfs.
-#[cfg(target_os = "linux")]
-fn sync_file_systems<'a>(dirs: impl Iterator<Item = &'a Path>) -> Option<std::io::Result<()>> {
-    use std::os::unix::fs::MetadataExt as _;
-    let mut seen: Vec<u64> = Vec::new();
-    for dir in dirs {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        let result = std::fs::File::open(dir).and_then(|f| {
-            let dev = f.metadata()?.dev();
-            if !seen.contains(&dev) {
-                seen.push(dev);
-                rustix::fs::syncfs(&f).map_err(std::io::Error::from)?;
-            }
-            Ok(())
-        });
-        if let Err(e) = result {
-            return Some(Err(e));
-        }
-    }
-    Some(Ok(()))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn sync_file_systems<'a>(_dirs: impl Iterator<Item = &'a Path>) -> Option<std::io::Result<()>> {
-    None
 }
 
 /// A temporary file beside `path` holding `contents`, not yet flushed.
@@ -263,33 +211,5 @@ mod tests {
         assert_eq!(mode(&private), 0o600);
         write_atomic(&private, b"y").unwrap();
         assert_eq!(mode(&private), 0o600, "a replaced file keeps its mode");
-    }
-
-    #[test]
-    fn a_batch_writes_each_file_whole_and_fails_only_the_unwritable() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("blocker"), b"a file, not a folder").unwrap();
-        let files: Vec<(PathBuf, Vec<u8>)> = (0..20)
-            .map(|i| {
-                (
-                    dir.path().join(format!("p{i}/q/plug.yaml")),
-                    format!("state {i}").into_bytes(),
-                )
-            })
-            .chain(std::iter::once((
-                dir.path().join("blocker/x.yaml"),
-                b"no".to_vec(),
-            )))
-            .collect();
-        write_atomic(&files[3].0, b"old").unwrap();
-        let results = write_atomic_batch(&files);
-        assert_eq!(results.len(), 21);
-        for (i, ((path, contents), result)) in files.iter().zip(&results).enumerate().take(20) {
-            assert!(result.is_ok(), "{i}: {result:?}");
-            assert_eq!(&std::fs::read(path).unwrap(), contents);
-            let left = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
-            assert_eq!(left, 1, "no temporary file left beside {}", path.display());
-        }
-        assert!(results[20].is_err());
     }
 }
