@@ -212,4 +212,32 @@ mod tests {
         write_atomic(&private, b"y").unwrap();
         assert_eq!(mode(&private), 0o600, "a replaced file keeps its mode");
     }
+
+    #[test]
+    fn a_batch_writes_each_file_whole_and_fails_only_the_unwritable() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("blocker"), b"a file, not a folder").unwrap();
+        let files: Vec<(PathBuf, Vec<u8>)> = (0..20)
+            .map(|i| {
+                (
+                    dir.path().join(format!("p{i}/q/plug.yaml")),
+                    format!("state {i}").into_bytes(),
+                )
+            })
+            .chain(std::iter::once((
+                dir.path().join("blocker/x.yaml"),
+                b"no".to_vec(),
+            )))
+            .collect();
+        write_atomic(&files[3].0, b"old").unwrap();
+        let results = write_atomic_batch(&files);
+        assert_eq!(results.len(), 21);
+        for (i, ((path, contents), result)) in files.iter().zip(&results).enumerate().take(20) {
+            assert!(result.is_ok(), "{i}: {result:?}");
+            assert_eq!(&std::fs::read(path).unwrap(), contents);
+            let left = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
+            assert_eq!(left, 1, "no temporary file left beside {}", path.display());
+        }
+        assert!(results[20].is_err());
+    }
 }
