@@ -165,6 +165,10 @@ impl Mesh {
                 let e = e.unwrap();
                 let p = e.path();
                 let rel = p.strip_prefix(self.path()).unwrap().to_path_buf();
+                // meshroom's own state (the writers' lock), not the project.
+                if rel.starts_with(".meshroom") {
+                    continue;
+                }
                 if e.file_type().unwrap().is_dir() {
                     out.insert(rel, Vec::new());
                     stack.push(p);
