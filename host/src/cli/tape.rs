@@ -21,6 +21,9 @@ pub struct TapeArgs {
     /// With --record: record over the cassettes already in DIR
     #[arg(long, requires = "record")]
     pub force: bool,
+    /// With --replay: how requests match recorded ones, a YAML file like a scenario's `match:` (`order: any`, `ignore_headers: [...]`, `ignore_json: ['$.id']`)
+    #[arg(long, value_name = "FILE", requires = "replay")]
+    pub match_rules: Option<PathBuf>,
 }
 
 impl TapeArgs {
@@ -35,7 +38,21 @@ impl TapeArgs {
                 "--replay: `{}` is not a folder of cassettes (record one with --record)",
                 dir.display()
             );
-            return Ok(Some(Deck::replay(dir, &MatchRules::default())?));
+            let rules = match &self.match_rules {
+                None => MatchRules::default(),
+                Some(file) => {
+                    let text = std::fs::read_to_string(file)
+                        .with_context(|| format!("failed to read `{}`", file.display()))?;
+                    serde_yaml_ng::from_str(&text).map_err(|e| {
+                        let at = e
+                            .location()
+                            .map(|l| format!(":{}:{}", l.line(), l.column()))
+                            .unwrap_or_default();
+                        anyhow::anyhow!("{}{at}: {e}", file.display())
+                    })?
+                }
+            };
+            return Ok(Some(Deck::replay(dir, &rules)?));
         }
         Ok(None)
     }

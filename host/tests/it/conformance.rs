@@ -201,6 +201,38 @@ fn the_real_products_recorded_once_replay_offline_green_and_secrets_never_reach_
         "--replay",
         &replay("deny-edge"),
     ]);
+    // CrowdSec's alert carries the clock: replayed with rules that relax it.
+    let scratch = tempfile::tempdir().unwrap();
+    let rules = scratch.path().join("rules.yaml");
+    std::fs::write(&rules, "ignore_json: ['$[*].start_at', '$[*].stop_at']\n").unwrap();
+    cli.ok(&[
+        "execute",
+        "deny",
+        "ips",
+        "-p",
+        "ip=203.0.113.9",
+        "--replay",
+        &replay("deny-ips"),
+        "--match-rules",
+        &rules.to_string_lossy(),
+    ]);
+    std::fs::write(&rules, "ignore_json: ['$.[']\n").unwrap();
+    let bad = cli.fails(&[
+        "execute",
+        "deny",
+        "ips",
+        "-p",
+        "ip=203.0.113.9",
+        "--replay",
+        &replay("deny-ips"),
+        "--match-rules",
+        &rules.to_string_lossy(),
+    ]);
+    assert!(
+        bad.stderr.contains("invalid match rule `$.[`"),
+        "{}",
+        bad.text()
+    );
     // Without the cassette, the product is unreachable (no pass-through).
     let live = cli.fails(&["execute", "deny", "edge", "-p", "ip=127.0.0.2"]);
     assert_ne!(live.code, Some(0), "{}", live.text());
