@@ -69,6 +69,8 @@ for product in caddy rsyslog crowdsec medallion; do
   mkdir -p "$VENDOR/products/$product"
   cp "adapters/$product/definition.yaml" "$VENDOR/products/$product/"
   cp "$WASM_DIR/$product.wasm" "$VENDOR/products/$product/"
+  # The adapter's conformance suite (scenarios + cassettes) travels with it.
+  if [ -d "adapters/$product/tests" ]; then cp -r "adapters/$product/tests" "$VENDOR/products/$product/"; fi
   run -p "$VENDOR" publish "$product" --to "example/$product:0.1.0" --sign example-vendor
 done
 unset MESHROOM_KEY_PASSPHRASE
@@ -100,6 +102,8 @@ for product in caddy rsyslog crowdsec medallion; do
   run pull "example/$product:0.1.0"
 done
 run list products
+say "each pulled adapter's conformance suite, replayed offline before anything runs against a product"
+run test
 
 bold "5. add one instance of each (secrets read from stdin, no terminal needed)"
 run add caddy edge -c "admin_url=$CADDY_ADMIN_URL"
