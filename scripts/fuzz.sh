@@ -2,7 +2,7 @@
 # Runs the fuzz targets of fuzz/ (cargo-fuzz, libFuzzer; installed by
 # scripts/setup.sh) over their seed corpora in fuzz/corpus/<target>/.
 #
-#   scripts/fuzz.sh --short            every target ~3 s (the tests run this: ~30 s)
+#   scripts/fuzz.sh --short            every target 2 s (the tests run this: ~30 s)
 #   scripts/fuzz.sh --long [TARGET…]   10 million executions per target
 #   scripts/fuzz.sh --runs N [TARGET…] N executions per target
 #   scripts/fuzz.sh --time S [TARGET…] S seconds per target
@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
-limit=(-max_total_time=3)
+limit=(-max_total_time=2)
 case "${1:-}" in
   --short) shift ;;
   --long) shift; limit=(-runs=10000000) ;;

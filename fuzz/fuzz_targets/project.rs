@@ -54,8 +54,15 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn load(root: &Path) {
-    let Ok(project) = Project::load_uncached(root) else {
-        return;
+    let project = match Project::load_uncached(root) {
+        Ok(project) => project,
+        // What the seeds reach, when a seed needs fixing.
+        Err(e) => {
+            if std::env::var_os("MESHROOM_FUZZ_DEBUG").is_some() {
+                eprintln!("load: {e}");
+            }
+            return;
+        }
     };
     let hooks = HookIndex::new();
     let _ = project.list_integrations(&hooks, &IntegrationFilter::default());
