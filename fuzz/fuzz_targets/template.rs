@@ -34,5 +34,9 @@ fuzz_target!(|data: &[u8]| {
         python_files: Vec::new(),
     };
     let instance = Instance::new(Path::new("instances"), "acme", "a1");
-    let _ = egress_of(&product, &instance, &settings);
+    let egress = egress_of(&product, &instance, &settings);
+    // What the seeds reach, when a seed needs fixing.
+    if std::env::var_os("MESHROOM_FUZZ_DEBUG").is_some() {
+        eprintln!("egress: {egress:?}");
+    }
 });
