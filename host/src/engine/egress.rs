@@ -186,8 +186,12 @@ mod tests {
         let p = product(json!({ "http": [template] }));
         let i = Instance::new(Path::new("instances"), "siem", "s1");
         let started = std::time::Instant::now();
-        let err = egress_of(&p, &i, &settings(json!({"u": "abcdefghijklmnopqrstuvwxyz0123"})))
-            .unwrap_err();
+        let err = egress_of(
+            &p,
+            &i,
+            &settings(json!({"u": "abcdefghijklmnopqrstuvwxyz0123"})),
+        )
+        .unwrap_err();
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
         let shown = err.to_string();
         assert!(shown.contains("takes too long to render"), "{shown}");
