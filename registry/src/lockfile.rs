@@ -120,7 +120,7 @@ impl Lockfile {
         let Some(bytes) = read_if_exists(path)? else {
             return Ok(Lockfile::default());
         };
-        // Nesting is bounded before the parser sees it (found by fuzzing:
+        // Nesting is bounded before the parser sees it (found with its fuzz target:
         // 60 KB of `[` took minutes).
         if let Some((line, column)) = meshroom_fsutil::yaml_too_deep(&bytes) {
             return Err(RegistryError::Lockfile {
@@ -224,7 +224,7 @@ mod tests {
 
     #[test]
     fn a_deeply_nested_lockfile_is_refused_before_parsing_with_its_place() {
-        // Found by fuzzing (fuzz/corpus/lockfile/deeply-nested.lock): 60 KB
+        // Found with the fuzz target (fuzz/corpus/lockfile/deeply-nested.lock): 60 KB
         // of `[` kept the YAML parser busy for minutes.
         let dir = tempfile::tempdir().unwrap();
         let path = Lockfile::path_in(dir.path());

@@ -299,7 +299,7 @@ impl Cassette {
             malformed(line, column, e.to_string())
         };
         // A cassette may come with a pulled product: nesting is bounded
-        // before the parser sees it (found by fuzzing: 60 KB of `[` took
+        // before the parser sees it (found with its fuzz target: 60 KB of `[` took
         // minutes).
         if let Some((line, column)) = meshroom_fsutil::yaml_too_deep(text.as_bytes()) {
             return Err(malformed(

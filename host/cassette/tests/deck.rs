@@ -194,7 +194,7 @@ fn a_recording_scrubs_secrets_keeps_large_bodies_aside_and_replays_in_either_ord
 
 #[test]
 fn a_deeply_nested_cassette_is_refused_before_parsing_with_its_place() {
-    // Found by fuzzing (fuzz/corpus/cassette/deeply-nested.yaml): 60 KB of
+    // Found with the fuzz target (fuzz/corpus/cassette/deeply-nested.yaml): 60 KB of
     // `[` kept the YAML parser busy for minutes.
     let text = format!("meshroom_cassette: 1\nx: {}", "[".repeat(60_000));
     let started = std::time::Instant::now();

@@ -136,7 +136,7 @@ fn substitute(
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         // A definition comes from its vendor: nested loops over a setting
-        // would otherwise hang `up` (found by fuzzing). An authority
+        // would otherwise hang `up` (found with its fuzz target). An authority
         // template costs tens of instructions.
         env.set_fuel(Some(EGRESS_FUEL));
         env
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn a_template_that_loops_too_long_is_refused_not_run() {
-        // Found by fuzzing (fuzz/corpus/template/nested-loops.txt): 30^7
+        // Found with the fuzz target (fuzz/corpus/template/nested-loops.txt): 30^7
         // iterations, which hung the run.
         let mut template = String::new();
         for v in ["a", "b", "c", "d", "e", "f", "g"] {
