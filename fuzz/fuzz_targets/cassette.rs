@@ -14,6 +14,12 @@ fuzz_target!(|data: &[u8]| {
     let path = Path::new("tests/cassettes/fuzz.yaml");
     if let Ok(cassette) = Cassette::parse(text, path) {
         let written = cassette.to_yaml();
+        // The nesting guard counts brackets inside scalars too (see the
+        // definition target): a refusal is what a written file deep in
+        // unclosed brackets gives, by design.
+        if meshroom_fsutil::yaml_too_deep(written.as_bytes()).is_some() {
+            return;
+        }
         if let Err(e) = Cassette::parse(&written, path) {
             panic!("a written cassette does not parse: {e}\n{written}");
         }
