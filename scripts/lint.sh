@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The habits CI enforces, each a check that fails the run:
-#   - formatting (`cargo fmt --check`, host workspace and adapters);
+#   - formatting (`cargo fmt --check`, host workspace, adapters and fuzz targets);
 #   - clippy with every warning an error, host workspace and adapters;
 #   - rustdoc with every warning an error;
 #   - no unused dependency (cargo-machete, installed by scripts/setup.sh).
@@ -15,6 +15,7 @@ check() {
 }
 check "cargo fmt" cargo fmt --all -- --check
 check "cargo fmt (adapters)" cargo fmt --manifest-path adapters/Cargo.toml --all -- --check
+check "cargo fmt (fuzz)" cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 check "cargo clippy" cargo clippy --workspace --all-targets --quiet -- -D warnings
 check "cargo clippy (adapters)" cargo clippy --manifest-path adapters/Cargo.toml --target wasm32-wasip2 --workspace --all-targets --quiet -- -D warnings
 check "cargo doc" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet

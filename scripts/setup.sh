@@ -48,6 +48,13 @@ if ! cargo machete --version 2>/dev/null | grep -qF "$MACHETE_VERSION"; then
   cargo install --quiet --locked cargo-machete --version "$MACHETE_VERSION"
 fi
 
+# cargo-fuzz (libFuzzer), for the fuzz targets of fuzz/ (scripts/fuzz.sh).
+CARGO_FUZZ_VERSION=0.13.2
+if ! cargo fuzz --version 2>/dev/null | grep -qF "$CARGO_FUZZ_VERSION"; then
+  log "installing cargo-fuzz $CARGO_FUZZ_VERSION"
+  cargo install --quiet --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
+fi
+
 # A venv with the TAXII 2.1 server (medallion) the TIP adapter talks to.
 VENV="${MESHROOM_VENV:-$PWD/target/venv}"
 if [ ! -x "$VENV/bin/medallion" ]; then

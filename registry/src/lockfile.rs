@@ -120,6 +120,17 @@ impl Lockfile {
         let Some(bytes) = read_if_exists(path)? else {
             return Ok(Lockfile::default());
         };
+        // Nesting is bounded before the parser sees it (found with its fuzz target:
+        // 60 KB of `[` took minutes).
+        if let Some((line, column)) = meshroom_fsutil::yaml_too_deep(&bytes) {
+            return Err(RegistryError::Lockfile {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "line {line}, column {column}: nested more than {} levels deep (`[`, `{{`); not parsed",
+                    meshroom_fsutil::MAX_YAML_FLOW_DEPTH
+                ),
+            });
+        }
         let lock: Lockfile =
             serde_yaml_ng::from_slice(&bytes).map_err(|e| RegistryError::Lockfile {
                 path: path.to_path_buf(),
@@ -209,6 +220,22 @@ mod tests {
             wit_version: Some("0.1.0".into()),
             signature: None,
         }
+    }
+
+    #[test]
+    fn a_deeply_nested_lockfile_is_refused_before_parsing_with_its_place() {
+        // Found with the fuzz target (fuzz/corpus/lockfile/deeply-nested.lock): 60 KB
+        // of `[` kept the YAML parser busy for minutes.
+        let dir = tempfile::tempdir().unwrap();
+        let path = Lockfile::path_in(dir.path());
+        std::fs::write(&path, format!("version: 1\nx: {}", "[".repeat(60_000))).unwrap();
+        let started = std::time::Instant::now();
+        let err = Lockfile::load(&path).unwrap_err().to_string();
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert!(
+            err.contains("line 2, column 68") && err.contains("64 levels"),
+            "{err}"
+        );
     }
 
     #[test]

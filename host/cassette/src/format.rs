@@ -298,6 +298,19 @@ impl Cassette {
             let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
             malformed(line, column, e.to_string())
         };
+        // A cassette may come with a pulled product: nesting is bounded
+        // before the parser sees it (found with its fuzz target: 60 KB of `[` took
+        // minutes).
+        if let Some((line, column)) = meshroom_fsutil::yaml_too_deep(text.as_bytes()) {
+            return Err(malformed(
+                line,
+                column,
+                format!(
+                    "nested more than {} levels deep (`[`, `{{`); not parsed",
+                    meshroom_fsutil::MAX_YAML_FLOW_DEPTH
+                ),
+            ));
+        }
         let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(yaml_error)?;
         match value.get("meshroom_cassette") {
             None => {

@@ -193,6 +193,22 @@ fn a_recording_scrubs_secrets_keeps_large_bodies_aside_and_replays_in_either_ord
 }
 
 #[test]
+fn a_deeply_nested_cassette_is_refused_before_parsing_with_its_place() {
+    // Found with the fuzz target (fuzz/corpus/cassette/deeply-nested.yaml): 60 KB of
+    // `[` kept the YAML parser busy for minutes.
+    let text = format!("meshroom_cassette: 1\nx: {}", "[".repeat(60_000));
+    let started = std::time::Instant::now();
+    let err = Cassette::parse(&text, std::path::Path::new("c.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(
+        err.contains("c.yaml:2:68") && err.contains("64 levels"),
+        "{err}"
+    );
+}
+
+#[test]
 fn an_unknown_version_or_a_bad_line_is_refused_with_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.yaml");

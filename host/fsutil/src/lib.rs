@@ -1,10 +1,11 @@
 //! File-system helpers shared by meshroom's crates: atomic writes (every
 //! file meshroom writes goes through them: a temporary file in the same
 //! folder, flushed to disk, then renamed over the target, so a crash or a
-//! full disk never leaves a truncated file behind) and meshroom's cache
-//! folder.
+//! full disk never leaves a truncated file behind), meshroom's cache
+//! folder, and the one look at contents every YAML reader needs before
+//! parsing: [`yaml_too_deep`].
 //!
-//! It knows nothing of what the files hold.
+//! Otherwise it knows nothing of what the files hold.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -180,6 +181,36 @@ pub fn default_cache_dir() -> Option<PathBuf> {
         return Some(PathBuf::from(dir));
     }
     dirs::cache_dir().map(|d| d.join("meshroom"))
+}
+
+/// Deepest flow nesting (`[`, `{`) meshroom parses in a YAML file. The
+/// YAML parser takes minutes on a few hundred KB nested 200,000 deep (a
+/// definition a vendor published, a cassette or lockfile pulled with a
+/// product), and refuses past 128 levels anyway once it has parsed them.
+pub const MAX_YAML_FLOW_DEPTH: usize = 64;
+
+/// Where `text` first nests flow collections deeper than
+/// [`MAX_YAML_FLOW_DEPTH`]: (line, column), both from 1; `None` when it does
+/// not. One linear pass, to run before the parser. Brackets inside quotes and
+/// comments count too: a YAML quote or comment cannot be told apart without
+/// parsing, and an attacker's stray `'` must not hide what follows.
+pub fn yaml_too_deep(text: &[u8]) -> Option<(usize, usize)> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    for &b in text {
+        column += 1;
+        match b {
+            b'\n' => (line, column) = (line + 1, 0),
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_YAML_FLOW_DEPTH {
+                    return Some((line, column));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -57,38 +57,19 @@ pub fn parse<T: DeserializeOwned + Default>(path: &Path, text: &str) -> Result<T
     })
 }
 
-/// Deepest flow nesting (`[`, `{`) a project file may have: the YAML
-/// parser takes minutes on a few hundred KB nested 200,000 deep (a
-/// definition a vendor published, say), so nesting is scanned first, in
-/// one linear pass. Brackets inside quotes and comments count too: a YAML
-/// quote or comment cannot be told apart without parsing, and an
-/// attacker's stray `'` must not hide what follows.
-const MAX_FLOW_DEPTH: usize = 64;
-
 fn too_deep(path: &Path, text: &str) -> Result<()> {
-    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
-    for b in text.bytes() {
-        column += 1;
-        match b {
-            b'\n' => (line, column) = (line + 1, 0),
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_FLOW_DEPTH {
-                    return Err(ProjectError::Yaml {
-                        path: path.to_path_buf(),
-                        line: Some(line),
-                        column: Some(column),
-                        message: format!(
-                            "nested more than {MAX_FLOW_DEPTH} levels deep (`[`, `{{`); not parsed"
-                        ),
-                    });
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
+    match meshroom_fsutil::yaml_too_deep(text.as_bytes()) {
+        None => Ok(()),
+        Some((line, column)) => Err(ProjectError::Yaml {
+            path: path.to_path_buf(),
+            line: Some(line),
+            column: Some(column),
+            message: format!(
+                "nested more than {} levels deep (`[`, `{{`); not parsed",
+                meshroom_fsutil::MAX_YAML_FLOW_DEPTH
+            ),
+        }),
     }
-    Ok(())
 }
 
 /// Serialises `value` and writes it atomically to `path`.

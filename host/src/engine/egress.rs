@@ -108,6 +108,9 @@ fn setting_text(settings: &Map<String, Value>, name: &str) -> Option<String> {
     }
 }
 
+/// The most minijinja instructions one egress template may run.
+const EGRESS_FUEL: u64 = 100_000;
+
 /// Renders `template` (minijinja: `{{name}}` placeholders, filters such as
 /// `{{name | lower}}`) with each setting it names given by `value(name)`;
 /// the first setting `value` refuses (by name) is the error.
@@ -118,15 +121,24 @@ fn substitute(
 ) -> Result<String, EngineError> {
     let malformed = |e: minijinja::Error| EngineError::EgressFormat {
         definition: definition.to_path_buf(),
-        message: format!(
-            "unclosed or malformed `{{{{…}}}}` in `{template}` ({}); write a setting as `{{{{name}}}}`",
-            e.detail().unwrap_or("syntax error")
-        ),
+        message: match e.kind() {
+            minijinja::ErrorKind::OutOfFuel => format!(
+                "`{template}` takes too long to render (loops?); write a setting as `{{{{name}}}}`"
+            ),
+            _ => format!(
+                "unclosed or malformed `{{{{…}}}}` in `{template}` ({}); write a setting as `{{{{name}}}}`",
+                e.detail().unwrap_or("syntax error")
+            ),
+        },
     };
     static ENV: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         let mut env = minijinja::Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        // A definition comes from its vendor: nested loops over a setting
+        // would otherwise hang `up` (found with its fuzz target). An authority
+        // template costs tens of instructions.
+        env.set_fuel(Some(EGRESS_FUEL));
         env
     });
     let compiled = ENV.template_from_str(template).map_err(malformed)?;
@@ -159,6 +171,30 @@ mod tests {
 
     fn settings(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn a_template_that_loops_too_long_is_refused_not_run() {
+        // Found with the fuzz target (fuzz/corpus/template/nested-loops.txt): 30^7
+        // iterations, which hung the run.
+        let mut template = String::new();
+        for v in ["a", "b", "c", "d", "e", "f", "g"] {
+            template.push_str(&format!("{{% for {v} in u %}}"));
+        }
+        template.push('x');
+        template.push_str(&"{% endfor %}".repeat(7));
+        let p = product(json!({ "http": [template] }));
+        let i = Instance::new(Path::new("instances"), "siem", "s1");
+        let started = std::time::Instant::now();
+        let err = egress_of(
+            &p,
+            &i,
+            &settings(json!({"u": "abcdefghijklmnopqrstuvwxyz0123"})),
+        )
+        .unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let shown = err.to_string();
+        assert!(shown.contains("takes too long to render"), "{shown}");
     }
 
     #[test]
