@@ -25,17 +25,7 @@ pub fn write_atomic_private(path: &Path, contents: &[u8]) -> std::io::Result<()>
 }
 
 fn write_with_mode(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)?;
-    // The temporary file is created 0600; widen it only when asked.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".meshroom-tmp-")
-        .tempfile_in(dir)?;
-    set_mode(tmp.as_file(), mode)?;
-    tmp.write_all(contents)?;
+    let tmp = stage(path, contents, mode)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
@@ -51,7 +41,7 @@ fn write_with_mode(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<(
 pub fn write_atomic_batch(files: &[(PathBuf, Vec<u8>)]) -> Vec<std::io::Result<()>> {
     let staged: Vec<std::io::Result<tempfile::NamedTempFile>> = files
         .iter()
-        .map(|(path, contents)| stage(path, contents))
+        .map(|(path, contents)| stage(path, contents, existing_mode(path).unwrap_or(0o644)))
         .collect();
     // Flush the data of every staged file, a few threads at once.
     let synced = flush_all(staged.iter().map(|s| s.as_ref().ok().map(|t| t.as_file())));
@@ -94,17 +84,19 @@ pub fn write_atomic_batch(files: &[(PathBuf, Vec<u8>)]) -> Vec<std::io::Result<(
     results
 }
 
-/// A temporary file beside `path` holding `contents`, not yet flushed.
-fn stage(path: &Path, contents: &[u8]) -> std::io::Result<tempfile::NamedTempFile> {
+/// A temporary file beside `path` holding `contents`, with `mode`, not yet
+/// flushed. Creates missing parent folders.
+fn stage(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir)?;
+    // The temporary file is created 0600; widen it only when asked.
     let mut tmp = tempfile::Builder::new()
         .prefix(".meshroom-tmp-")
         .tempfile_in(dir)?;
-    set_mode(tmp.as_file(), existing_mode(path).unwrap_or(0o644))?;
+    set_mode(tmp.as_file(), mode)?;
     tmp.write_all(contents)?;
     Ok(tmp)
 }
