@@ -31,6 +31,35 @@ fn write_with_mode(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<(
     Ok(())
 }
 
+/// When this process first wrote through this module: temporary files
+/// older than this are not its own.
+static STARTED: std::sync::LazyLock<std::time::SystemTime> =
+    std::sync::LazyLock::new(std::time::SystemTime::now);
+
+/// Removes the temporary files a killed writer left in `dir` (named like
+/// ours, older than this process's first write). Only for folders no other
+/// live process writes, e.g. a project's under its writer lock. Best effort:
+/// what cannot be removed stays.
+pub fn remove_stale_temps(dir: &Path) {
+    let started = *STARTED;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".meshroom-tmp-")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < started);
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes several files atomically, and durably as a group: each is
 /// written to a temporary file beside its target; then every temporary
 /// file is flushed to disk at once (concurrently, so the file system
@@ -87,6 +116,7 @@ pub fn write_atomic_batch(files: &[(PathBuf, Vec<u8>)]) -> Vec<std::io::Result<(
 /// A temporary file beside `path` holding `contents`, with `mode`, not yet
 /// flushed. Creates missing parent folders.
 fn stage(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<tempfile::NamedTempFile> {
+    std::sync::LazyLock::force(&STARTED);
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -262,5 +292,27 @@ mod tests {
             assert_eq!(left, 1, "no temporary file left beside {}", path.display());
         }
         assert!(results[20].is_err());
+    }
+
+    #[test]
+    fn only_a_dead_writers_temporary_files_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        write_atomic(&dir.path().join("kept.yaml"), b"x").unwrap();
+        let old = dir.path().join(".meshroom-tmp-killed");
+        let file = std::fs::File::create(&old).unwrap();
+        file.set_modified(std::time::SystemTime::UNIX_EPOCH)
+            .unwrap();
+        let ours = dir.path().join(".meshroom-tmp-ours");
+        std::fs::write(&ours, b"in flight").unwrap();
+        let theirs = dir.path().join("notes.txt");
+        std::fs::File::create(&theirs)
+            .unwrap()
+            .set_modified(std::time::SystemTime::UNIX_EPOCH)
+            .unwrap();
+        remove_stale_temps(dir.path());
+        assert!(!old.exists());
+        assert!(ours.exists(), "a file younger than this process is kept");
+        assert!(theirs.exists(), "only our temporary files are touched");
+        assert!(dir.path().join("kept.yaml").exists());
     }
 }

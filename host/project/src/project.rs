@@ -631,6 +631,13 @@ impl Project {
                 Err(e) => results.push(Some(Err(e))),
             }
         }
+        // Runs write under the project's writer lock: a temporary file
+        // older than this process in a plug's folder is a killed run's.
+        let mut folders: Vec<&Path> = files.iter().filter_map(|(p, _)| p.parent()).collect();
+        folders.dedup();
+        for folder in folders {
+            meshroom_fsutil::remove_stale_temps(folder);
+        }
         let written = meshroom_fsutil::write_atomic_batch(&files);
         for ((slot, result), (path, _)) in slots.into_iter().zip(written).zip(files) {
             results[slot] = Some(result.map_err(|source| ProjectError::Write { path, source }));

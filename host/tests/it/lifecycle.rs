@@ -324,8 +324,14 @@ fn up_and_down_killed_at_any_point_leave_every_plug_file_whole_and_a_rerun_finis
             states.iter().all(|s| s == "up" || s == "down"),
             "after killing `{command}` at {delay} ms: {states:?}"
         );
-        // A re-run finishes what the killed one started.
+        // A re-run finishes what the killed one started, and sweeps the
+        // temporary files the kill left beside the plugs it saves again.
         ok(root, &[command]);
+        let leftovers: Vec<_> = walk(&root.join("instances"))
+            .into_iter()
+            .filter(|p| p.to_string_lossy().contains(".meshroom-tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
         let want = if command == "up" { "up" } else { "down" };
         assert!(
             statuses(root).iter().all(|s| s == want),
