@@ -51,7 +51,7 @@ struct DeckInner {
     /// What each replayed call used.
     reports: Mutex<Vec<CallReport>>,
     /// Cassettes read for replay, by path.
-    loaded: Mutex<HashMap<PathBuf, Arc<Result<Loaded, String>>>>,
+    loaded: Mutex<HashMap<PathBuf, Result<Arc<Loaded>, String>>>,
 }
 
 /// The cassette writers of a recording.
@@ -414,7 +414,7 @@ struct Replaying {
     path: PathBuf,
     /// The cassette (its recorded requests, as compared, and responses),
     /// or why it cannot be played.
-    recorded: Result<Arc<Result<Loaded, String>>, String>,
+    recorded: Result<Arc<Loaded>, String>,
     used: Vec<bool>,
     misses: usize,
     other_adapter: Option<String>,
@@ -478,39 +478,35 @@ impl Replaying {
     ) -> Replaying {
         let loaded = lock(&deck.loaded)
             .entry(path.clone())
-            .or_insert_with(|| Arc::new(load(&path)))
+            .or_insert_with(|| load(&path).map(Arc::new))
             .clone();
         let mut other_adapter = None;
-        let recorded = match &*loaded {
-            Err(why) => Err(why.clone()),
-            Ok(c) if c.call.hook != call.hook || c.call.kind != call.kind => Err(format!(
-                "`{}` recorded the {} hook `{}`, not the {} hook `{}`",
-                path.display(),
-                c.call.kind,
-                c.call.hook,
-                call.kind,
-                call.hook
-            )),
-            Ok(c) => {
-                // An empty digest: written by hand, no build recorded it.
-                if !c.adapter.digest.is_empty() && c.adapter.digest != adapter.digest {
-                    other_adapter = Some(format!(
-                        "`{}` was recorded with {} adapter {} ({}), this is {} ({})",
-                        path.display(),
-                        c.adapter.product,
-                        c.adapter.version,
-                        short(&c.adapter.digest),
-                        adapter.version,
-                        short(&adapter.digest)
-                    ));
-                }
-                Ok(loaded.clone())
+        let recorded = loaded.and_then(|c| {
+            if c.call.hook != call.hook || c.call.kind != call.kind {
+                return Err(format!(
+                    "`{}` recorded the {} hook `{}`, not the {} hook `{}`",
+                    path.display(),
+                    c.call.kind,
+                    c.call.hook,
+                    call.kind,
+                    call.hook
+                ));
             }
-        };
-        let n = match &recorded {
-            Ok(loaded) => loaded.as_ref().as_ref().map_or(0, |l| l.recorded.len()),
-            Err(_) => 0,
-        };
+            // An empty digest: written by hand, no build recorded it.
+            if !c.adapter.digest.is_empty() && c.adapter.digest != adapter.digest {
+                other_adapter = Some(format!(
+                    "`{}` was recorded with {} adapter {} ({}), this is {} ({})",
+                    path.display(),
+                    c.adapter.product,
+                    c.adapter.version,
+                    short(&c.adapter.digest),
+                    adapter.version,
+                    short(&adapter.digest)
+                ));
+            }
+            Ok(c)
+        });
+        let n = recorded.as_ref().map_or(0, |l| l.recorded.len());
         Replaying {
             path,
             recorded,
@@ -522,10 +518,7 @@ impl Replaying {
 
     fn recorded(&self) -> Result<&[(Shape, Response)], &str> {
         match &self.recorded {
-            Ok(loaded) => match &**loaded {
-                Ok(l) => Ok(&l.recorded),
-                Err(why) => Err(why),
-            },
+            Ok(l) => Ok(&l.recorded),
             Err(why) => Err(why),
         }
     }
@@ -660,20 +653,15 @@ impl Tape for CallTape {
 
     fn result(&self, result: Value) {
         let mut slot = lock(&self.result);
-        match (slot.as_mut(), result) {
-            // Watch batches accumulate.
-            (Some(Value::Object(prev)), Value::Object(next)) if next.contains_key("watch") => {
-                if let (Some(Value::Array(all)), Some(batch)) =
-                    (prev.get_mut("watch"), next.get("watch"))
-                {
-                    all.push(batch.clone());
-                }
-            }
-            (_, Value::Object(mut next)) if next.contains_key("watch") => {
-                let batch = next.remove("watch").unwrap_or(Value::Null);
-                *slot = Some(serde_json::json!({ "watch": [batch] }));
-            }
-            (_, result) => *slot = Some(result),
+        if self.call.kind != "watch" {
+            *slot = Some(result);
+            return;
+        }
+        // A watch gives one result per batch: they accumulate.
+        let batch = result.get("watch").cloned().unwrap_or(Value::Null);
+        let all = slot.get_or_insert_with(|| serde_json::json!({ "watch": [] }));
+        if let Some(batches) = all["watch"].as_array_mut() {
+            batches.push(batch);
         }
     }
 }

@@ -193,10 +193,9 @@ impl Adapter {
         params: &serde_json::Value,
         policy: &CallPolicy,
     ) -> Result<serde_json::Value, HookError> {
-        let input = params.clone();
-        let (wctx, params) = (bindings::context_to(ctx), params.to_string());
-        let (out, call) = hook_call!(self, hook, Trigger, ctx, &input, policy, |store, hooks| {
-            hooks.call_trigger(store, hook, &wctx, &params)
+        let (wctx, text) = (bindings::context_to(ctx), params.to_string());
+        let (out, call) = hook_call!(self, hook, Trigger, ctx, params, policy, |store, hooks| {
+            hooks.call_trigger(store, hook, &wctx, &text)
         });
         let limits = call.store.data().limits;
         let result = self.json_result(hook, &out?, &limits, "the trigger result")?;
@@ -212,10 +211,9 @@ impl Adapter {
         params: &serde_json::Value,
         policy: &CallPolicy,
     ) -> Result<serde_json::Value, HookError> {
-        let input = params.clone();
-        let (wctx, params) = (bindings::context_to(ctx), params.to_string());
-        let (out, call) = hook_call!(self, hook, Execute, ctx, &input, policy, |store, hooks| {
-            hooks.call_execute(store, hook, &wctx, &params)
+        let (wctx, text) = (bindings::context_to(ctx), params.to_string());
+        let (out, call) = hook_call!(self, hook, Execute, ctx, params, policy, |store, hooks| {
+            hooks.call_execute(store, hook, &wctx, &text)
         });
         let limits = call.store.data().limits;
         let result = self.json_result(hook, &out?, &limits, "the execute result")?;

@@ -329,12 +329,12 @@ impl Adapter {
                 ),
             ));
         }
-        if let Some(tape) = tape {
+        // A recording keeps the result, its secret values scrubbed.
+        if let Some(tape) = tape.filter(|t| !t.replaying()) {
             for s in &outcome.secrets {
                 tape.secret_output(&s.name, s.value.expose());
             }
-            let names: Vec<&str> = outcome.secrets.iter().map(|s| s.name.as_str()).collect();
-            tape.result(serde_json::json!({ "outputs": outcome.outputs, "secret_outputs": names }));
+            tape.result(outcome.summary());
         }
         Ok(outcome)
     }

@@ -462,10 +462,7 @@ fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(k, v)| {
-            let value = v
-                .to_str()
-                .map(str::to_string)
-                .unwrap_or_else(|_| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
             (k.as_str().to_string(), value)
         })
         .collect()

@@ -249,6 +249,16 @@ pub struct Outcome {
     pub secrets: Vec<SecretOutput>,
 }
 
+impl Outcome {
+    /// The outcome as JSON, secret output values left out: `{"outputs":
+    /// {...}, "secret_outputs": [names]}` (what a cassette records and a
+    /// conformance scenario expects).
+    pub fn summary(&self) -> Value {
+        let names: Vec<&str> = self.secrets.iter().map(|s| s.name.as_str()).collect();
+        serde_json::json!({ "outputs": self.outputs, "secret_outputs": names })
+    }
+}
+
 /// What a check hook found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

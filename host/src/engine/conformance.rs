@@ -314,8 +314,7 @@ async fn call(
                 adapter.teardown(hook, ctx, policy).await
             }
             .map_err(fail)?;
-            let names: Vec<&str> = outcome.secrets.iter().map(|s| s.name.as_str()).collect();
-            Ok(json!({ "outputs": outcome.outputs, "secret_outputs": names }))
+            Ok(outcome.summary())
         }
         HookKind::Check => {
             let r = adapter.check(hook, ctx, policy).await.map_err(fail)?;
