@@ -51,6 +51,7 @@ def create_webhook(plug: Plug, instance: Instance):
             "topic": plug.topic,
             "source": plug.src_instance,
             "source_product": plug.get_src_instance().product,
+            "consumer": plug.dst_instance,
             "format": plug.format,
         },
     )
@@ -67,13 +68,23 @@ def create_webhook(plug: Plug, instance: Instance):
 def delete_webhook(plug: Plug, instance: Instance):
     api = api_of(instance)
     webhook_id = plug.settings.get("webhook_id")
+    if webhook_id:
+        ids = [webhook_id]
+    else:
+        # Recovering a killed `up`: the webhook's id was never recorded.
+        r = api.get(
+            f"/webhooks?source={plug.src_instance}&consumer={plug.dst_instance}&topic={plug.topic}"
+        )
+        r.raise_for_status()
+        ids = [h["id"] for h in r.json().get("webhooks", [])]
     headers = {}
     token = plug.get_secret("webhook_token")
     if token:
         headers["x-webhook-token"] = token
-    r = api.delete(f"/webhooks/{webhook_id}", headers=headers)
-    if r.status_code != 404:
-        r.raise_for_status()
+    for webhook_id in ids:
+        r = api.delete(f"/webhooks/{webhook_id}", headers=headers)
+        if r.status_code != 404:
+            r.raise_for_status()
     plug.settings.pop("webhook_id", None)
     plug.save()
 

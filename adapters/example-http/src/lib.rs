@@ -5,7 +5,10 @@
 //!   the plug's producer; records the created `webhook_id` (output) and the
 //!   webhook's `webhook_token` (secret output).
 //! - teardown: `DELETE {url}/webhooks/{webhook_id}` with the token; an
-//!   already-deleted webhook is fine (teardown is idempotent).
+//!   already-deleted webhook is fine (teardown is idempotent). With no
+//!   `webhook_id` recorded (meshroom recovering a plug whose `up` was
+//!   killed after the webhook was made, before its id was saved), it finds
+//!   the plug's webhooks by source, consumer and topic and deletes them.
 //! - check: `GET {url}/webhooks/{webhook_id}`.
 //! - produce (producer, `events`): `POST {url}/events`, records one per line.
 //! - watch (consumer, `events`): pages through `GET {url}/events?after=N`.
@@ -91,6 +94,7 @@ fn create_webhook(ctx: &Context) -> Result<Outcome> {
         "topic": plug.topic,
         "source": plug.src.name,
         "source_product": plug.src.product,
+        "consumer": plug.dst.name,
         "format": plug.format,
     });
     let created: Value = Request::post(format!("{url}/webhooks"))
@@ -113,16 +117,43 @@ fn create_webhook(ctx: &Context) -> Result<Outcome> {
 
 fn delete_webhook(ctx: &Context) -> Result<Outcome> {
     let url = ctx.setting_str("url")?;
-    let id = ctx.output_str("webhook_id")?;
-    let mut req = Request::delete(format!("{url}/webhooks/{id}")).bearer(&auth(ctx)?);
-    if let Some(token) = meshroom_sdk::secret("webhook_token") {
-        req = req.header("x-webhook-token", token);
-    }
-    let resp = req.send()?;
-    if resp.status != 404 {
-        resp.error_for_status()?;
+    let ids = match ctx.output("webhook_id").and_then(Value::as_str) {
+        Some(id) => vec![id.to_string()],
+        None => webhooks_of_plug(ctx, &url)?,
+    };
+    for id in ids {
+        let mut req = Request::delete(format!("{url}/webhooks/{id}")).bearer(&auth(ctx)?);
+        if let Some(token) = meshroom_sdk::secret("webhook_token") {
+            req = req.header("x-webhook-token", token);
+        }
+        let resp = req.send()?;
+        if resp.status != 404 {
+            resp.error_for_status()?;
+        }
+        log::info(&format!("webhook {id} deleted"));
     }
     Ok(Outcome::new().clear_output("webhook_id"))
+}
+
+/// The ids of the webhooks made for this plug (its ends and topic), for a
+/// teardown that has no id recorded.
+fn webhooks_of_plug(ctx: &Context, url: &str) -> Result<Vec<String>> {
+    let plug = ctx.plug()?;
+    let found: Value = Request::get(format!(
+        "{url}/webhooks?source={}&consumer={}&topic={}",
+        plug.src.name, plug.dst.name, plug.topic
+    ))
+    .bearer(&auth(ctx)?)
+    .send()?
+    .error_for_status()?
+    .json()?;
+    Ok(found
+        .get("webhooks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|h| h.get("id").and_then(Value::as_str).map(String::from))
+        .collect())
 }
 
 fn check_webhook(ctx: &Context) -> Result<CheckReport> {

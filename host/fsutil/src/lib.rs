@@ -5,7 +5,10 @@
 //! folder, and the one look at contents every YAML reader needs before
 //! parsing: [`yaml_too_deep`].
 //!
-//! Otherwise it knows nothing of what the files hold.
+//! Otherwise it knows nothing of what the files hold. [`fault`] arms the
+//! crash tests' kill points.
+
+pub mod fault;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,7 +30,9 @@ pub fn write_atomic_private(path: &Path, contents: &[u8]) -> std::io::Result<()>
 fn write_with_mode(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
     let tmp = stage(path, contents, mode)?;
     tmp.as_file().sync_all()?;
+    fault::point("staged");
     tmp.persist(path).map_err(|e| e.error)?;
+    fault::point("renamed");
     Ok(())
 }
 
@@ -82,7 +87,9 @@ pub fn write_atomic_batch(files: &[(PathBuf, Vec<u8>)]) -> Vec<std::io::Result<(
         .map(|((staged, synced), (path, _))| {
             let tmp = staged?;
             synced?;
+            fault::point("staged");
             tmp.persist(path).map_err(|e| e.error)?;
+            fault::point("renamed");
             if let Some(dir) = path.parent()
                 && !folders.contains(&dir)
             {

@@ -37,14 +37,17 @@ impl PlugStatus {
 }
 
 /// Where a plug stands, as meshroom shows it: the original's `status`
-/// (up or down), or failed when its last `up` or `down` failed (its
-/// [`Plug::last_error`] says why; the status stays what it was).
+/// (up or down), failed when its last `up` or `down` failed (its
+/// [`Plug::last_error`] says why; the status stays what it was), or
+/// pending when an `up` or `down` of it started and was never seen to end
+/// (the process was killed: see [`Plug::pending`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PlugState {
     Up,
     Down,
     Failed,
+    Pending,
 }
 
 impl PlugState {
@@ -53,6 +56,7 @@ impl PlugState {
             PlugState::Up => "up",
             PlugState::Down => "down",
             PlugState::Failed => "failed",
+            PlugState::Pending => "pending",
         }
     }
 }
@@ -172,6 +176,14 @@ pub struct Plug {
     /// original ignores it). Cleared when one succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The status an `up` or `down` of this plug was moving to when it
+    /// started (meshroom's key `pending:`; the original ignores it). Made
+    /// durable before the plug's first hook runs and cleared when its run
+    /// ends, so a plug still pending was interrupted mid-way (the process
+    /// was killed) and its product may hold part of a setup: the next `up`
+    /// tears down first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PlugStatus>,
     #[serde(flatten)]
     pub extra: IndexMap<String, Value>,
     /// The source instance's product (its folder), not stored in the file.
@@ -184,24 +196,34 @@ impl Plug {
         self.kind == Some(PlugKind::Trigger)
     }
 
-    /// Where the plug stands: failed when its last run failed, else its status.
+    /// Where the plug stands: failed when its last run failed, pending
+    /// when a run of it never ended, else its status.
     pub fn state(&self) -> PlugState {
-        match (&self.last_error, self.status) {
-            (Some(_), _) => PlugState::Failed,
-            (None, PlugStatus::Up) => PlugState::Up,
-            (None, PlugStatus::Down) => PlugState::Down,
+        match (&self.last_error, self.pending, self.status) {
+            (Some(_), _, _) => PlugState::Failed,
+            (None, Some(_), _) => PlugState::Pending,
+            (None, None, PlugStatus::Up) => PlugState::Up,
+            (None, None, PlugStatus::Down) => PlugState::Down,
         }
+    }
+
+    /// Records that a run taking this plug to `status` starts (the intent
+    /// a killed run leaves behind).
+    pub fn record_start(&mut self, status: PlugStatus) {
+        self.pending = Some(status);
     }
 
     /// Records that a run of this plug failed with `error`; its status
     /// stays what it was.
     pub fn record_failure(&mut self, error: impl fmt::Display) {
         self.last_error = Some(error.to_string());
+        self.pending = None;
     }
 
     /// Records that a run of this plug succeeded and left it `status`.
     pub fn record_success(&mut self, status: PlugStatus) {
         self.last_error = None;
+        self.pending = None;
         self.status = status;
     }
 
@@ -323,6 +345,23 @@ mod tests {
             (plug.state(), plug.last_error.as_deref()),
             (PlugState::Up, None)
         );
+    }
+
+    #[test]
+    fn a_started_run_leaves_the_plug_pending_until_it_ends() {
+        let mut plug = Plug::default();
+        plug.record_start(PlugStatus::Up);
+        assert_eq!(plug.state(), PlugState::Pending);
+        let out = serde_yaml_ng::to_string(&plug).unwrap();
+        assert!(out.contains("pending: up"), "{out}");
+        let back: Plug = serde_yaml_ng::from_str(&out).unwrap();
+        assert_eq!(back.pending, Some(PlugStatus::Up));
+        plug.record_failure("unreachable");
+        assert_eq!((plug.state(), plug.pending), (PlugState::Failed, None));
+        plug.record_start(PlugStatus::Down);
+        plug.record_success(PlugStatus::Down);
+        assert_eq!((plug.state(), plug.pending), (PlugState::Down, None));
+        assert!(!serde_yaml_ng::to_string(&plug).unwrap().contains("pending"));
     }
 
     #[test]

@@ -571,7 +571,11 @@ pub fn plugs(
                 p.mode.to_string(),
                 or_dash(p.format.clone().unwrap_or_default()),
                 if p.is_trigger() { "trigger" } else { "data" }.to_string(),
-                p.status.as_str().to_string(),
+                match p.pending {
+                    // A killed run's intent: the next `up` or `down` finishes it.
+                    Some(to) => format!("{}, pending {}", p.status.as_str(), to.as_str()),
+                    None => p.status.as_str().to_string(),
+                },
             ];
             if wide {
                 row.push(or_dash(

@@ -8,6 +8,13 @@
 //! same sides in reverse. Inside a side, hooks run by `order` (first,
 //! integers ascending, unordered, last); target-specific hooks override
 //! product-wide ones.
+//!
+//! A plug left pending by a killed run (see [`Plug::pending`]) may be half
+//! set up or half torn down: `up` runs its teardown hooks first, as
+//! recovery steps whose failure does not stop the setup that follows
+//! (they clean what the interrupted run may have left; an adapter finds it
+//! by the plug's identity when no output was recorded), `down` tears it
+//! down whatever its status says, and `check` fails it, naming the fix.
 
 use serde::Serialize;
 
@@ -72,6 +79,10 @@ pub struct Step {
     /// The hook's id in its adapter.
     pub hook: String,
     pub title: String,
+    /// A teardown run before the setup of a plug a killed run left
+    /// pending: its failure is reported and tolerated.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub recovery: bool,
     #[serde(skip)]
     pub integration: Integration,
 }
@@ -164,13 +175,25 @@ fn plan_plug(
         index,
     };
     let failed = plug.last_error.is_some();
+    let pending = plug.pending.is_some();
     match action {
-        Action::Up if plug.status == PlugStatus::Up && !failed && !again => {
+        Action::Up if plug.status == PlugStatus::Up && !failed && !pending && !again => {
             out.skip = Some("already up".into());
             return out;
         }
-        Action::Down if plug.status == PlugStatus::Down && !failed => {
+        Action::Down if plug.status == PlugStatus::Down && !failed && !pending => {
             out.skip = Some("already down".into());
+            return out;
+        }
+        Action::Check if pending => {
+            out.error = Some(format!(
+                "a killed `{}` left it pending (its product may hold part of it): run `meshroom up` or `meshroom down` to finish it",
+                if plug.pending == Some(PlugStatus::Up) {
+                    "up"
+                } else {
+                    "down"
+                }
+            ));
             return out;
         }
         Action::Check if plug.status == PlugStatus::Down => {
@@ -221,30 +244,38 @@ fn plan_plug(
             vec![source, destination]
         }
     };
-    let (kind, order) = match action {
-        Action::Up => (HookKind::Setup, setup_order),
-        Action::Down => (HookKind::Teardown, setup_order.into_iter().rev().collect()),
-        Action::Check => (HookKind::Check, setup_order),
+    let teardown_order = || setup_order.iter().rev().cloned();
+    let passes: Vec<(HookKind, bool, Vec<_>)> = match action {
+        Action::Up if pending => vec![
+            (HookKind::Teardown, true, teardown_order().collect()),
+            (HookKind::Setup, false, setup_order.clone()),
+        ],
+        Action::Up => vec![(HookKind::Setup, false, setup_order.clone())],
+        Action::Down => vec![(HookKind::Teardown, false, teardown_order().collect())],
+        Action::Check => vec![(HookKind::Check, false, setup_order.clone())],
     };
-    for (side, integration, instance) in order {
-        let declared: Vec<&DeclaredHook> = hooks.for_integration(kind, &integration.view());
-        if declared.is_empty() {
-            continue;
-        }
-        if let Some(reason) = broken(&instance.product) {
-            out.error = Some(reason);
-            out.steps.clear();
-            return out;
-        }
-        for h in declared {
-            out.steps.push(Step {
-                instance: instance.name.clone(),
-                product: instance.product.clone(),
-                side,
-                hook: h.id.clone(),
-                title: h.title.clone(),
-                integration: integration.clone(),
-            });
+    for (kind, recovery, order) in passes {
+        for (side, integration, instance) in order {
+            let declared: Vec<&DeclaredHook> = hooks.for_integration(kind, &integration.view());
+            if declared.is_empty() {
+                continue;
+            }
+            if let Some(reason) = broken(&instance.product) {
+                out.error = Some(reason);
+                out.steps.clear();
+                return out;
+            }
+            for h in declared {
+                out.steps.push(Step {
+                    instance: instance.name.clone(),
+                    product: instance.product.clone(),
+                    side,
+                    hook: h.id.clone(),
+                    title: h.title.clone(),
+                    recovery,
+                    integration: integration.clone(),
+                });
+            }
         }
     }
     out.changes_state = action != Action::Check;

@@ -17,6 +17,16 @@
 //! flushed to disk at once), and reported only once durable, so an
 //! interrupted or crashed run leaves the project describing what really
 //! happened.
+//!
+//! Before a plug's first hook runs, its intent (`pending:` the status it
+//! moves to, see [`Plug::pending`]) is made durable the same way, in the
+//! same group commits: a run killed between a hook changing the product
+//! and the plug's state reaching disk leaves the plug pending, and the
+//! next `up` tears down before it sets up again (see [`super::plan`]).
+//! What stays out of reach: outputs a hook returned in the instant before
+//! the kill are lost, so recovery teardown finds what it cleans by the
+//! plug's identity (the example adapter looks its webhook up by source
+//! and topic).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -209,8 +219,8 @@ pub async fn run(
     let action = plan.action;
     let mut reports: Vec<Option<PlugReport>> = vec![None; plan.plugs.len()];
     let mut tasks = tokio::task::JoinSet::new();
-    let (commits, finished) = tokio::sync::mpsc::unbounded_channel();
-    let committer = tokio::spawn(commit(finished, snapshot.clone(), engine.clone()));
+    let (commits, received) = tokio::sync::mpsc::unbounded_channel();
+    let committer = tokio::spawn(commit(received, snapshot.clone(), engine.clone()));
 
     // Interleave plugs across instances so the first calls to start touch
     // as many different instances as possible.
@@ -257,11 +267,17 @@ pub async fn run(
         let planned = pp.clone();
         let (engine, commits) = (engine.clone(), commits.clone());
         tasks.spawn(async move {
-            let result = run.run().await;
+            let result = match record_intent(&engine, &commits, &planned, action, run).await {
+                Ok(run) => run.run().await,
+                Err(result) => result,
+            };
             let (plug, report) = finish(&engine, result, action, &planned);
             let plug = plug.filter(|_| engine.persists());
             // The report counts once the plug's state is durable.
-            if commits.send(Finished { slot, plug, report }).is_err() {
+            if commits
+                .send(Commit::Finished(Finished { slot, plug, report }))
+                .is_err()
+            {
                 tracing::error!(
                     "the plug state writer stopped; plug {} not saved",
                     planned.plug
@@ -296,6 +312,72 @@ pub async fn run(
     }
 }
 
+/// Makes durable that `run`'s plug is about to change (its `pending:`
+/// intent) before its first hook: a plug whose run changes its state and
+/// calls hooks, when the session saves anything. Gives the run back with
+/// its plug marked pending, or the plug's failed result when the intent
+/// could not be saved (no hook ran).
+async fn record_intent(
+    engine: &Session,
+    commits: &tokio::sync::mpsc::UnboundedSender<Commit>,
+    planned: &PlugPlan,
+    action: Action,
+    mut run: PlugRun,
+) -> Result<PlugRun, TaskResult> {
+    if !(engine.persists() && planned.changes_state && !planned.steps.is_empty()) {
+        return Ok(run);
+    }
+    run.plug.record_start(match action {
+        Action::Down => PlugStatus::Down,
+        _ => PlugStatus::Up,
+    });
+    let (done, durable) = tokio::sync::oneshot::channel();
+    let sent = commits.send(Commit::Intent {
+        plug: run.plug.clone(),
+        done,
+    });
+    let why = match (sent, durable.await) {
+        (Ok(()), Ok(Ok(()))) => {
+            crate::fsutil::fault::point("intent-saved");
+            return Ok(run);
+        }
+        (Ok(()), Ok(Err(e))) => e,
+        _ => "the plug state writer stopped".to_string(),
+    };
+    run.plug.pending = None;
+    Err(TaskResult {
+        plug: run.plug,
+        steps: Vec::new(),
+        error: Some(RunError::Unrunnable(format!(
+            "cannot record that its run starts, so no hook ran: {why}"
+        ))),
+        interrupted: false,
+        checks: Vec::new(),
+    })
+}
+
+/// What the plug state writer is given.
+enum Commit {
+    /// A plug about to run its first hook, marked pending: `done` hears
+    /// once that is durable (or why it could not be saved).
+    Intent {
+        plug: Plug,
+        done: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
+    /// A plug whose hooks are done.
+    Finished(Finished),
+}
+
+impl Commit {
+    /// The plug state this commit writes, if any.
+    fn plug(&self) -> Option<&Plug> {
+        match self {
+            Commit::Intent { plug, .. } => Some(plug),
+            Commit::Finished(f) => f.plug.as_ref(),
+        }
+    }
+}
+
 /// A plug whose hooks are done, waiting for its state to be durable.
 struct Finished {
     slot: usize,
@@ -310,41 +392,68 @@ const COMMIT_BATCH: usize = 256;
 /// How long a commit waits for more plugs to finish before it writes.
 const COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(5);
 
-/// Makes finished plugs durable in groups (group commit): the plugs that
-/// finished while the last group was being written, plus those finishing
-/// within [`COMMIT_WINDOW`], are written together: the secrets store first
-/// (the secret outputs their state refers to), then their files, each
-/// atomic and all flushed at once. Returns each plug's report once its
-/// state is on disk, never before.
+/// Makes plug states durable in groups (group commit): the intents and
+/// finished plugs that came while the last group was being written, plus
+/// those coming within [`COMMIT_WINDOW`], are written together: the
+/// secrets store first (the secret outputs their state refers to), then
+/// their files, each atomic and all flushed at once. Answers each intent
+/// and returns each finished plug's report once its state is on disk,
+/// never before.
 async fn commit(
-    mut finished: tokio::sync::mpsc::UnboundedReceiver<Finished>,
+    mut commits: tokio::sync::mpsc::UnboundedReceiver<Commit>,
     snapshot: Arc<Project>,
     engine: Arc<Session>,
 ) -> Vec<(usize, PlugReport)> {
     let mut done = Vec::new();
-    while let Some(first) = finished.recv().await {
+    while let Some(first) = commits.recv().await {
         let mut batch = vec![first];
         let window = tokio::time::Instant::now() + COMMIT_WINDOW;
         while batch.len() < COMMIT_BATCH {
-            match tokio::time::timeout_at(window, finished.recv()).await {
+            match tokio::time::timeout_at(window, commits.recv()).await {
                 Ok(Some(next)) => batch.push(next),
                 _ => break,
             }
         }
         let (snapshot, engine) = (snapshot.clone(), engine.clone());
-        let written = tokio::task::spawn_blocking(move || {
-            let plugs: Vec<Plug> = batch.iter().filter_map(|f| f.plug.clone()).collect();
-            if plugs.is_empty() {
-                return batch;
+        let written =
+            tokio::task::spawn_blocking(move || write_batch(&snapshot, &engine, batch)).await;
+        match written {
+            Ok(finished) => done.extend(finished.into_iter().map(|f| (f.slot, f.report))),
+            Err(e) => tracing::error!("a plug state write failed: {e}"),
+        }
+    }
+    done
+}
+
+/// Writes one group commit; answers its intents and gives back its
+/// finished plugs, failed where their state could not be saved.
+fn write_batch(snapshot: &Project, engine: &Session, batch: Vec<Commit>) -> Vec<Finished> {
+    let plugs: Vec<Plug> = batch.iter().filter_map(Commit::plug).cloned().collect();
+    if !plugs.is_empty()
+        && batch.iter().any(|c| matches!(c, Commit::Finished(_)))
+        && let Err(e) = engine.secrets().save()
+    {
+        tracing::error!("cannot save the secrets store: {}", error_chain(&e));
+    }
+    let mut results = snapshot.write_plugs(&plugs).into_iter();
+    let mut finished = Vec::new();
+    for c in batch {
+        let saved = match c.plug() {
+            Some(_) => results
+                .next()
+                .unwrap_or(Ok(()))
+                .map_err(|e| error_chain(&e)),
+            None => Ok(()),
+        };
+        match c {
+            Commit::Intent { done, .. } => {
+                // The plug's task may be gone (the run stopped): nothing to tell.
+                let _ = done.send(saved);
             }
-            if let Err(e) = engine.secrets().save() {
-                tracing::error!("cannot save the secrets store: {}", error_chain(&e));
-            }
-            let mut results = snapshot.write_plugs(&plugs).into_iter();
-            for f in batch.iter_mut().filter(|f| f.plug.is_some()) {
-                if let Some(Err(e)) = results.next() {
+            Commit::Finished(mut f) => {
+                if let Err(e) = saved {
                     // Done on the product, not recorded: say so, not "up".
-                    let why = format!("its state could not be saved: {}", error_chain(&e));
+                    let why = format!("its state could not be saved: {e}");
                     tracing::error!("plug {}: {why}", f.report.plug);
                     f.report.verdict = Verdict::Failed;
                     f.report.message = Some(match f.report.message.take() {
@@ -352,16 +461,11 @@ async fn commit(
                         None => why,
                     });
                 }
+                finished.push(f);
             }
-            batch
-        })
-        .await;
-        match written {
-            Ok(batch) => done.extend(batch.into_iter().map(|f| (f.slot, f.report))),
-            Err(e) => tracing::error!("a plug state write failed: {e}"),
         }
     }
-    done
+    finished
 }
 
 /// Plan indices, round-robin over the first instance each plug touches.
@@ -422,7 +526,9 @@ impl PlugRun {
                 result.interrupted = true;
                 break;
             }
-            match call(&session, &project, &plug, &step, action).await {
+            let called = call(&session, &project, &plug, &step, action).await;
+            crate::fsutil::fault::point("hook-returned");
+            match called {
                 Ok(Called::Outcome(out, max_outputs)) => {
                     let mut merged = plug.settings.clone();
                     merge_outputs(&mut merged, out.outputs);
@@ -467,6 +573,12 @@ impl PlugRun {
                         check: Some(report.state),
                     });
                     result.checks.push(report);
+                }
+                Err(error) if step.recovery => {
+                    // Cleaning after a killed run: what it meant to remove
+                    // may never have been made. Said, and the setup goes on.
+                    tracing::warn!(plug = %plug, "recovery teardown: {error}");
+                    result.steps.push(step_failed(&step, &error));
                 }
                 Err(error) => {
                     result.steps.push(step_failed(&step, &error));
@@ -533,7 +645,7 @@ async fn call(
         .limits
         .unwrap_or(session.runtime().config().limits)
         .outputs_bytes;
-    let r = match action {
+    let r = match if step.recovery { Action::Down } else { action } {
         Action::Up => adapter
             .setup(&step.hook, &ctx, &policy)
             .await
@@ -642,6 +754,10 @@ fn finish(
         plug.record_failure(e);
         Verdict::Failed
     } else if interrupted {
+        if steps.is_empty() {
+            // Stopped before its first hook: nothing of it changed.
+            plug.pending = None;
+        }
         Verdict::Interrupted
     } else {
         plug.record_success(match action {

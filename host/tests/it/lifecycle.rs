@@ -284,31 +284,118 @@ fn the_hostile_adapter_spinning_in_setup_is_contained() {
     assert_eq!(api.state.lock().unwrap().webhooks.len(), 1);
 }
 
-/// The status of every plug, as `list plugs --json` reads them back.
-fn statuses(root: &Path) -> Vec<String> {
+/// How many webhooks the API holds for each consumer instance.
+fn webhooks_by_consumer(api: &Api) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut by: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (id, hook) in &api.state.lock().unwrap().webhooks {
+        let consumer = hook["consumer"].as_str().unwrap_or("?").to_string();
+        by.entry(consumer).or_default().push(id.clone());
+    }
+    by
+}
+
+/// After a killed `command`: every plug file parses, the secrets store
+/// decrypts, a re-run finishes and sweeps the killed run's temporary
+/// files, and the API holds what one clean run gives: one webhook per
+/// plug, the one its file records, after `up`; none after `down`.
+fn killed_then_rerun(root: &Path, api: &Api, names: &[String], command: &str, how: &str) {
     let plugs = json(&ok(root, &["list", "plugs", "--json"]));
-    plugs
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["status"].as_str().unwrap_or("?").to_string())
-        .collect()
+    let plugs = plugs.as_array().unwrap();
+    assert_eq!(plugs.len(), names.len(), "after {how}");
+    assert!(
+        plugs
+            .iter()
+            .all(|p| matches!(p["status"].as_str(), Some("up" | "down"))
+                && p.get("last_error").is_none()),
+        "after {how}: {plugs:?}"
+    );
+    ok(root, &["secrets", "list", "--json"]);
+    ok(root, &[command]);
+    let leftovers: Vec<_> = walk(&root.join("instances"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".meshroom-tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "after {how}: {leftovers:?}");
+    let plugs = json(&ok(root, &["list", "plugs", "--json"]));
+    let webhooks = webhooks_by_consumer(api);
+    for p in plugs.as_array().unwrap() {
+        assert_eq!(p["status"], command, "after {how}: {p}");
+        assert!(p.get("pending").is_none(), "after {how}: {p}");
+        let consumer = p["dst_instance"].as_str().unwrap();
+        let held = webhooks.get(consumer).cloned().unwrap_or_default();
+        if command == "up" {
+            assert_eq!(
+                held,
+                vec![p["settings"]["webhook_id"].as_str().unwrap().to_string()],
+                "after {how} and a re-run, {consumer}'s webhooks"
+            );
+        }
+    }
+    if command == "up" {
+        ok(root, &["check"]);
+    } else {
+        assert!(
+            webhooks.is_empty(),
+            "after {how} and a re-run: {webhooks:?}"
+        );
+    }
 }
 
 #[test]
-fn up_and_down_killed_at_any_point_leave_every_plug_file_whole_and_a_rerun_finishes() {
+fn up_and_down_killed_at_any_point_leave_every_file_whole_and_no_duplicate_on_the_product() {
     let api = Api::start();
     let url = api.url();
-    let names: Vec<String> = (0..24).map(|i| format!("siem{i}")).collect();
+    let names: Vec<String> = (0..50).map(|i| format!("siem{i}")).collect();
     let instances: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), url.as_str())).collect();
     let dir = project(&instances);
     let root = dir.path();
+    let mut tried = 0;
+    // Armed kill points (`MESHROOM_FAULT`): where a crash is hardest to
+    // survive. `hook-returned`: the product changed, the plug's outputs not
+    // yet on disk (without the `pending:` intent, a re-run made a second
+    // webhook); `staged`/`renamed`: around one of the group commit's renames.
+    for (command, fault) in [
+        ("up", "hook-returned:1"),
+        ("down", "hook-returned:1"),
+        ("up", "intent-saved:1"),
+        ("up", "hook-returned:23"),
+        ("down", "staged:7"),
+        ("up", "staged:1"),
+        ("up", "hook-returned:50"),
+        ("down", "renamed:50"),
+        ("up", "renamed:75"),
+        ("down", "hook-returned:30"),
+        ("up", "staged:99"),
+        ("down", "intent-saved:1"),
+    ] {
+        // Each command starts from the other end.
+        ok(root, &[if command == "up" { "down" } else { "up" }]);
+        let out = meshroom_command(root, &[command])
+            .env("MESHROOM_FAULT", fault)
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success()
+                && String::from_utf8_lossy(&out.stderr).contains(fault.split(':').next().unwrap()),
+            "`{command}` with {fault} was not killed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tried += 1;
+        killed_then_rerun(
+            root,
+            &api,
+            &names,
+            command,
+            &format!("`{command}` killed at {fault}"),
+        );
+    }
+    // SIGKILL from outside, at times spread over the run: `up` on even
+    // rounds, `down` on odd ones.
     let mut kills = 0;
     for (round, delay) in [5u64, 20, 40, 70, 100, 150, 220, 320]
         .into_iter()
         .enumerate()
     {
-        // SIGKILL in the middle of the run: of `up` on even rounds, `down` on odd ones.
         let command = if round % 2 == 0 { "up" } else { "down" };
         let mut child = spawn_piped(meshroom_command(root, &[command]), None);
         std::thread::sleep(std::time::Duration::from_millis(delay));
@@ -317,30 +404,15 @@ fn up_and_down_killed_at_any_point_leave_every_plug_file_whole_and_a_rerun_finis
             kills += 1;
         }
         child.wait().unwrap();
-        // Every plug file is whole: the project loads, each plug has a state.
-        let states = statuses(root);
-        assert_eq!(states.len(), names.len());
-        assert!(
-            states.iter().all(|s| s == "up" || s == "down"),
-            "after killing `{command}` at {delay} ms: {states:?}"
+        tried += 1;
+        killed_then_rerun(
+            root,
+            &api,
+            &names,
+            command,
+            &format!("SIGKILL of `{command}` at {delay} ms"),
         );
-        // A re-run finishes what the killed one started, and sweeps the
-        // temporary files the kill left beside the plugs it saves again.
-        ok(root, &[command]);
-        let leftovers: Vec<_> = walk(&root.join("instances"))
-            .into_iter()
-            .filter(|p| p.to_string_lossy().contains(".meshroom-tmp-"))
-            .collect();
-        assert!(leftovers.is_empty(), "{leftovers:?}");
-        let want = if command == "up" { "up" } else { "down" };
-        assert!(
-            statuses(root).iter().all(|s| s == want),
-            "{:?}",
-            statuses(root)
-        );
-        if command == "up" {
-            ok(root, &["check"]);
-        }
     }
     assert!(kills >= 3, "only {kills} runs were still going when killed");
+    assert!(tried >= 20);
 }

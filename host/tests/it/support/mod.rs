@@ -191,7 +191,7 @@ pub struct ApiState {
 }
 
 /// A tiny REST API on 127.0.0.1 (a free port), served by a thread until
-/// dropped: webhooks (create/get/delete), events (ingest/page), commands,
+/// dropped: webhooks (create/get/delete, list by field), events (ingest/page), commands,
 /// and any collection `/api/<a>/<b>` (POST creates a resource with an `id`,
 /// GET and DELETE `/api/<a>/<b>/<id>`). Everything but events needs
 /// `Authorization: Bearer k-123`.
@@ -337,6 +337,20 @@ fn route(req: &Seen, state: &Mutex<ApiState>) -> (u16, Option<Value>) {
             hook["id"] = json!(id);
             st.webhooks.insert(id.clone(), hook);
             (201, Some(json!({"id": id, "token": format!("tok-{id}")})))
+        }
+        ("GET", ["webhooks"]) => {
+            // `?source=…&topic=…`: the webhooks with those fields.
+            let wanted: Vec<(&str, &str)> = query
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .collect();
+            let found: Vec<Value> = st
+                .webhooks
+                .values()
+                .filter(|h| wanted.iter().all(|(k, v)| h[*k].as_str() == Some(*v)))
+                .cloned()
+                .collect();
+            (200, Some(json!({"webhooks": found})))
         }
         ("GET", ["webhooks", id]) => match st.webhooks.get(*id) {
             Some(h) => (200, Some(h.clone())),
