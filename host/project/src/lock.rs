@@ -146,6 +146,9 @@ impl ProjectLock {
         };
         let mut line = serde_json::to_string(&me).unwrap_or_default();
         line.push('\n');
+        // The sole writer now: temporary files a killed one left at the
+        // root (beside `secrets.age`, `meshroom.lock`) are litter.
+        meshroom_fsutil::remove_stale_temps(root);
         let lock = ProjectLock { file, path };
         let written = lock
             .file

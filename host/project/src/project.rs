@@ -532,6 +532,11 @@ impl Project {
     /// Writes an instance's `config.yaml` and records it in the project.
     pub fn save_instance(&mut self, instance: Instance) -> Result<()> {
         self.checked(&instance.config_path())?;
+        // Writers hold the project's lock: a temporary file beside the
+        // config is a killed writer's.
+        if let Some(folder) = instance.config_path().parent() {
+            meshroom_fsutil::remove_stale_temps(folder);
+        }
         instance.save()?;
         match self
             .instances

@@ -1116,3 +1116,215 @@ fn add_on_a_terminal_prompts_secret_settings_hidden() {
     assert!(!json.contains("bouncer_token"), "{json}");
     assert_no_plaintext_under(p.path(), SECRET);
 }
+
+/// How a crash test ends a command: an armed kill point (`MESHROOM_FAULT`)
+/// or SIGKILL from outside after a delay.
+#[derive(Debug, Clone, Copy)]
+enum Kill {
+    At(&'static str, usize),
+    After(u64),
+}
+
+impl User {
+    /// Runs `args`, ended as `kill` says; whether it was ended before it finished.
+    fn killed(&self, project: &Path, args: &[&str], stdin: &str, kill: Kill) -> bool {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshroom"));
+        cmd.arg("-p").arg(project).args(args);
+        cmd.env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.config_dir())
+            .env_remove("RUST_LOG");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        if let Kill::At(point, n) = kill {
+            cmd.env("MESHROOM_FAULT", format!("{point}:{n}"));
+        }
+        let mut child = support::spawn_piped(cmd, Some(stdin.as_bytes()));
+        if let Kill::After(ms) = kill {
+            std::thread::sleep(Duration::from_millis(ms));
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap();
+            }
+        }
+        !child.wait().unwrap().success()
+    }
+}
+
+/// The secrets the store lists, as `scope name` lines.
+fn listed_secrets(user: &User, project: &Path) -> std::collections::BTreeSet<String> {
+    let rows: serde_json::Value =
+        serde_json::from_str(&user.ok(project, &["--json", "secrets", "list"], None)).unwrap();
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["scope"].as_str().unwrap(),
+                r["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn temporaries_under(dir: &Path) -> Vec<PathBuf> {
+    walk(dir)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".meshroom-tmp-"))
+        .collect()
+}
+
+#[test]
+fn secrets_set_on_a_thousand_entries_and_configure_killed_at_any_point_lose_nothing_saved() {
+    let keys = tempfile::tempdir().unwrap();
+    let (id_file, public) = age_keygen(keys.path(), "carol.txt");
+    let carol = User::new().with("MESHROOM_AGE_IDENTITY_FILE", id_file.to_str().unwrap());
+    let p = siem_project(&carol);
+    carol.ok(p.path(), &["secrets", "recipients", "add", &public], None);
+    // 1,000 entries over 100 instances, written by the age CLI.
+    let mut scopes = serde_json::Map::new();
+    for i in 0..1000 {
+        let scope = format!("instance:siem/inst{}", i / 10);
+        let entry = scopes.entry(scope).or_insert_with(|| serde_json::json!({}));
+        entry[format!("key{i}")] = serde_json::json!(format!("v-{i}-{SECRET}"));
+    }
+    let doc = keys.path().join("doc.json");
+    std::fs::write(
+        &doc,
+        serde_json::json!({"version": 1, "scopes": scopes}).to_string(),
+    )
+    .unwrap();
+    let status = Command::new("age")
+        .args(["-e", "-a", "-R"])
+        .arg(p.path().join("secrets.recipients"))
+        .arg("-o")
+        .arg(p.path().join("secrets.age"))
+        .arg(&doc)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut saved = listed_secrets(&carol, p.path());
+    assert_eq!(saved.len(), 1000);
+
+    // `secrets set`: at each of its writes' kill points, then SIGKILLs
+    // spread over its run (decrypting and encrypting 1,000 entries).
+    let mut tried = 0;
+    let kills = [
+        Kill::At("staged", 1),
+        Kill::At("renamed", 1),
+        Kill::After(2),
+        Kill::After(5),
+        Kill::After(8),
+        Kill::After(12),
+        Kill::After(18),
+        Kill::After(25),
+    ];
+    for (i, kill) in kills.into_iter().enumerate() {
+        let name = format!("new{i}");
+        let value = format!("n-{i}-{SECRET}");
+        let args = ["secrets", "set", "instance:siem/fresh", name.as_str()];
+        let ended = carol.killed(p.path(), &args, &format!("{value}\n"), kill);
+        tried += usize::from(ended);
+        // The store decrypts and holds everything saved before; the killed
+        // write is there whole or not at all.
+        let now = listed_secrets(&carol, p.path());
+        assert!(now.is_superset(&saved), "{kill:?} lost entries");
+        let extra: Vec<_> = now.difference(&saved).collect();
+        assert!(extra.len() <= 1, "{kill:?}: {extra:?}");
+        if !extra.is_empty() {
+            let got = carol.ok(
+                p.path(),
+                &["secrets", "get", "instance:siem/fresh", &name, "--reveal"],
+                None,
+            );
+            assert_eq!(got.trim(), value, "{kill:?}");
+        }
+        // A re-run completes and sweeps the killed one's temporary file.
+        carol.ok(p.path(), &args, Some(&format!("{value}\n")));
+        assert!(temporaries_under(p.path()).is_empty(), "{kill:?}");
+        saved.insert(format!("instance:siem/fresh {name}"));
+        assert_eq!(listed_secrets(&carol, p.path()), saved);
+    }
+    let sample = carol.ok(
+        p.path(),
+        &[
+            "secrets",
+            "get",
+            "instance:siem/inst42",
+            "key421",
+            "--reveal",
+        ],
+        None,
+    );
+    assert_eq!(sample.trim(), format!("v-421-{SECRET}"));
+
+    // `configure` writes the instance's config and the store: killed at
+    // each of its writes (until one run gets through), the instance reads
+    // back with its old settings or its new ones, never without its key.
+    carol.ok(
+        p.path(),
+        &[
+            "add",
+            "siem",
+            "soc1",
+            "-c",
+            "url=https://127.0.0.1:9",
+            "-s",
+            "api_key",
+        ],
+        Some("old-key\n"),
+    );
+    let mut point = 0;
+    for kind in ["staged", "renamed"] {
+        for n in 1.. {
+            let args = [
+                "configure",
+                "soc1",
+                "-c",
+                "url=https://127.0.0.1:10",
+                "-s",
+                "api_key",
+            ];
+            if !carol.killed(p.path(), &args, "new-key\n", Kill::At(kind, n)) {
+                break; // every write of the run got through
+            }
+            point += 1;
+            let instances: serde_json::Value =
+                serde_json::from_str(&carol.ok(p.path(), &["--json", "list", "instances"], None))
+                    .unwrap();
+            assert!(instances.to_string().contains("soc1"), "{kind}:{n}");
+            let key = carol.ok(
+                p.path(),
+                &[
+                    "secrets",
+                    "get",
+                    "instance:siem/soc1",
+                    "api_key",
+                    "--reveal",
+                ],
+                None,
+            );
+            assert!(matches!(key.trim(), "old-key" | "new-key"), "{kind}:{n}");
+            carol.ok(p.path(), &args, Some("new-key\n"));
+            assert!(temporaries_under(p.path()).is_empty(), "{kind}:{n}");
+            // Back to the old settings for the next kill point.
+            carol.ok(
+                p.path(),
+                &[
+                    "configure",
+                    "soc1",
+                    "-c",
+                    "url=https://127.0.0.1:9",
+                    "-s",
+                    "api_key",
+                ],
+                Some("old-key\n"),
+            );
+        }
+    }
+    let config = std::fs::read_to_string(p.path().join("instances/siem/soc1/config.yaml")).unwrap();
+    assert!(config.contains("url: https://127.0.0.1:10"), "{config}");
+    assert!(point >= 2, "configure was killed at {point} points");
+    assert!(tried >= 4, "set was ended {tried} times");
+    assert_eq!(listed_secrets(&carol, p.path()).len(), 1009);
+}

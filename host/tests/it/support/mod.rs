@@ -99,18 +99,47 @@ pub fn spawn_piped(mut cmd: Command, stdin: Option<&[u8]>) -> Child {
     child
 }
 
-/// Waits for `child`; kills it and fails the test with `hung` when it
-/// runs past `limit`.
+/// Waits for `child`, reading its output meanwhile (a full pipe would
+/// stall it); kills it and fails the test with `hung` when it runs past
+/// `limit`.
 pub fn wait_within(mut child: Child, limit: Duration, hung: &str) -> Output {
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
         if Instant::now() > deadline {
             child.kill().unwrap();
             panic!("{hung}");
         }
         std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
     }
-    child.wait_with_output().unwrap()
 }
 
 /// Runs `cmd` under a reader that stops after the first line (`| head -1`):
