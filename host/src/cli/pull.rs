@@ -55,7 +55,11 @@ pub fn exec(args: PullArgs, ctx: &Context) -> anyhow::Result<()> {
 
     let entry = pulled.lock_entry();
     let product_dir = ctx.project_dir.join("products").join(&pulled.product);
-    if product_dir.exists() && lock.get(&pulled.product).is_none() && !args.force {
+    if product_dir.exists()
+        && lock.get(&pulled.product).is_none()
+        && !left_by_a_pull(&product_dir, &reference)
+        && !args.force
+    {
         bail!(
             "`{}` already exists and was not pulled from a registry; remove it or pass `--force` to replace it",
             product_dir.display()
@@ -156,6 +160,8 @@ fn install(
     let pinned = reference.pinned(&pulled.manifest_digest).to_string();
     map.insert(Value::String("adapter".to_string()), Value::String(pinned));
     let yaml = serde_yaml_ng::to_string(&definition).context("failed to encode the definition")?;
+    // Under the project's writer lock: a temporary file here is a killed pull's.
+    crate::fsutil::remove_stale_temps(product_dir);
     let definition_path = product_dir.join("definition.yaml");
     write_atomic(&definition_path, yaml.as_bytes())
         .with_context(|| format!("failed to write `{}`", definition_path.display()))?;
@@ -164,10 +170,36 @@ fn install(
         check_relative_path(&file.path).map_err(anyhow::Error::msg)?;
         let path = product_dir.join(&file.path);
         refuse_links(product_dir, &path)?;
+        if let Some(folder) = path.parent() {
+            crate::fsutil::remove_stale_temps(folder);
+        }
         write_atomic(&path, &file.bytes)
             .with_context(|| format!("failed to write `{}`", path.display()))?;
     }
     Ok(())
+}
+
+/// Whether `product_dir`, though not in the lockfile, is what a pull of
+/// `reference`'s repository left when it was killed before it saved the
+/// lockfile: a definition whose adapter is pinned in that repository, or
+/// no definition at all (killed before writing it). Anything else may be
+/// a vendor's own work: never replaced without `--force`.
+fn left_by_a_pull(product_dir: &Path, reference: &ArtifactRef) -> bool {
+    let text = match std::fs::read(product_dir.join("definition.yaml")) {
+        Ok(t) => t,
+        Err(e) => return e.kind() == std::io::ErrorKind::NotFound,
+    };
+    serde_yaml_ng::from_slice::<Value>(&text)
+        .ok()
+        .as_ref()
+        .and_then(|d| d.get("adapter"))
+        .and_then(Value::as_str)
+        .and_then(|a| ArtifactRef::parse(a).ok())
+        .is_some_and(|a| {
+            a.digest().is_some()
+                && a.registry() == reference.registry()
+                && a.name_hint() == reference.name_hint()
+        })
 }
 
 /// Refuses to write through a symbolic link inside the product folder.

@@ -36,6 +36,30 @@ impl Machine {
         stdin: Option<&str>,
         env: &[(&str, &str)],
     ) -> Output {
+        let mut cmd = self.command(args);
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        cmd.envs(env.iter().copied());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(input) = stdin {
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    /// `meshroom -p PROJECT ARGS…` in this machine's environment.
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshroom"));
         cmd.arg("-p")
             .arg(self.project())
@@ -54,25 +78,8 @@ impl Machine {
             .env_remove("DOCKER_CONFIG")
             .env_remove("MESHROOM_KEYS_DIR")
             .env_remove("MESHROOM_KEY_PASSPHRASE")
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd.envs(env.iter().copied());
-        let mut child = cmd.spawn().unwrap();
-        if let Some(input) = stdin {
-            use std::io::Write as _;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-        }
-        child.wait_with_output().unwrap()
+            .env_remove("MESHROOM_FAULT");
+        cmd
     }
 
     /// Runs meshroom and returns stdout; panics with stderr on failure.
@@ -664,4 +671,134 @@ fn a_python_adapter_is_published_pulled_and_run_by_up() {
         Some("tok-wh-1"),
         "the secret output `up` stored reached teardown"
     );
+}
+
+/// Files under `dir` whose name says a write was cut short.
+fn temporaries_under(dir: &Path) -> Vec<PathBuf> {
+    support::walk(dir)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".meshroom-tmp-"))
+        .collect()
+}
+
+#[test]
+fn publish_and_pull_killed_at_every_write_then_rerun_give_what_one_clean_run_gives() {
+    let registry = DockerRegistry::start().unwrap();
+    let remote = format!("{}/acme/ips:1.0.0", registry.addr());
+    let local = "acme/ips:1.0.0";
+    // What one clean run gives: the vendor's digests, the operator's files.
+    let clean = Machine::new();
+    write_product(&clean.project(), "acme_ips", "v1");
+    let publish = |m: &Machine, to: &str| {
+        json(&m.ok(&["--json", "publish", "acme_ips", "--to", to]))["manifest_digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let remote_digest = publish(&clean, &remote);
+    let local_digest = publish(&clean, local);
+    let installed = Machine::new();
+    installed.ok(&["pull", &remote]);
+    let files = |m: &Machine| {
+        [
+            "products/acme_ips/definition.yaml",
+            "products/acme_ips/integrations/zeek/events_consumer.yml",
+            "meshroom.lock",
+        ]
+        .map(|f| std::fs::read_to_string(m.project().join(f)).unwrap())
+    };
+    let clean_files = files(&installed);
+    let mut points = 0;
+
+    // `publish` to the image-layout registry (every write local), killed at
+    // each of its writes in turn, from an empty registry each time.
+    let vendor = Machine::new();
+    write_product(&vendor.project(), "acme_ips", "v1");
+    let layout = vendor.root.path().join("default-registry");
+    for kind in ["staged", "renamed"] {
+        for n in 1.. {
+            let _ = std::fs::remove_dir_all(&layout);
+            let fault = format!("{kind}:{n}");
+            let out = vendor.meshroom_env(
+                &["publish", "acme_ips", "--to", local],
+                None,
+                &[("MESHROOM_FAULT", &fault)],
+            );
+            if out.status.success() {
+                break; // past its last write
+            }
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("aborting at"),
+                "publish at {fault}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            points += 1;
+            assert_eq!(
+                publish(&vendor, local),
+                local_digest,
+                "re-run after {fault}"
+            );
+            assert!(temporaries_under(&vendor.project()).is_empty(), "{fault}");
+            // The registry serves it whole: a second project pulls it.
+            let reader = Machine::new();
+            let out = reader.ok_env(
+                &["pull", local],
+                None,
+                &[("MESHROOM_REGISTRY_DIR", layout.to_str().unwrap())],
+            );
+            assert!(out.starts_with("pulled acme_ips"), "{fault}: {out}");
+        }
+    }
+
+    // `publish` to the real registry, killed from outside mid-upload.
+    for delay in [5u64, 15, 30, 60, 100] {
+        let v = Machine::new();
+        write_product(&v.project(), "acme_ips", "v1");
+        let to = format!("{}/acme/killed{delay}:1.0.0", registry.addr());
+        let mut child =
+            support::spawn_piped(v.command(&["publish", "acme_ips", "--to", &to]), None);
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        let _ = child.kill();
+        child.wait().unwrap();
+        points += 1;
+        assert_eq!(publish(&v, &to), remote_digest, "re-run after {delay} ms");
+        let reader = Machine::new();
+        reader.ok(&["pull", &to]);
+    }
+
+    // `pull` from the real registry, killed at each of its writes (blobs
+    // into the cache, the product's files, the lockfile), from an empty
+    // cache and project each time.
+    let operator = Machine::new();
+    for kind in ["staged", "renamed"] {
+        for n in 1.. {
+            let _ = std::fs::remove_dir_all(operator.project());
+            let _ = std::fs::remove_dir_all(operator.root.path().join("cache"));
+            let fault = format!("{kind}:{n}");
+            let out =
+                operator.meshroom_env(&["pull", &remote], None, &[("MESHROOM_FAULT", &fault)]);
+            if out.status.success() {
+                break;
+            }
+            points += 1;
+            // Whatever is there parses; a re-run finishes; the cache and
+            // the lockfile verify (`--locked` checks both).
+            for f in ["products/acme_ips/definition.yaml", "meshroom.lock"] {
+                if let Ok(text) = std::fs::read_to_string(operator.project().join(f)) {
+                    serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text)
+                        .unwrap_or_else(|e| panic!("{f} after {fault}: {e}"));
+                }
+            }
+            operator.ok(&["pull", &remote]);
+            operator.ok(&["pull", &remote, "--locked"]);
+            let lock = std::fs::read_to_string(operator.project().join("meshroom.lock")).unwrap();
+            assert!(lock.contains(&remote_digest), "{fault}: {lock}");
+            let got = files(&operator);
+            assert_eq!(got[..2], clean_files[..2], "after {fault}");
+            let left = temporaries_under(&operator.project());
+            assert!(left.is_empty(), "{fault}: {left:?}");
+        }
+    }
+    assert!(points >= 10, "only {points} kill points");
+    eprintln!("publish and pull: {points} kill points");
 }
