@@ -284,6 +284,42 @@ fn the_hostile_adapter_spinning_in_setup_is_contained() {
     assert_eq!(api.state.lock().unwrap().webhooks.len(), 1);
 }
 
+#[test]
+fn a_plug_left_pending_is_shown_checked_as_such_and_torn_down_before_its_setup() {
+    let api = Api::start();
+    let dir = project(&[("siem1", &api.url())]);
+    let root = dir.path();
+    ok(root, &["up"]);
+    // What a run killed mid-`up` leaves: the webhook made, its id not saved.
+    let path = root.join("instances/edr/edr1/plugs/siem1/events.yaml");
+    write(path.clone(), "pending: up\n");
+    let listed = ok(root, &["list", "plugs"]);
+    assert!(listed.contains("down, pending up"), "{listed}");
+    let (_, text) = fails(root, &["check"]);
+    assert!(
+        text.contains("pending") && text.contains("meshroom up"),
+        "{text}"
+    );
+    let plan = json(&ok(root, &["--json", "plan"]));
+    let steps = &plan["plugs"][0]["steps"];
+    assert_eq!(steps[0]["hook"], "delete_webhook");
+    assert_eq!(steps[0]["recovery"], true);
+    assert_eq!(steps[1]["hook"], "create_webhook");
+    assert!(steps[1].get("recovery").is_none());
+    // up: the orphan is found by the plug's identity and deleted, one webhook is made.
+    let before: Vec<String> = api.state.lock().unwrap().webhooks.keys().cloned().collect();
+    ok(root, &["up"]);
+    let after: Vec<String> = api.state.lock().unwrap().webhooks.keys().cloned().collect();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(before, after);
+    let plug = plug_file(root, "siem1");
+    assert!(
+        plug.contains(&format!("webhook_id: {}", after[0])) && !plug.contains("pending"),
+        "{plug}"
+    );
+    ok(root, &["check"]);
+}
+
 /// How many webhooks the API holds for each consumer instance.
 fn webhooks_by_consumer(api: &Api) -> std::collections::BTreeMap<String, Vec<String>> {
     let mut by: std::collections::BTreeMap<String, Vec<String>> = Default::default();
