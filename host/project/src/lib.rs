@@ -13,8 +13,8 @@
 //! a [`HookIndex`] the engine fills from the adapters' `describe()`.
 //! Every write is atomic and stays inside the project folder.
 //!
-//! Main entry points: [`Project::load`] (or [`Project::load_products`] for
-//! commands about products alone), lookups ([`Project::product`],
+//! Main entry points: [`Project::load`] (or [`Project::load_scope`] for a
+//! command that reads only part of the project: see [`Scope`]), lookups ([`Project::product`],
 //! [`Project::instance`], [`Project::find_plug`], [`Project::plug_ends`]),
 //! listings ([`Project::list_integrations`], [`Project::integration_views`]),
 //! [`Project::resolve_plug`] / [`Project::plug`], and the writes
@@ -38,6 +38,7 @@ mod python_hooks;
 mod query;
 mod reader;
 mod resolve;
+mod scope;
 mod secret_names;
 mod setting;
 pub mod templates;
@@ -56,6 +57,7 @@ pub use project::{Project, is_project};
 pub use python_hooks::PythonFileProblem;
 pub use query::{IntegrationFilter, ListedIntegration};
 pub use reader::RACY as LOAD_CACHE_RACY;
+pub use scope::{Scope, Select};
 pub use resolve::{PlugOutcome, PlugRefusal, PlugRequest, Resolution, ResolveError, SetupBy};
 pub use secret_names::looks_secret;
 pub use setting::{Setting, SettingItems, SettingType, is_secret_setting, parse_value};

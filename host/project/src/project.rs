@@ -13,6 +13,7 @@ use super::plug::Plug;
 use super::product::{Product, ProductDefinition};
 use super::python_hooks::{self, PythonFileProblem};
 use super::reader::{Reader, SavedCache};
+use super::scope::{Scope, Select};
 
 /// A loaded project: products, their explicit integrations, instances and
 /// plugs, each file read once. Lookups by name are O(1).
@@ -28,6 +29,10 @@ pub struct Project {
     /// What the products' Python hook files declare, read statically.
     python_hooks: Vec<DeclaredHook>,
     python_problems: Vec<PythonFileProblem>,
+    /// The products and instances the load read (see [`Scope`]): a
+    /// lookup outside them is an error saying so, not "unknown".
+    loaded_products: Select,
+    loaded_instances: Select,
 }
 
 /// Whether `dir` holds a meshroom project (a `products/` folder, as the original checks).
@@ -39,11 +44,7 @@ impl Project {
     /// Loads the project at `root`: every definition, integration, instance
     /// and plug file, once. A malformed file is an error naming it.
     pub fn load(root: &Path) -> Result<Project> {
-        let saved = SavedCache::read(root);
-        let mut reader = Reader::cached(root, &saved);
-        let project = Self::load_with(&mut reader, root)?;
-        reader.finish();
-        Ok(project)
+        Self::load_scope(root, &Scope::all())
     }
 
     /// [`Self::load`] reading every file from disk: no cache used or saved.
@@ -55,21 +56,30 @@ impl Project {
     /// instances, no plugs), for commands about products only: on a large
     /// mesh most files are instances' and plugs'.
     pub fn load_products(root: &Path) -> Result<Project> {
+        Self::load_scope(root, &Scope::products())
+    }
+
+    /// Loads what `scope` names and nothing else (see [`Scope`]), through
+    /// the load cache; what it leaves out stays cached for other scopes.
+    pub fn load_scope(root: &Path, scope: &Scope) -> Result<Project> {
         let saved = SavedCache::read(root);
-        let mut reader = Reader::cached(root, &saved).keeping_unread();
-        let project = Self::load_parts(&mut reader, root, false)?;
+        let mut reader = Reader::cached(root, &saved);
+        if !scope.is_all() {
+            reader = reader.keeping_unread();
+        }
+        let project = Self::load_parts(&mut reader, root, scope)?;
         reader.finish();
         Ok(project)
     }
 
     pub(super) fn load_with(reader: &mut Reader<'_>, root: &Path) -> Result<Project> {
-        Self::load_parts(reader, root, true)
+        Self::load_parts(reader, root, &Scope::all())
     }
 
     pub(super) fn load_parts(
         reader: &mut Reader<'_>,
         root: &Path,
-        instances: bool,
+        scope: &Scope,
     ) -> Result<Project> {
         if !is_project(root) {
             return Err(ProjectError::NotAProject(root.to_path_buf()));
@@ -84,9 +94,33 @@ impl Project {
             plugs: Vec::new(),
             python_hooks: Vec::new(),
             python_problems: Vec::new(),
+            loaded_products: scope.products.clone(),
+            loaded_instances: scope.instances.clone(),
         };
+        project.load_instances(reader, root, scope)?;
+        if scope.instance_products
+            && let Select::Named(names) = &mut project.loaded_products
+        {
+            names.extend(project.instances.iter().map(|i| i.product.clone()));
+        }
+        project.load_products_in(reader, root)?;
+        for problem in &project.python_problems {
+            tracing::warn!("{problem}");
+        }
+        project.reindex();
+        Ok(project)
+    }
+
+    /// Reads the products [`Self::loaded_products`] selects.
+    fn load_products_in(&mut self, reader: &mut Reader<'_>, root: &Path) -> Result<()> {
+        if self.loaded_products.is_empty() {
+            return Ok(());
+        }
         for dir in reader.sub_dirs(&root.join("products"))? {
             let name = file_name(&dir);
+            if !self.loaded_products.contains(&name) {
+                continue;
+            }
             if let Err(e) = validate_name("product", &name) {
                 tracing::warn!("skipping folder `{}`: {e}", dir.display());
                 continue;
@@ -99,40 +133,71 @@ impl Project {
                         product.python_files.push(file);
                     } else {
                         let integration = Integration::load_with(reader, &file)?;
-                        project.integrations.push(integration);
+                        self.integrations.push(integration);
                     }
                 }
             }
             python_hooks::read_product(
                 reader,
                 &product,
-                &mut project.python_hooks,
-                &mut project.python_problems,
+                &mut self.python_hooks,
+                &mut self.python_problems,
             )?;
-            project.products.push(product);
+            self.products.push(product);
         }
-        for problem in &project.python_problems {
-            tracing::warn!("{problem}");
+        Ok(())
+    }
+
+    /// Reads the instances `scope` selects, with their plugs when it asks,
+    /// then (for named instances) the instances those plugs reach.
+    fn load_instances(&mut self, reader: &mut Reader<'_>, root: &Path, scope: &Scope) -> Result<()> {
+        if scope.instances.is_empty() {
+            return Ok(());
         }
-        let instance_dirs = match instances {
-            true => reader.sub_dirs(&root.join("instances"))?,
-            false => Vec::new(),
-        };
-        for product_dir in instance_dirs {
-            for dir in reader.sub_dirs(&product_dir)? {
-                let instance = Instance::load_with(reader, &dir)?;
-                for dst_dir in reader.sub_dirs(&dir.join("plugs"))? {
-                    for file in reader.files(&dst_dir, &["yaml", "yml"])? {
-                        let mut plug = Plug::load_with(reader, &file)?;
-                        plug.src_product.clone_from(&instance.product);
-                        project.plugs.push(plug);
+        let product_dirs = reader.sub_dirs(&root.join("instances"))?;
+        let mut wanted = scope.instances.clone();
+        let mut with_plugs = scope.plugs;
+        loop {
+            for product_dir in &product_dirs {
+                for dir in reader.sub_dirs(product_dir)? {
+                    if !wanted.contains(&file_name(&dir)) {
+                        continue;
                     }
+                    let instance = Instance::load_with(reader, &dir)?;
+                    if with_plugs {
+                        for dst_dir in reader.sub_dirs(&dir.join("plugs"))? {
+                            for file in reader.files(&dst_dir, &["yaml", "yml"])? {
+                                let mut plug = Plug::load_with(reader, &file)?;
+                                plug.src_product.clone_from(&instance.product);
+                                self.plugs.push(plug);
+                            }
+                        }
+                    }
+                    self.instances.push(instance);
                 }
-                project.instances.push(instance);
             }
+            // Named instances: then the other ends of their plugs, once.
+            let Select::Named(loaded) = &wanted else {
+                return Ok(());
+            };
+            if !with_plugs {
+                return Ok(());
+            }
+            let ends: std::collections::BTreeSet<String> = self
+                .plugs
+                .iter()
+                .map(|p| p.dst_instance.clone())
+                .filter(|d| !loaded.contains(d))
+                .collect();
+            if ends.is_empty() {
+                return Ok(());
+            }
+            if let Select::Named(all) = &mut self.loaded_instances {
+                all.extend(ends.iter().cloned());
+            }
+            wanted = Select::Named(ends);
+            with_plugs = false;
         }
-        project.reindex();
-        Ok(project)
     }
 
     fn reindex(&mut self) {
@@ -192,6 +257,11 @@ impl Project {
 
     // ----- lookups -------------------------------------------------------
 
+    /// Whether the load read the whole project (no [`Scope`] narrowed it).
+    pub fn loaded_everything(&self) -> bool {
+        self.loaded_products == Select::All && self.loaded_instances == Select::All
+    }
+
     /// Every product, sorted by name.
     pub fn products(&self) -> &[Product] {
         &self.products
@@ -203,6 +273,12 @@ impl Project {
 
     /// The product named `name`, or an error suggesting the closest names.
     pub fn product(&self, name: &str) -> Result<&Product> {
+        if !self.loaded_products.contains(name) && self.find_product(name).is_none() {
+            return Err(ProjectError::NotLoaded {
+                what: "product",
+                name: name.to_string(),
+            });
+        }
         self.find_product(name)
             .ok_or_else(|| ProjectError::Unknown {
                 what: "product",
@@ -234,6 +310,10 @@ impl Project {
             .collect();
         match found.as_slice() {
             [one] => Ok(one),
+            [] if !self.loaded_instances.contains(name) => Err(ProjectError::NotLoaded {
+                what: "instance",
+                name: name.to_string(),
+            }),
             [] => Err(ProjectError::Unknown {
                 what: "instance",
                 name: name.to_string(),

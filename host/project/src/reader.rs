@@ -533,7 +533,7 @@ fn prune(projects: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Project;
+    use crate::{Project, Scope};
 
     /// A temp folder with a project (`project/`: two products, two
     /// instances, one plug) and where its cache goes (`cache/load-cache`).
@@ -650,7 +650,7 @@ mod tests {
         let saved = SavedCache::read_at(Some(f.cache()));
         let mut reader =
             Reader::cached_trusting(&f.root(), &saved, Duration::ZERO).keeping_unread();
-        let p = Project::load_parts(&mut reader, &f.root(), false).unwrap();
+        let p = Project::load_parts(&mut reader, &f.root(), &Scope::products()).unwrap();
         reader.finish();
         assert_eq!(p.products().len(), 2);
         assert!(p.instances().is_empty() && p.plugs().is_empty());
@@ -658,6 +658,61 @@ mod tests {
         assert!(hits > 0);
         assert_eq!(misses, 0, "instances and plugs are still cached");
         assert_eq!(summary(&p), f.uncached());
+    }
+
+    impl Fixture {
+        /// Loads `scope` through the cache; returns the project and (hits, misses).
+        fn load_scope(&self, scope: &Scope) -> (Project, usize, usize) {
+            let saved = SavedCache::read_at(Some(self.cache()));
+            let mut reader =
+                Reader::cached_trusting(&self.root(), &saved, Duration::ZERO).keeping_unread();
+            let project = Project::load_parts(&mut reader, &self.root(), scope).unwrap();
+            let (hits, misses) = reader.cache.as_ref().map(|c| (c.hits, c.misses)).unwrap();
+            reader.finish();
+            (project, hits, misses)
+        }
+    }
+
+    #[test]
+    fn scoped_loads_read_only_their_part_and_see_what_another_scope_left_changed() {
+        let f = Fixture::new();
+        f.write("instances/siem/s2/config.yaml", "");
+        f.write("instances/siem/s2/plugs/e1/alerts.yaml", "format: ecs\n");
+        f.load();
+        // The mesh without products: no product file is even looked at.
+        let (mesh, _, misses) = f.load_scope(&Scope::mesh());
+        assert_eq!(misses, 0);
+        assert!(mesh.products().is_empty());
+        assert_eq!((mesh.instances().len(), mesh.plugs().len()), (3, 2));
+        let err = mesh.product("siem").unwrap_err().to_string();
+        assert!(err.contains("outside what this command loaded"), "{err}");
+        // Around e1: e1, its plug's other end s1, and their products; not s2.
+        let (around, _, _) = f.load_scope(&Scope::around(["e1"]));
+        let names: Vec<&str> = around.instances().iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["e1", "s1"]);
+        assert_eq!(around.plugs().len(), 1);
+        let products: Vec<&str> = around.products().iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(products, ["edr", "siem"]);
+        assert!(around.plug_products(&around.plugs()[0]).is_ok());
+        assert!(around.instance("nope", None).is_err());
+        // A definition edited while only the mesh was read, then an
+        // instance edited while only products were: each scope that reads
+        // a changed file sees the change, and a full load sees both.
+        f.write("products/siem/definition.yaml", "consumes:\n  alerts:\n    - mode: push\n");
+        f.load_scope(&Scope::mesh());
+        f.write("instances/edr/e1/config.yaml", "settings:\n  url: http://b\n");
+        let (products, _, misses) = f.load_scope(&Scope::products());
+        assert_eq!(misses, 1, "only the edited definition is read again");
+        assert!(format!("{:?}", products.product("siem").unwrap()).contains("alerts"));
+        let (around, _, misses) = f.load_scope(&Scope::around(["e1"]));
+        assert_eq!(misses, 1, "only the edited config is read again");
+        assert_eq!(
+            around.instance("e1", None).unwrap().config.settings["url"],
+            "http://b"
+        );
+        let (all, _, misses) = f.load();
+        assert_eq!(misses, 0);
+        assert_eq!(summary(&all), f.uncached());
     }
 
     #[test]

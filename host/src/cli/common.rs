@@ -6,22 +6,53 @@ use std::io::Write;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 
 use super::Context;
-use crate::project::{HookIndex, Mode, Project, Role};
+use crate::project::{HookIndex, Mode, Project, Role, Scope};
 
 /// Loads the project at `-p/--path`, warning once about Python hook files
 /// not built into an adapter yet.
 pub fn load_project(ctx: &Context) -> anyhow::Result<Project> {
-    let project = Project::load(&ctx.project_dir)?;
-    warn_python_files(&project);
-    Ok(project)
+    load_scope(ctx, &Scope::all())
 }
 
 /// [`load_project`] of the products alone (no instances, no plugs): for
 /// commands about products only.
 pub fn load_products(ctx: &Context) -> anyhow::Result<Project> {
-    let project = Project::load_products(&ctx.project_dir)?;
+    load_scope(ctx, &Scope::products())
+}
+
+/// [`load_project`] of what `scope` names: each command asks for what it reads.
+pub fn load_scope(ctx: &Context, scope: &Scope) -> anyhow::Result<Project> {
+    let project = Project::load_scope(&ctx.project_dir, scope)?;
     warn_python_files(&project);
     Ok(project)
+}
+
+/// Checks that `names` are instances of the project (`product` among its
+/// products, when given), with suggestions from the whole project when
+/// `project` was loaded under a narrower scope.
+pub fn known(
+    ctx: &Context,
+    project: &Project,
+    instances: &[&String],
+    product: Option<&str>,
+) -> anyhow::Result<()> {
+    let check = |p: &Project| -> crate::project::Result<()> {
+        for name in instances {
+            p.instance(name, None)?;
+        }
+        if let Some(name) = product {
+            p.product(name)?;
+        }
+        Ok(())
+    };
+    match check(project) {
+        Ok(()) => Ok(()),
+        Err(_) if !project.loaded_everything() => {
+            let scope = Scope::catalog();
+            Ok(check(&Project::load_scope(&ctx.project_dir, &scope)?)?)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Warns once per product whose Python hook files have no built adapter

@@ -9,12 +9,12 @@ use meshroom_registry::{LockedProduct, Lockfile};
 
 use super::Context;
 use super::common::{
-    hook_index, load_project, mode_parser, or_dash, print_json, print_table, role_parser,
+    hook_index, known, load_project, load_scope, mode_parser, or_dash, print_json, print_table, role_parser,
     to_stdout, truncate_to_width, write_json, write_table_with,
 };
 use super::oci::RegistryFlags;
 use crate::project::{
-    Capability, IntegrationFilter, IntegrationView, ListedIntegration, Mode, Project, Role,
+    Capability, IntegrationFilter, IntegrationView, ListedIntegration, Mode, Project, Role, Scope,
     templates,
 };
 
@@ -104,7 +104,7 @@ pub fn exec(args: ListArgs, ctx: &Context) -> anyhow::Result<()> {
             outdated,
             registry,
         } => {
-            let project = load_project(ctx)?;
+            let project = load_scope(ctx, &Scope::catalog())?;
             let outdated = outdated.then_some(&registry);
             products(ctx, &project, search.as_deref(), wide, outdated)
         }
@@ -138,10 +138,12 @@ pub fn exec(args: ListArgs, ctx: &Context) -> anyhow::Result<()> {
             product,
             wide,
         } => {
-            let project = load_project(ctx)?;
-            if let Some(p) = &product {
-                project.product(p)?;
-            }
+            let scope = match &product {
+                Some(p) => Scope::mesh().with_product(p),
+                None => Scope::mesh(),
+            };
+            let project = load_scope(ctx, &scope)?;
+            known(ctx, &project, &[], product.as_deref())?;
             instances(ctx, &project, search.as_deref(), product.as_deref(), wide)
         }
         ListCommand::Plugs {
@@ -151,10 +153,9 @@ pub fn exec(args: ListArgs, ctx: &Context) -> anyhow::Result<()> {
             mode,
             wide,
         } => {
-            let project = load_project(ctx)?;
-            for name in src_instance.iter().chain(dst_instance.iter()) {
-                project.instance(name, None)?;
-            }
+            let project = load_scope(ctx, &Scope::mesh())?;
+            let names: Vec<&String> = src_instance.iter().chain(dst_instance.iter()).collect();
+            known(ctx, &project, &names, None)?;
             plugs(
                 ctx,
                 &project,

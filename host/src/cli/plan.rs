@@ -4,7 +4,7 @@
 use anyhow::Context as _;
 
 use super::Context;
-use super::common::{load_project, print_json, to_stdout};
+use super::common::{load_scope, print_json, to_stdout};
 use super::up::{ScopeArgs, check_names};
 use crate::engine::{Action, Session};
 use crate::runtime::RuntimeConfig;
@@ -21,9 +21,9 @@ pub struct PlanArgs {
 }
 
 pub fn exec(args: PlanArgs, ctx: &Context) -> anyhow::Result<()> {
-    let project = load_project(ctx)?;
+    let project = load_scope(ctx, &args.scope.project_scope())?;
     let selection = args.scope.selection();
-    check_names(&project, &selection)?;
+    check_names(ctx, &project, &selection)?;
     let action = if args.down { Action::Down } else { Action::Up };
     let plan = ctx.runtime()?.block_on(async {
         let engine = Session::start(

@@ -9,12 +9,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::Context;
-use super::common::{load_project, mode_parser, print_json, to_stdout};
+use super::common::{known, load_scope, mode_parser, print_json, to_stdout};
 use super::duration::duration_parser;
 use super::exit::ExitError;
 use super::tape::TapeArgs;
 use crate::engine::{Action, RunOptions, RunReport, Selection, Session, Verdict};
-use crate::project::Mode;
+use crate::project::{Mode, Scope};
 use crate::runtime::RuntimeConfig;
 
 /// Which plugs: `[INSTANCE] [TARGET] [TOPIC] [MODE]`, as the original.
@@ -32,6 +32,21 @@ pub struct ScopeArgs {
 }
 
 impl ScopeArgs {
+    /// What these arguments read of the project: from a source instance,
+    /// that instance (and the target), the instances its plugs reach and
+    /// their products; without one, everything (plugs live under their
+    /// source instance, so any other selection reads them all).
+    pub fn project_scope(&self) -> Scope {
+        match &self.instance {
+            Some(src) => Scope::around(
+                std::iter::once(src)
+                    .chain(self.target_instance.as_ref())
+                    .cloned(),
+            ),
+            None => Scope::all(),
+        }
+    }
+
     pub fn selection(&self) -> Selection {
         Selection {
             instance: self.instance.clone(),
@@ -136,10 +151,10 @@ pub fn exec(
     operation: Operation,
     ctx: &Context,
 ) -> anyhow::Result<()> {
-    let mut project = load_project(ctx)?;
+    let mut project = load_scope(ctx, &scope.project_scope())?;
     let deck = tape.deck()?;
     let selection = scope.selection();
-    check_names(&project, &selection)?;
+    check_names(ctx, &project, &selection)?;
     let config = run.runtime_config()?;
     // More workers than cores: a guest spinning until its CPU budget runs
     // out yields often, but must never delay other plugs' I/O.
@@ -186,14 +201,16 @@ pub fn exec(
 }
 
 /// Refuses unknown instance names up front (with suggestions).
-pub fn check_names(project: &crate::project::Project, selection: &Selection) -> anyhow::Result<()> {
-    for name in [&selection.instance, &selection.target]
+pub fn check_names(
+    ctx: &Context,
+    project: &crate::project::Project,
+    selection: &Selection,
+) -> anyhow::Result<()> {
+    let names: Vec<&String> = [&selection.instance, &selection.target]
         .into_iter()
         .flatten()
-    {
-        project.instance(name, None)?;
-    }
-    Ok(())
+        .collect();
+    known(ctx, project, &names, None)
 }
 
 fn print_report(ctx: &Context, report: &RunReport) -> anyhow::Result<()> {
