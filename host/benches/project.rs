@@ -31,7 +31,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use meshroom::cli::{graph, list};
 use meshroom::project::graph::{capability_graph, mesh_graph};
 use meshroom::project::{
-    DeclaredHook, HookIndex, IntegrationFilter, Mode, PlugRequest, Project, Role,
+    DeclaredHook, HookIndex, IntegrationFilter, Mode, PlugRequest, Project, Role, Scope,
 };
 
 const PRODUCTS: usize = 200;
@@ -191,9 +191,13 @@ fn bench(c: &mut Criterion<CpuTime>) {
     g.bench_function("load", |b| {
         b.iter(|| black_box(Project::load(root).unwrap()))
     });
+    g.bench_function("load_mesh", |b| {
+        b.iter(|| black_box(Project::load_scope(root, &Scope::mesh()).unwrap()))
+    });
     g.bench_function("list_plugs", |b| {
         b.iter(|| {
-            let p = Project::load(root).unwrap();
+            // The scope `list plugs` loads: no product folder.
+            let p = Project::load_scope(root, &Scope::mesh()).unwrap();
             let rows: Vec<String> = p
                 .plugs()
                 .iter()
