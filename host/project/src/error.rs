@@ -47,7 +47,9 @@ pub enum ProjectError {
 
     /// A lookup outside what the command loaded (a bug of the command's
     /// [`crate::Scope`], never the user's).
-    #[error("{what} `{name}` is outside what this command loaded of the project (a meshroom bug: please report it)")]
+    #[error(
+        "{what} `{name}` is outside what this command loaded of the project (a meshroom bug: please report it)"
+    )]
     NotLoaded { what: &'static str, name: String },
 
     #[error("instance name `{name}` is used by several products ({}); pass the product too", products.join(", "))]

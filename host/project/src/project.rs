@@ -150,7 +150,12 @@ impl Project {
 
     /// Reads the instances `scope` selects, with their plugs when it asks,
     /// then (for named instances) the instances those plugs reach.
-    fn load_instances(&mut self, reader: &mut Reader<'_>, root: &Path, scope: &Scope) -> Result<()> {
+    fn load_instances(
+        &mut self,
+        reader: &mut Reader<'_>,
+        root: &Path,
+        scope: &Scope,
+    ) -> Result<()> {
         if scope.instances.is_empty() {
             return Ok(());
         }

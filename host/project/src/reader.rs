@@ -698,9 +698,15 @@ mod tests {
         // A definition edited while only the mesh was read, then an
         // instance edited while only products were: each scope that reads
         // a changed file sees the change, and a full load sees both.
-        f.write("products/siem/definition.yaml", "consumes:\n  alerts:\n    - mode: push\n");
+        f.write(
+            "products/siem/definition.yaml",
+            "consumes:\n  alerts:\n    - mode: push\n",
+        );
         f.load_scope(&Scope::mesh());
-        f.write("instances/edr/e1/config.yaml", "settings:\n  url: http://b\n");
+        f.write(
+            "instances/edr/e1/config.yaml",
+            "settings:\n  url: http://b\n",
+        );
         let (products, _, misses) = f.load_scope(&Scope::products());
         assert_eq!(misses, 1, "only the edited definition is read again");
         assert!(format!("{:?}", products.product("siem").unwrap()).contains("alerts"));

@@ -9,8 +9,8 @@ use meshroom_registry::{LockedProduct, Lockfile};
 
 use super::Context;
 use super::common::{
-    hook_index, known, load_project, load_scope, mode_parser, or_dash, print_json, print_table, role_parser,
-    to_stdout, truncate_to_width, write_json, write_table_with,
+    hook_index, known, load_project, load_scope, mode_parser, or_dash, print_json, print_table,
+    role_parser, to_stdout, truncate_to_width, write_json, write_table_with,
 };
 use super::oci::RegistryFlags;
 use crate::project::{
