@@ -15,11 +15,11 @@ use anyhow::{Context as _, bail};
 use tokio::sync::mpsc;
 
 use super::Context;
-use super::common::{load_project, mode_parser, stdout_error};
+use super::common::{known, load_scope, mode_parser, stdout_error};
 use super::duration::show;
 use super::exit::{EXIT_CODES, hook_failure};
 use crate::engine::exercise::Exercise;
-use crate::project::Mode;
+use crate::project::{Mode, Scope};
 use crate::runtime::ProduceReport;
 
 /// Largest batch, in bytes (records plus their count), so one call stays
@@ -203,7 +203,10 @@ fn start_reader(file: Option<&PathBuf>, max: usize) -> anyhow::Result<mpsc::Rece
 
 /// Runs `meshroom produce`.
 pub fn exec(args: ProduceArgs, ctx: &Context) -> anyhow::Result<()> {
-    let project = load_project(ctx)?;
+    // The instance, its plugs and their other ends, and their products.
+    let names: Vec<&String> = std::iter::once(&args.instance).chain(args.dst.as_ref()).collect();
+    let project = load_scope(ctx, &Scope::around(names.iter().copied().cloned()))?;
+    known(ctx, &project, &names, None)?;
     let deck = args.tape.deck()?;
     let rt = ctx.runtime()?;
     let result = rt.block_on(async {

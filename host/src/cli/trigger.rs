@@ -8,10 +8,10 @@ use anyhow::{Context as _, bail};
 use serde_json::{Map, Value};
 
 use super::Context;
-use super::common::{load_project, mode_parser, print_json};
+use super::common::{known, load_scope, mode_parser, print_json};
 use super::exit::{EXIT_CODES, hook_failure};
 use crate::engine::exercise::Exercise;
-use crate::project::Mode;
+use crate::project::{Mode, Scope};
 
 /// Arguments of `meshroom trigger` and `meshroom execute`.
 #[derive(Debug, clap::Args)]
@@ -118,7 +118,10 @@ fn kind_of(v: &Value) -> &'static str {
 /// Runs `meshroom trigger` (`exercise` = Trigger) or `meshroom execute`.
 pub fn exec(args: ActionArgs, exercise: Exercise, ctx: &Context) -> anyhow::Result<()> {
     let params = collect_params(&args.params, args.params_json.as_deref())?;
-    let project = load_project(ctx)?;
+    // The instance, its plugs and their other ends, and their products.
+    let names: Vec<&String> = std::iter::once(&args.instance).chain(args.dst.as_ref()).collect();
+    let project = load_scope(ctx, &Scope::around(names.iter().copied().cloned()))?;
+    known(ctx, &project, &names, None)?;
     let deck = args.tape.deck()?;
     let rt = ctx.runtime()?;
     let result = rt.block_on(async {

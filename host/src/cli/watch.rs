@@ -5,11 +5,11 @@ use std::io::Write;
 use std::time::Duration;
 
 use super::Context;
-use super::common::{load_project, mode_parser, stdout_error};
+use super::common::{known, load_scope, mode_parser, stdout_error};
 use super::duration::duration_parser;
 use super::exit::{EXIT_CODES, hook_failure};
 use crate::engine::exercise::Exercise;
-use crate::project::Mode;
+use crate::project::{Mode, Scope};
 
 /// Print what arrives through a plug (or on an instance) with its watch hook, one record per
 /// line, until the stream ends, Ctrl-C, `--timeout` or `--count`. On a plug the consumer
@@ -66,7 +66,10 @@ fn write_record(out: &mut impl Write, record: &str, json: bool) -> std::io::Resu
 
 /// Runs `meshroom watch`.
 pub fn exec(args: WatchArgs, ctx: &Context) -> anyhow::Result<()> {
-    let project = load_project(ctx)?;
+    // The instance, its plugs and their other ends, and their products.
+    let names: Vec<&String> = std::iter::once(&args.instance).chain(args.dst.as_ref()).collect();
+    let project = load_scope(ctx, &Scope::around(names.iter().copied().cloned()))?;
+    known(ctx, &project, &names, None)?;
     let deck = args.tape.deck()?;
     let rt = ctx.runtime()?;
     let result = rt.block_on(async {
