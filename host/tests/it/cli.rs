@@ -188,11 +188,14 @@ fn original_project_lists_unchanged() {
 #[test]
 fn unbuilt_python_hook_files_are_warned_about_once() {
     let dir = original_project();
-    let run = meshroom(dir.path(), &["list", "plugs"]).ok();
+    let run = meshroom(dir.path(), &["list", "products"]).ok();
     let err = run.stderr();
     assert_eq!(err.matches("Python hook file").count(), 1, "{err}");
     assert!(err.contains("products/myproduct/setup.py"), "{err}");
     assert!(err.contains("meshroom build myproduct"), "{err}");
+    // Commands that read no product folder have nothing to say of them.
+    let run = meshroom(dir.path(), &["list", "plugs"]).ok();
+    assert!(!run.stderr().contains("Python hook file"), "{}", run.stderr());
 }
 
 #[test]
