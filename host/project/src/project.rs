@@ -67,6 +67,16 @@ impl Project {
         if !scope.is_all() {
             reader = reader.keeping_unread();
         }
+        // Whole parts are walked path by path: their stamps can be taken
+        // ahead, in parallel. Named instances or products are a few paths.
+        let whole: Vec<&str> = [
+            (scope.products == Select::All, "products"),
+            (scope.instances == Select::All, "instances"),
+        ]
+        .into_iter()
+        .filter_map(|(all, part)| all.then_some(part))
+        .collect();
+        reader.prefetch(&whole);
         let project = Self::load_parts(&mut reader, root, scope)?;
         reader.finish();
         Ok(project)
