@@ -39,7 +39,7 @@ impl PlugStatus {
 /// Where a plug stands, as meshroom shows it: the original's `status`
 /// (up or down), or failed when its last `up` or `down` failed (its
 /// [`Plug::last_error`] says why; the status stays what it was).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PlugState {
     Up,
