@@ -185,6 +185,7 @@ impl Live {
     pub fn listen(self: &Arc<Self>, path: &Path) -> std::io::Result<SocketGuard> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
+            sweep_stale_sockets(dir);
         }
         // A socket left by a dashboard killed with this PID.
         let _ = std::fs::remove_file(path);
@@ -239,6 +240,22 @@ impl Live {
                     }
                 },
             }
+        }
+    }
+}
+
+/// Removes the sockets of dashboards that are gone (killed before they
+/// could remove theirs): nobody accepts on them any more.
+fn sweep_stale_sockets(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for path in entries.flatten().map(|e| e.path()) {
+        if path.extension().is_some_and(|e| e == "sock")
+            && std::os::unix::net::UnixStream::connect(&path)
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            let _ = std::fs::remove_file(&path);
         }
     }
 }
