@@ -22,7 +22,6 @@
 mod cpu_time;
 
 use std::hint::black_box;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use cpu_time::CpuTime;
@@ -30,9 +29,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
 use meshroom::cli::{graph, list};
 use meshroom::project::graph::{capability_graph, mesh_graph};
-use meshroom::project::{
-    HookIndex, IntegrationFilter, Mode, PlugRequest, Project, Role,
-};
+use meshroom::project::{IntegrationFilter, Mode, PlugRequest, Project};
 
 #[path = "support/big_mesh.rs"]
 mod big_mesh;

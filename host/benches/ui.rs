@@ -153,11 +153,8 @@ fn main() {
                 .unwrap();
             if std::env::var_os("MESHROOM_BENCH_SCREENSHOT").is_some() {
                 let png = c.screenshot().await.unwrap();
-                std::fs::write(
-                    std::env::var_os("MESHROOM_BENCH_SCREENSHOT").unwrap(),
-                    png,
-                )
-                .unwrap();
+                std::fs::write(std::env::var_os("MESHROOM_BENCH_SCREENSHOT").unwrap(), png)
+                    .unwrap();
             }
             c.close().await.unwrap();
             (t[0].as_f64().unwrap(), t[1].as_f64().unwrap())

@@ -134,4 +134,3 @@ pub fn generate(root: &Path) {
         .unwrap();
     }
 }
-

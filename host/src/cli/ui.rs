@@ -19,7 +19,12 @@ pub struct UiArgs {
     /// A secret every request must carry (open the page once with `?token=TOKEN`; scripts send
     /// `Authorization: Bearer TOKEN`). Prefer the environment variable: arguments are visible
     /// to other users of the machine
-    #[arg(long, value_name = "TOKEN", env = "MESHROOM_UI_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "MESHROOM_UI_TOKEN",
+        hide_env_values = true
+    )]
     pub token: Option<String>,
     /// Open the page in the desktop's browser (`xdg-open`)
     #[arg(long)]

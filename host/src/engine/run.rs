@@ -280,12 +280,15 @@ pub async fn run(
             let (plug, report) = finish(&engine, result, action, &planned);
             let plug = plug.filter(|_| engine.persists());
             // The report counts once the plug's state is durable.
-            if commits.send(Finished {
-                slot,
-                report_action: action,
-                plug,
-                report,
-            }).is_err() {
+            if commits
+                .send(Finished {
+                    slot,
+                    report_action: action,
+                    plug,
+                    report,
+                })
+                .is_err()
+            {
                 tracing::error!(
                     "the plug state writer stopped; plug {} not saved",
                     planned.plug
@@ -404,7 +407,9 @@ async fn commit(
         .await;
         match written {
             Ok(batch) => done.extend(batch.into_iter().map(|f| {
-                emit(events.as_ref(), || finished_event(f.report_action, Some(&f.report)));
+                emit(events.as_ref(), || {
+                    finished_event(f.report_action, Some(&f.report))
+                });
                 (f.slot, f.report)
             })),
             Err(e) => tracing::error!("a plug state write failed: {e}"),

@@ -447,19 +447,16 @@ pub async fn events(State(state): State<AppState>) -> Response {
         .into_response();
     };
     let receiver = state.live.subscribe();
-    let stream = stream::unfold(
-        (receiver, permit),
-        |(mut receiver, permit)| async move {
-            let event = match receiver.recv().await {
-                Ok(e) => to_sse(&e),
-                Err(RecvError::Lagged(n)) => Event::default()
-                    .event("lagged")
-                    .data(format!("{{\"missed\":{n}}}")),
-                Err(RecvError::Closed) => return None,
-            };
-            Some((Ok::<_, Infallible>(event), (receiver, permit)))
-        },
-    );
+    let stream = stream::unfold((receiver, permit), |(mut receiver, permit)| async move {
+        let event = match receiver.recv().await {
+            Ok(e) => to_sse(&e),
+            Err(RecvError::Lagged(n)) => Event::default()
+                .event("lagged")
+                .data(format!("{{\"missed\":{n}}}")),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok::<_, Infallible>(event), (receiver, permit)))
+    });
     sse(stream).into_response()
 }
 

@@ -90,13 +90,19 @@ mod tests {
     #[test]
     fn every_vendored_file_has_the_digest_vendored_md_lists() {
         let listed = include_str!("../../ui/VENDORED.md");
-        for (name, _, body) in super::ASSETS.iter().filter(|(n, _, _)| n.starts_with("vendor/")) {
+        for (name, _, body) in super::ASSETS
+            .iter()
+            .filter(|(n, _, _)| n.starts_with("vendor/"))
+        {
             let digest = hex_of(&Sha256::digest(body.as_bytes()));
             let row = listed
                 .lines()
                 .find(|l| l.contains(&format!("`{name}`")))
                 .unwrap_or_else(|| panic!("{name} is not listed in VENDORED.md"));
-            assert!(row.contains(&digest), "{name}: sha256 {digest} is not the one listed: {row}");
+            assert!(
+                row.contains(&digest),
+                "{name}: sha256 {digest} is not the one listed: {row}"
+            );
         }
     }
 

@@ -83,7 +83,10 @@ fn loopback_host(host: &str) -> bool {
         Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
         _ => host,
     };
-    matches!(name, "localhost" | "[::1]") || name.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+    matches!(name, "localhost" | "[::1]")
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn refuse(status: StatusCode, why: &'static str) -> Response {
@@ -152,16 +155,30 @@ mod tests {
 
     #[test]
     fn the_query_token_is_taken_out_of_the_query() {
-        assert_eq!(query_token("a=1&token=x&b=2"), (Some("x"), "a=1&b=2".into()));
+        assert_eq!(
+            query_token("a=1&token=x&b=2"),
+            (Some("x"), "a=1&b=2".into())
+        );
         assert_eq!(query_token(""), (None, String::new()));
     }
 
     #[test]
     fn loopback_hosts() {
-        for ok in ["127.0.0.1:80", "localhost:8080", "[::1]:1", "127.1.2.3", "localhost"] {
+        for ok in [
+            "127.0.0.1:80",
+            "localhost:8080",
+            "[::1]:1",
+            "127.1.2.3",
+            "localhost",
+        ] {
             assert!(loopback_host(ok), "{ok}");
         }
-        for bad in ["evil.example:80", "10.0.0.1:80", "", "127.0.0.1.evil.example"] {
+        for bad in [
+            "evil.example:80",
+            "10.0.0.1:80",
+            "",
+            "127.0.0.1.evil.example",
+        ] {
             assert!(!loopback_host(bad), "{bad}");
         }
     }

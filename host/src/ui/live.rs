@@ -235,7 +235,9 @@ impl Live {
                 Ok(_) => match serde_json::from_slice::<RunEvent>(&line) {
                     Ok(event) => self.publish(event),
                     Err(e) => {
-                        tracing::warn!("a run sent something that is not an event ({e}); feed closed");
+                        tracing::warn!(
+                            "a run sent something that is not an event ({e}); feed closed"
+                        );
                         return;
                     }
                 },

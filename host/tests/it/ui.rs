@@ -156,7 +156,10 @@ impl Events {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("the event stream never carried {needle:?}:\n{}", self.text());
+        panic!(
+            "the event stream never carried {needle:?}:\n{}",
+            self.text()
+        );
     }
 }
 
@@ -245,11 +248,20 @@ fn the_api_shows_the_example_mesh_its_plug_and_its_capabilities() {
     let text = answer["why_not"].as_str().unwrap();
     let refused = mesh.cli.fails(&["plug", "events", "collector", "tip"]);
     let tail = |t: &str| t[t.find("producers found").unwrap()..].trim().to_string();
-    assert_eq!(tail(text), tail(&refused.stderr), "{text}\n---\n{}", refused.stderr);
+    assert_eq!(
+        tail(text),
+        tail(&refused.stderr),
+        "{text}\n---\n{}",
+        refused.stderr
+    );
     let ok = ui.json("/api/explain?src=caddy&dst=rsyslog&topic=events");
     assert_eq!(ok["topics"][0]["pluggable"], true, "{ok:#}");
     assert_eq!(ui.get("/api/explain?src=caddy&dst=nope").status, 404);
-    assert_eq!(ui.get("/api/explain?src=caddy&dst=rsyslog&mode=sideways").status, 400);
+    assert_eq!(
+        ui.get("/api/explain?src=caddy&dst=rsyslog&mode=sideways")
+            .status,
+        400
+    );
 }
 
 #[test]
@@ -297,12 +309,20 @@ fn no_endpoint_ever_serves_a_secret_value_after_a_full_run() {
     for (path, body) in &bodies {
         for secret in &secrets {
             assert!(!secret.is_empty());
-            assert!(!body.contains(secret.as_str()), "{path} serves a secret value");
+            assert!(
+                !body.contains(secret.as_str()),
+                "{path} serves a secret value"
+            );
         }
     }
     // The stream carried the run, plug by plug.
     let text = events.text();
-    for kind in ["run_started", "plug_started", "step_finished", "plug_finished"] {
+    for kind in [
+        "run_started",
+        "plug_started",
+        "step_finished",
+        "plug_finished",
+    ] {
         assert!(text.contains(&format!("event: {kind}")), "{text}");
     }
 }
@@ -311,21 +331,39 @@ fn no_endpoint_ever_serves_a_secret_value_after_a_full_run() {
 fn the_token_is_required_on_every_request_including_the_event_stream() {
     let cli = Cli::init();
     let ui = Ui::start(&cli, &["--token", "t0ken-xyz"]);
-    for path in ["/", "/assets/app.js", "/api/mesh", "/api/capabilities", "/api/events"] {
+    for path in [
+        "/",
+        "/assets/app.js",
+        "/api/mesh",
+        "/api/capabilities",
+        "/api/events",
+    ] {
         let r = ui.get(path);
         assert_eq!(r.status, 401, "GET {path} without the token: {}", r.text());
         let r = http::get(&ui.url(path)).bearer("wrong").send().unwrap();
         assert_eq!(r.status, 401, "GET {path} with a wrong token");
     }
-    let r = http::get(&ui.url("/api/mesh")).bearer("t0ken-xyz").send().unwrap();
+    let r = http::get(&ui.url("/api/mesh"))
+        .bearer("t0ken-xyz")
+        .send()
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     // `?token=` once: a cookie, and the address without the token.
     let r = ui.get("/?token=t0ken-xyz");
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), Some("/"));
-    let cookie = r.header("set-cookie").unwrap().split(';').next().unwrap().to_string();
+    let cookie = r
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
     assert!(cookie.starts_with("meshroom_ui="), "{cookie}");
-    let r = http::get(&ui.url("/api/mesh")).header("Cookie", &cookie).send().unwrap();
+    let r = http::get(&ui.url("/api/mesh"))
+        .header("Cookie", &cookie)
+        .send()
+        .unwrap();
     assert_eq!(r.status, 200);
     let denied = Events::open(&ui, &[]);
     assert_eq!(denied.status(), Some(401));
@@ -366,13 +404,18 @@ fn slow_clients_huge_addresses_and_many_streams_neither_block_the_server_nor_gro
     let slow: Vec<TcpStream> = (0..200)
         .map(|_| {
             let mut s = TcpStream::connect(("127.0.0.1", ui.port())).unwrap();
-            s.write_all(b"GET /api/mesh HTTP/1.1\r\nHost: 127.0").unwrap();
+            s.write_all(b"GET /api/mesh HTTP/1.1\r\nHost: 127.0")
+                .unwrap();
             s
         })
         .collect();
     let started = Instant::now();
     assert_eq!(ui.get("/api/mesh").status, 200);
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 
     // Huge query strings, 200 times: refused, the server unchanged.
     let huge = "a".repeat(100_000);
@@ -382,7 +425,11 @@ fn slow_clients_huge_addresses_and_many_streams_neither_block_the_server_nor_gro
         let _ = s.write_all(head.as_bytes());
         let mut answer = String::new();
         let _ = s.read_to_string(&mut answer);
-        assert!(!answer.starts_with("HTTP/1.1 200"), "{}", &answer[..answer.len().min(200)]);
+        assert!(
+            !answer.starts_with("HTTP/1.1 200"),
+            "{}",
+            &answer[..answer.len().min(200)]
+        );
     }
     let r = ui.get(&format!("/api/mesh?q={}", "b".repeat(5000)));
     assert_eq!(r.status, 414);
@@ -401,9 +448,10 @@ fn slow_clients_huge_addresses_and_many_streams_neither_block_the_server_nor_gro
     std::thread::sleep(Duration::from_secs(6));
     let mut cut = 0;
     for mut s in slow {
-        s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         let mut buf = [0u8; 256];
-        if matches!(s.read(&mut buf), Ok(_)) {
+        if s.read(&mut buf).is_ok() {
             cut += 1;
         }
     }
@@ -430,7 +478,10 @@ fn a_run_in_another_process_streams_its_plugs_live() {
     let step = text.find("event: step_started").unwrap();
     let finished = text.find("event: plug_finished").unwrap();
     assert!(started < step && step < finished, "{text}");
-    assert!(text.contains("\"verdict\":\"done\"") && text.contains("\"state\":\"up\""), "{text}");
+    assert!(
+        text.contains("\"verdict\":\"done\"") && text.contains("\"state\":\"up\""),
+        "{text}"
+    );
     assert_eq!(ui.json("/api/mesh")["plugs"][0]["state"], "up");
 
     // Caddy restarted: it lost meshroom's logger; `check` finds the drift,
@@ -444,7 +495,10 @@ fn a_run_in_another_process_streams_its_plugs_live() {
     let id = plug_id(&ui);
     let plug = ui.json(&format!("/api/plug?id={}", query(&id)));
     assert_eq!(plug["state"], "drifted");
-    assert!(plug["drift"].as_str().unwrap().contains("caddy"), "{plug:#}");
+    assert!(
+        plug["drift"].as_str().unwrap().contains("caddy"),
+        "{plug:#}"
+    );
     // The socket is the dashboard's own, and goes with it on Ctrl-C; one
     // left by a dashboard killed outright is swept by the next.
     let sockets = cli.project().join(".meshroom/ui");

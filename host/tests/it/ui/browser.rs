@@ -222,7 +222,11 @@ fn the_page_needs_its_token() {
         wait_js(&c, "return window.meshroomReady === true").await;
         // The token left the address; the stream is open with the cookie.
         assert_eq!(c.current_url().await.unwrap().query(), None);
-        wait_js(&c, "return document.getElementById('stream-status').classList.contains('on')").await;
+        wait_js(
+            &c,
+            "return document.getElementById('stream-status').classList.contains('on')",
+        )
+        .await;
         screenshot(&c, "token.png").await;
         c.close().await.unwrap();
     });
