@@ -12,7 +12,7 @@
 //! - [`auth`]: the token, checked on every request when one is set;
 //! - [`server`]: the HTTP server and its bounds (connections, header size
 //!   and read time, request time, open event streams);
-//! - [`assets`]: the page, its script and the vendored libraries, embedded
+//! - `assets`: the page, its script and the vendored libraries, embedded
 //!   in the binary (the page works offline).
 //!
 //! It must not change the project: no plug, instance or secret is written,
