@@ -11,7 +11,9 @@ SUDO=""
 
 # Debian packages: real products and tools the example mesh and the tests use.
 # bsdutils: `script`, the pty the terminal-escaping tests run meshroom on.
-APT_PACKAGES=(docker-registry apache2-utils skopeo age rsyslog caddy crowdsec graphviz python3-venv bsdutils)
+# chromium + chromium-driver: the `meshroom ui` page in a real browser, headless
+# (host/tests/it/ui/browser.rs, and the ui bench).
+APT_PACKAGES=(docker-registry apache2-utils skopeo age rsyslog caddy crowdsec graphviz python3-venv bsdutils chromium chromium-driver)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

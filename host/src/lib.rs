@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod engine;
 pub mod secrets;
+pub mod ui;
 
 pub use meshroom_fsutil as fsutil;
 pub use meshroom_project as project;

@@ -41,7 +41,7 @@ impl PlugStatus {
 /// [`Plug::last_error`] says why; the status stays what it was), or
 /// pending when an `up` or `down` of it started and was never seen to end
 /// (the process was killed: see [`Plug::pending`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PlugState {
     Up,

@@ -222,8 +222,59 @@ impl Project {
         {
             return Ok(PlugOutcome::Exists(Box::new(found.clone())));
         }
-        self.product(&src.product)?;
-        self.product(&dst.product)?;
+        self.resolve_between(
+            hooks,
+            request,
+            (&src.name, &src.product),
+            (&dst.name, &dst.product),
+            existing,
+        )
+    }
+
+    /// Whether an instance of `src_product` could be plugged into one of
+    /// `dst_product` for `request`'s topic, mode and format (its `src` and
+    /// `dst` are ignored): the resolution `plug` would choose, or its
+    /// refusal, the instances named after their products. For front ends
+    /// showing products before any instance exists.
+    pub fn resolve_products(
+        &self,
+        hooks: &HookIndex,
+        src_product: &str,
+        dst_product: &str,
+        request: &PlugRequest,
+    ) -> std::result::Result<Resolution, ResolveError> {
+        super::names::validate_word("topic", &request.topic)?;
+        let request = PlugRequest {
+            src: src_product.to_string(),
+            dst: dst_product.to_string(),
+            ..request.clone()
+        };
+        match self.resolve_between(
+            hooks,
+            &request,
+            (src_product, src_product),
+            (dst_product, dst_product),
+            None,
+        )? {
+            PlugOutcome::New(r) => Ok(*r),
+            PlugOutcome::Exists(_) => Err(ResolveError::Project(
+                super::error::ProjectError::Invalid("unexpected existing plug".into()),
+            )),
+        }
+    }
+
+    /// Rules 1–4 for a plug from instance `src` to instance `dst`, each
+    /// given as (instance name, product name).
+    fn resolve_between(
+        &self,
+        hooks: &HookIndex,
+        request: &PlugRequest,
+        (src_name, src_product): (&str, &str),
+        (dst_name, dst_product): (&str, &str),
+        existing: Option<&Plug>,
+    ) -> std::result::Result<PlugOutcome, ResolveError> {
+        self.product(src_product)?;
+        self.product(dst_product)?;
         // An existing plug keeps its kind: only its pair of roles is searched.
         let (data, commands) = match existing {
             None => (true, true),
@@ -233,7 +284,7 @@ impl Project {
             self,
             hooks,
             request,
-            (&src.product, &dst.product),
+            (src_product, dst_product),
             (data, commands),
         );
         let owner = request.owner.as_ref();
@@ -247,10 +298,10 @@ impl Project {
             (SetupBy::Destination, Candidates::destination_owns_both),
         ];
         for (setup_by, rule) in rules {
-            if PlugOwner::permits_opt(owner, setup_by, &src.name, &dst.name)
+            if PlugOwner::permits_opt(owner, setup_by, src_name, dst_name)
                 && let Some(choice) = rule(&candidates)
             {
-                let plug = choice.plug(request, &src.name, &dst.name, &src.product);
+                let plug = choice.plug(request, src_name, dst_name, src_product);
                 return Ok(PlugOutcome::New(Box::new(Resolution {
                     plug,
                     source: choice.source,

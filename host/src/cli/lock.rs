@@ -50,7 +50,8 @@ pub fn default_wait(command: &Command) -> Option<Duration> {
         },
         // Readers, or writers of nothing in the project: registries
         // (`publish`, `sign`), the user's own files (`keys`, `registry`),
-        // or products only (`trigger`, `execute`, `produce`, `watch`, `test`).
+        // or products only (`trigger`, `execute`, `produce`, `watch`, `test`);
+        // `ui` is read-only (its socket in `.meshroom/ui/` is its own).
         C::Init(_)
         | C::List(_)
         | C::Graph(_)
@@ -66,7 +67,8 @@ pub fn default_wait(command: &Command) -> Option<Duration> {
         | C::Watch(_)
         | C::Trigger(_)
         | C::Execute(_)
-        | C::Test(_) => None,
+        | C::Test(_)
+        | C::Ui(_) => None,
     }
 }
 

@@ -38,6 +38,7 @@ mod tape;
 mod terminal;
 mod test;
 pub mod trigger;
+mod ui;
 mod up;
 mod verify;
 mod watch;
@@ -145,6 +146,7 @@ pub enum Command {
     Down(up::DownArgs),
     Check(check::CheckArgs),
     Test(test::TestArgs),
+    Ui(ui::UiArgs),
 }
 
 /// Arguments of `meshroom completions`.
@@ -218,6 +220,7 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Down(args) => up::exec_down(args, ctx)?,
         Command::Check(args) => check::exec_check(args, ctx)?,
         Command::Test(args) => test::exec(args, ctx)?,
+        Command::Ui(args) => ui::exec(args, ctx)?,
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             common::to_stdout(|out| {

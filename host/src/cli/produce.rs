@@ -204,7 +204,9 @@ fn start_reader(file: Option<&PathBuf>, max: usize) -> anyhow::Result<mpsc::Rece
 /// Runs `meshroom produce`.
 pub fn exec(args: ProduceArgs, ctx: &Context) -> anyhow::Result<()> {
     // The instance, its plugs and their other ends, and their products.
-    let names: Vec<&String> = std::iter::once(&args.instance).chain(args.dst.as_ref()).collect();
+    let names: Vec<&String> = std::iter::once(&args.instance)
+        .chain(args.dst.as_ref())
+        .collect();
     let project = load_scope(ctx, &Scope::around(names.iter().copied().cloned()))?;
     known(ctx, &project, &names, None)?;
     let deck = args.tape.deck()?;

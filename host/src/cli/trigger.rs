@@ -119,7 +119,9 @@ fn kind_of(v: &Value) -> &'static str {
 pub fn exec(args: ActionArgs, exercise: Exercise, ctx: &Context) -> anyhow::Result<()> {
     let params = collect_params(&args.params, args.params_json.as_deref())?;
     // The instance, its plugs and their other ends, and their products.
-    let names: Vec<&String> = std::iter::once(&args.instance).chain(args.dst.as_ref()).collect();
+    let names: Vec<&String> = std::iter::once(&args.instance)
+        .chain(args.dst.as_ref())
+        .collect();
     let project = load_scope(ctx, &Scope::around(names.iter().copied().cloned()))?;
     known(ctx, &project, &names, None)?;
     let deck = args.tape.deck()?;

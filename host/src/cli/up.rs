@@ -180,9 +180,12 @@ pub fn exec(
                 }
             }
         });
+        // Dashboards open on the project (`meshroom ui`) see the run live.
+        let feed = crate::engine::UiFeed::connect(project.root()).await;
         let options = RunOptions {
             jobs: usize::from(run.jobs),
             interrupt,
+            events: feed.as_ref().map(|f| f.observer()),
         };
         let report = match operation {
             Operation::Run(action) => {
@@ -193,6 +196,9 @@ pub fn exec(
                 crate::engine::repair(engine, &mut project, &selection, &options).await
             }
         };
+        if let Some(feed) = feed {
+            feed.close(Duration::from_millis(500)).await;
+        }
         anyhow::Ok(report)
     })?;
     super::tape::finish(deck.as_ref(), ctx)?;

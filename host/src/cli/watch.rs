@@ -67,7 +67,9 @@ fn write_record(out: &mut impl Write, record: &str, json: bool) -> std::io::Resu
 /// Runs `meshroom watch`.
 pub fn exec(args: WatchArgs, ctx: &Context) -> anyhow::Result<()> {
     // The instance, its plugs and their other ends, and their products.
-    let names: Vec<&String> = std::iter::once(&args.instance).chain(args.dst.as_ref()).collect();
+    let names: Vec<&String> = std::iter::once(&args.instance)
+        .chain(args.dst.as_ref())
+        .collect();
     let project = load_scope(ctx, &Scope::around(names.iter().copied().cloned()))?;
     known(ctx, &project, &names, None)?;
     let deck = args.tape.deck()?;

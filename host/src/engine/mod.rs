@@ -21,6 +21,7 @@ pub mod conformance;
 mod context;
 mod egress;
 mod error;
+pub mod events;
 mod index;
 mod limits;
 mod plan;
@@ -35,6 +36,7 @@ mod trust;
 pub use context::{hook_context, instance_ref, integration_ref, plug_ref, public_settings};
 pub use egress::{Egress, egress_of};
 pub use error::EngineError;
+pub use events::{RunEvent, RunEvents, UiFeed};
 pub use index::{
     declared_hooks, describe_product, hook_index, runtime_kind, runtime_mode, runtime_role,
 };

@@ -26,7 +26,7 @@ use crate::project::{
 use super::sides::plug_sides;
 
 /// What a command does to plugs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// `meshroom up`: setup hooks.

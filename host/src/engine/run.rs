@@ -39,6 +39,7 @@ use tokio::sync::{Mutex, Semaphore};
 use crate::project::{Plug, PlugState, PlugStatus, Project};
 use crate::runtime::{CheckReport, CheckState, HookError, Outcome};
 
+use super::events::{RunEvent, RunEvents, emit};
 use super::index::error_chain;
 use super::plan::{Action, Plan, PlugPlan, Step};
 use super::secrets::plug_scope;
@@ -51,6 +52,8 @@ pub struct RunOptions {
     pub jobs: usize,
     /// Set (e.g. by Ctrl-C) to start no new hook.
     pub interrupt: Arc<AtomicBool>,
+    /// Told of each plug's progress as it happens (a dashboard).
+    pub events: Option<RunEvents>,
 }
 
 impl Default for RunOptions {
@@ -58,12 +61,13 @@ impl Default for RunOptions {
         RunOptions {
             jobs: 16,
             interrupt: Arc::new(AtomicBool::new(false)),
+            events: None,
         }
     }
 }
 
 /// How one plug ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Its hooks ran (up, down or checked).
@@ -194,6 +198,7 @@ struct PlugRun {
     action: Action,
     permits: Arc<Semaphore>,
     interrupt: Arc<AtomicBool>,
+    events: Option<RunEvents>,
 }
 
 /// Runs `plan` (made from `project` by [`super::plan::plan`]) and saves
@@ -213,6 +218,12 @@ pub async fn run(
             error_chain(&e)
         );
     }
+    let events = options.events.as_ref();
+    emit(events, || RunEvent::RunStarted {
+        action: plan.action,
+        plugs: plan.plugs.len(),
+        pid: std::process::id(),
+    });
     let snapshot = Arc::new(project.clone());
     let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
     let mut locks: HashMap<String, Arc<Mutex<()>>> = HashMap::new();
@@ -220,7 +231,12 @@ pub async fn run(
     let mut reports: Vec<Option<PlugReport>> = vec![None; plan.plugs.len()];
     let mut tasks = tokio::task::JoinSet::new();
     let (commits, received) = tokio::sync::mpsc::unbounded_channel();
-    let committer = tokio::spawn(commit(received, snapshot.clone(), engine.clone()));
+    let committer = tokio::spawn(commit(
+        received,
+        snapshot.clone(),
+        engine.clone(),
+        options.events.clone(),
+    ));
 
     // Interleave plugs across instances so the first calls to start touch
     // as many different instances as possible.
@@ -235,6 +251,7 @@ pub async fn run(
                 RunError::Unrunnable(error.clone()),
                 engine.persists(),
             ));
+            emit(events, || finished_event(action, reports[slot].as_ref()));
             continue;
         }
         if !pp.changes_state && pp.steps.is_empty() {
@@ -245,6 +262,7 @@ pub async fn run(
                 message: pp.skip.clone(),
                 steps: Vec::new(),
             });
+            emit(events, || finished_event(action, reports[slot].as_ref()));
             continue;
         }
         let steps: Vec<(Step, Arc<Mutex<()>>)> = pp
@@ -263,6 +281,7 @@ pub async fn run(
             action,
             permits: permits.clone(),
             interrupt: options.interrupt.clone(),
+            events: options.events.clone(),
         };
         let planned = pp.clone();
         let (engine, commits) = (engine.clone(), commits.clone());
@@ -275,7 +294,12 @@ pub async fn run(
             let plug = plug.filter(|_| engine.persists());
             // The report counts once the plug's state is durable.
             if commits
-                .send(Commit::Finished(Finished { slot, plug, report }))
+                .send(Commit::Finished(Finished {
+                    slot,
+                    report_action: action,
+                    plug,
+                    report,
+                }))
                 .is_err()
             {
                 tracing::error!(
@@ -305,10 +329,30 @@ pub async fn run(
     {
         tracing::error!("cannot save the secrets store: {}", error_chain(&e));
     }
+    let interrupted = options.interrupt.load(Ordering::Relaxed);
+    emit(events, || RunEvent::RunFinished {
+        action,
+        interrupted,
+    });
     RunReport {
         action,
         plugs: reports.into_iter().flatten().collect(),
-        interrupted: options.interrupt.load(Ordering::Relaxed),
+        interrupted,
+    }
+}
+
+/// The event of a plug that is done (reported).
+fn finished_event(action: Action, report: Option<&PlugReport>) -> RunEvent {
+    let (plug, verdict, state, message) = match report {
+        Some(r) => (r.plug.clone(), r.verdict, r.state, r.message.clone()),
+        None => (String::new(), Verdict::Failed, PlugState::Failed, None),
+    };
+    RunEvent::PlugFinished {
+        plug,
+        action,
+        verdict,
+        state,
+        message,
     }
 }
 
@@ -381,6 +425,7 @@ impl Commit {
 /// A plug whose hooks are done, waiting for its state to be durable.
 struct Finished {
     slot: usize,
+    report_action: Action,
     /// The state to save (`None`: nothing to save).
     plug: Option<Plug>,
     report: PlugReport,
@@ -403,6 +448,7 @@ async fn commit(
     mut commits: tokio::sync::mpsc::UnboundedReceiver<Commit>,
     snapshot: Arc<Project>,
     engine: Arc<Session>,
+    events: Option<RunEvents>,
 ) -> Vec<(usize, PlugReport)> {
     let mut done = Vec::new();
     while let Some(first) = commits.recv().await {
@@ -418,7 +464,12 @@ async fn commit(
         let written =
             tokio::task::spawn_blocking(move || write_batch(&snapshot, &engine, batch)).await;
         match written {
-            Ok(finished) => done.extend(finished.into_iter().map(|f| (f.slot, f.report))),
+            Ok(finished) => done.extend(finished.into_iter().map(|f| {
+                emit(events.as_ref(), || {
+                    finished_event(f.report_action, Some(&f.report))
+                });
+                (f.slot, f.report)
+            })),
             Err(e) => tracing::error!("a plug state write failed: {e}"),
         }
     }
@@ -508,7 +559,13 @@ impl PlugRun {
             action,
             permits,
             interrupt,
+            events,
         } = self;
+        let name = plug.to_string();
+        emit(events.as_ref(), || RunEvent::PlugStarted {
+            plug: name.clone(),
+            action,
+        });
         let mut result = TaskResult {
             plug: plug.clone(),
             steps: Vec::new(),
@@ -516,7 +573,9 @@ impl PlugRun {
             interrupted: false,
             checks: Vec::new(),
         };
+        let mut reported = 0;
         for (step, lock) in steps {
+            report_steps(events.as_ref(), &name, &result.steps, &mut reported);
             let _instance_guard = lock.lock().await;
             let Ok(_permit) = permits.acquire().await else {
                 result.error = Some(RunError::Stopped);
@@ -526,6 +585,11 @@ impl PlugRun {
                 result.interrupted = true;
                 break;
             }
+            emit(events.as_ref(), || RunEvent::StepStarted {
+                plug: name.clone(),
+                hook: step.hook.clone(),
+                instance: step.instance.clone(),
+            });
             let called = call(&session, &project, &plug, &step, action).await;
             crate::fsutil::fault::point("hook-returned");
             match called {
@@ -587,9 +651,29 @@ impl PlugRun {
                 }
             }
         }
+        report_steps(events.as_ref(), &name, &result.steps, &mut reported);
         result.plug = plug;
         result
     }
+}
+
+/// Tells `events` about the steps of `plug` finished since the last call.
+fn report_steps(
+    events: Option<&RunEvents>,
+    plug: &str,
+    steps: &[StepResult],
+    reported: &mut usize,
+) {
+    for s in steps.get(*reported..).unwrap_or_default() {
+        emit(events, || RunEvent::StepFinished {
+            plug: plug.to_string(),
+            hook: s.hook.clone(),
+            instance: s.instance.clone(),
+            ok: s.ok,
+            check: s.check,
+        });
+    }
+    *reported = steps.len();
 }
 
 fn step_failed(step: &Step, error: &RunError) -> StepResult {

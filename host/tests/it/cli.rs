@@ -195,7 +195,11 @@ fn unbuilt_python_hook_files_are_warned_about_once() {
     assert!(err.contains("meshroom build myproduct"), "{err}");
     // Commands that read no product folder have nothing to say of them.
     let run = meshroom(dir.path(), &["list", "plugs"]).ok();
-    assert!(!run.stderr().contains("Python hook file"), "{}", run.stderr());
+    assert!(
+        !run.stderr().contains("Python hook file"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[test]

@@ -19,6 +19,7 @@ mod registry_cli;
 mod runtime;
 mod secrets;
 mod signing;
+mod ui;
 mod untrusted_returns;
 mod vendor_path;
 mod wide_glyphs;
