@@ -53,7 +53,7 @@ pub use instance::{Instance, InstanceConfig};
 pub use integration::{Integration, IntegrationManifest, IntegrationView, parse_file_stem};
 pub use plug::{Plug, PlugKind, PlugOwner, PlugState, PlugStatus};
 pub use product::{CapabilityMap, Product, ProductDefinition};
-pub use project::{Project, is_project};
+pub use project::{PlugIndex, Project, is_project};
 pub use python_hooks::PythonFileProblem;
 pub use query::{IntegrationFilter, ListedIntegration};
 pub use reader::RACY as LOAD_CACHE_RACY;

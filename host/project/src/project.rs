@@ -431,11 +431,20 @@ impl Project {
 
     /// Plugs whose source or destination is `instance`.
     pub fn plugs_of<'a>(&'a self, instance: &'a Instance) -> impl Iterator<Item = &'a Plug> + 'a {
-        self.plugs.iter().filter(move |p| {
-            (p.src_instance == instance.name
-                && (p.src_product.is_empty() || p.src_product == instance.product))
-                || p.dst_instance == instance.name
-        })
+        self.plugs.iter().filter(move |p| touches(p, instance))
+    }
+
+    /// Every instance's plugs from one pass over the plugs: for listings that
+    /// ask [`Self::plugs_of`] of each instance (quadratic on a large mesh).
+    pub fn plug_index(&self) -> PlugIndex<'_> {
+        let mut by_name: HashMap<&str, Vec<&Plug>> = HashMap::new();
+        for plug in &self.plugs {
+            by_name.entry(&plug.src_instance).or_default().push(plug);
+            if plug.dst_instance != plug.src_instance {
+                by_name.entry(&plug.dst_instance).or_default().push(plug);
+            }
+        }
+        PlugIndex { by_name }
     }
 
     // ----- writes ---------------------------------------------------------
@@ -802,5 +811,31 @@ impl Project {
 fn remove_if_empty(dir: &Path) {
     if std::fs::read_dir(dir).is_ok_and(|mut rd| rd.next().is_none()) {
         let _ = std::fs::remove_dir(dir);
+    }
+}
+
+/// Whether `plug` has `instance` as its source or its destination.
+fn touches(plug: &Plug, instance: &Instance) -> bool {
+    (plug.src_instance == instance.name
+        && (plug.src_product.is_empty() || plug.src_product == instance.product))
+        || plug.dst_instance == instance.name
+}
+
+/// The plugs of every instance, built once by [`Project::plug_index`].
+pub struct PlugIndex<'a> {
+    /// Plugs by the name of their source or destination instance, in the
+    /// project's plug order.
+    by_name: HashMap<&'a str, Vec<&'a Plug>>,
+}
+
+impl<'a> PlugIndex<'a> {
+    /// What [`Project::plugs_of`] gives for `instance`, in the same order.
+    pub fn of<'b>(&'b self, instance: &'b Instance) -> impl Iterator<Item = &'a Plug> + 'b {
+        self.by_name
+            .get(instance.name.as_str())
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(move |p| touches(p, instance))
     }
 }

@@ -456,6 +456,7 @@ fn instances(
             search.is_none_or(|s| i.name.contains(s)) && product.is_none_or(|p| i.product == p)
         })
         .collect();
+    let plugs = project.plug_index();
     if ctx.json {
         let out: Vec<_> = selected
             .iter()
@@ -464,7 +465,7 @@ fn instances(
                     "name": i.name,
                     "product": i.product,
                     "settings": i.config.settings,
-                    "plugs": project.plugs_of(i).map(ToString::to_string).collect::<Vec<_>>(),
+                    "plugs": plugs.of(i).map(ToString::to_string).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -481,8 +482,8 @@ fn instances(
                 i.name.clone(),
                 i.product.clone(),
                 or_dash(
-                    project
-                        .plugs_of(i)
+                    plugs
+                        .of(i)
                         .map(ToString::to_string)
                         .collect::<Vec<_>>()
                         .join(", "),
