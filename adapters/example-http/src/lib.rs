@@ -119,7 +119,7 @@ fn delete_webhook(ctx: &Context) -> Result<Outcome> {
     let url = ctx.setting_str("url")?;
     let ids = match ctx.output("webhook_id").and_then(Value::as_str) {
         Some(id) => vec![id.to_string()],
-        None => webhooks_of_plug(ctx, &url)?,
+        None => webhooks_of_plug(ctx, url)?,
     };
     for id in ids {
         let mut req = Request::delete(format!("{url}/webhooks/{id}")).bearer(&auth(ctx)?);
