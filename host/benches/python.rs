@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use meshroom::project::Project;
 use meshroom::runtime::{
-    CallPolicy, HookContext, HookKind, InstanceRef, Mode, PlugRef, Runtime, RuntimeConfig,
+    CallPolicy, HookContext, HookKind, InstanceRef, MemoryReset, Mode, PlugRef, Runtime,
+    RuntimeConfig,
 };
 use serde_json::json;
 
@@ -41,9 +42,10 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn config(dir: &Path) -> RuntimeConfig {
+fn config(dir: &Path, reset: MemoryReset) -> RuntimeConfig {
     RuntimeConfig {
         cache_dir: Some(dir.to_path_buf()),
+        memory_reset: Some(reset),
         ..RuntimeConfig::default()
     }
 }
@@ -75,10 +77,16 @@ fn build_python() -> (Vec<u8>, Duration) {
     (bytes, t.elapsed())
 }
 
-fn figures(tokio: &tokio::runtime::Runtime, label: &str, bytes: &[u8], hook_topic: &str) {
+fn figures(
+    tokio: &tokio::runtime::Runtime,
+    label: &str,
+    bytes: &[u8],
+    hook_topic: &str,
+    reset: MemoryReset,
+) {
     let cache = tempfile::tempdir().unwrap();
     // First compile (empty cache).
-    let rt = Runtime::new(config(cache.path())).unwrap();
+    let rt = Runtime::new(config(cache.path(), reset)).unwrap();
     let t = Instant::now();
     let adapter = tokio.block_on(rt.load(bytes, label)).unwrap();
     let first = t.elapsed();
@@ -87,14 +95,14 @@ fn figures(tokio: &tokio::runtime::Runtime, label: &str, bytes: &[u8], hook_topi
     // Load from the compiled cache, in a new runtime each time (a new process).
     let mut loads = Vec::new();
     for _ in 0..15 {
-        let rt = Runtime::new(config(cache.path())).unwrap();
+        let rt = Runtime::new(config(cache.path(), reset)).unwrap();
         let t = Instant::now();
         let a = tokio.block_on(rt.load(bytes, label)).unwrap();
         loads.push(t.elapsed());
         drop(a);
     }
     // Fresh instance + trivial hook call (an execute answering locally).
-    let rt = Runtime::new(config(cache.path())).unwrap();
+    let rt = Runtime::new(config(cache.path(), reset)).unwrap();
     let adapter = tokio.block_on(rt.load(bytes, label)).unwrap();
     let hook = adapter
         .info()
@@ -171,7 +179,7 @@ fn figures(tokio: &tokio::runtime::Runtime, label: &str, bytes: &[u8], hook_topi
         }
     }
     println!(
-        "{label}: {} KiB; first compile {:.2?}; load from compiled cache {:.2?} (median of 15); fresh instance + trivial hook call {:.2?} (median of 200); fresh instance + setup hook POSTing to loopback {:.2?} (median of 100)",
+        "{label}, {reset:?} reset: {} KiB; first compile {:.2?}; load from compiled cache {:.2?} (median of 15); fresh instance + trivial hook call {:.2?} (median of 200); fresh instance + setup hook POSTing to loopback {:.2?} (median of 100)",
         bytes.len() / 1024,
         first,
         median(loads),
@@ -203,11 +211,23 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    figures(&tokio, "example_http_py (Python)", &bytes, "block_ip");
+    // Each adapter under each memory reset (a runtime picks per component:
+    // `Prefix` for the Python one, `DirtyPages` for the Rust one).
+    for reset in [MemoryReset::Prefix, MemoryReset::DirtyPages] {
+        figures(
+            &tokio,
+            "example_http_py (Python)",
+            &bytes,
+            "block_ip",
+            reset,
+        );
+    }
     let rust =
         std::fs::read(root().join("adapters/target/wasm32-wasip2/release/example_http.wasm"))
             .expect("run scripts/build-adapters.sh");
-    figures(&tokio, "example_http (Rust)", &rust, "block_ip");
+    for reset in [MemoryReset::DirtyPages, MemoryReset::Prefix] {
+        figures(&tokio, "example_http (Rust)", &rust, "block_ip", reset);
+    }
 
     // `up` of the same mesh through each adapter.
     let rust_mesh = mesh::Mesh::new(

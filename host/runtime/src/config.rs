@@ -17,13 +17,64 @@ use crate::error::LoadError;
 use crate::limits::Limits;
 use crate::state::{CallState, HostData};
 
-/// Bytes of each pooled linear memory reset by `memset` and kept resident
-/// between calls (a Rust adapter touches about its 1 MiB stack plus heap).
-const KEEP_RESIDENT: usize = 2 << 20;
+/// Bytes at the start of each pooled linear memory kept resident between
+/// calls (reset in place, never returned to the kernel); of those, only the
+/// part a call could reach (its memory's size) is reset. A Rust adapter
+/// reaches 1-2 MiB; a Python adapter's call dirties several MiB of CPython
+/// heap, all under 16 MiB.
+const KEEP_RESIDENT: usize = 16 << 20;
 
-/// Bytes of each pooled linear memory kept resident when PAGEMAP_SCAN finds
-/// the dirtied pages (a Python adapter's call dirties several MB).
+/// Bytes kept resident when PAGEMAP_SCAN finds the dirtied pages.
 const KEEP_RESIDENT_SCANNED: usize = 32 << 20;
+
+/// How a pooled linear memory is made fresh for the next hook call (every
+/// call gets a fresh instance in a recycled slot). A runtime keeps one
+/// engine per reset in use, and runs each component in the one that suits it
+/// ([`MemoryReset::for_component`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum MemoryReset {
+    /// Restore only the pages the call dirtied, found with Linux's
+    /// PAGEMAP_SCAN (6.7+; `Prefix` where the kernel lacks it). Best when
+    /// calls dirty a few regions, as a Rust adapter's do.
+    #[default]
+    DirtyPages,
+    /// Reset the first [`KEEP_RESIDENT`] bytes in place with `memset`. Best
+    /// for Python adapters: wasmtime 48 asks PAGEMAP_SCAN for at most 32
+    /// dirty regions and decommits everything past the last one found, and a
+    /// CPython call dirties its heap in far more, so with `DirtyPages` every
+    /// call refaults ~800 pages and each fault costs a TLB shootdown.
+    Prefix,
+}
+
+impl MemoryReset {
+    /// `Prefix` for a component whose memory is the snapshot of an
+    /// initialised interpreter (its producers name
+    /// `component-init-transform`, as componentize-py's do), else
+    /// `DirtyPages`. Reads section headers only; bytes that do not parse
+    /// get the default (compiling them reports the error).
+    pub fn for_component(bytes: &[u8]) -> MemoryReset {
+        let snapshot = wasmparser::Parser::new(0)
+            .parse_all(bytes)
+            .map_while(Result::ok)
+            .any(|payload| match payload {
+                wasmparser::Payload::CustomSection(section) => match section.as_known() {
+                    wasmparser::KnownCustom::Producers(producers) => producers
+                        .into_iter()
+                        .flatten()
+                        .filter(|field| field.name == "processed-by")
+                        .flat_map(|field| field.values.into_iter().flatten())
+                        .any(|value| value.name == "component-init-transform"),
+                    _ => false,
+                },
+                _ => false,
+            });
+        if snapshot {
+            MemoryReset::Prefix
+        } else {
+            MemoryReset::DirtyPages
+        }
+    }
+}
 
 /// Core instances the pool holds per component instance (the largest
 /// component seen, a Python adapter, instantiates 14 core modules).
@@ -49,6 +100,9 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// Use the pooling instance allocator (faster instantiation).
     pub pooling: bool,
+    /// How the pooling allocator resets a memory between calls; `None`: the
+    /// one that suits each component ([`MemoryReset::for_component`]).
+    pub memory_reset: Option<MemoryReset>,
     /// Bounds on what a call returns and makes the host hold (a call's
     /// [`crate::CallPolicy::limits`] overrides them).
     pub limits: Limits,
@@ -65,6 +119,7 @@ impl Default for RuntimeConfig {
             tick: Duration::from_millis(10),
             max_instances: 256,
             pooling: true,
+            memory_reset: None,
             limits: Limits::default(),
         }
     }
@@ -77,6 +132,8 @@ pub(crate) struct EngineCore {
     pub linker: Linker<CallState>,
     pub cache: Option<Cache>,
     pub config: RuntimeConfig,
+    /// How this engine's pool resets memories.
+    pub reset: MemoryReset,
     stop_ticker: Arc<AtomicBool>,
 }
 
@@ -116,7 +173,7 @@ fn engine_config(config: &RuntimeConfig, pagemap: bool) -> wasmtime::Config {
         // multi-threaded process costs a TLB shootdown on every core,
         // which dominated `up` of many plugs (each hook call is a fresh
         // instance). With PAGEMAP_SCAN only the dirtied pages are restored,
-        // so more of them can stay resident.
+        // so more of them can stay resident (see [`MemoryReset`]).
         if pagemap {
             pool.pagemap_scan(wasmtime::Enabled::Yes);
             pool.linear_memory_keep_resident(KEEP_RESIDENT_SCANNED);
@@ -131,18 +188,18 @@ fn engine_config(config: &RuntimeConfig, pagemap: bool) -> wasmtime::Config {
 }
 
 impl EngineCore {
-    /// The engine, linker and cache for `config`, and a started epoch ticker.
-    pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
+    /// The engine, linker and cache for `config` with memories reset the
+    /// `reset` way, and a started epoch ticker.
+    pub fn new(config: RuntimeConfig, reset: MemoryReset) -> Result<Self, LoadError> {
         let engine_err = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
         // With Linux's PAGEMAP_SCAN (6.7+), a slot is reset by restoring
         // only the pages the call dirtied, kept resident (no `madvise`, no
         // page faults on the next call): what a Python adapter, whose calls
         // dirty megabytes of CPython heap, needs. Elsewhere, the older reset.
-        let engine = match Engine::new(&engine_config(&config, true)) {
+        let scan = config.pooling && reset == MemoryReset::DirtyPages;
+        let engine = match Engine::new(&engine_config(&config, scan)) {
             Ok(engine) => engine,
-            Err(_) if config.pooling => {
-                Engine::new(&engine_config(&config, false)).map_err(engine_err)?
-            }
+            Err(_) if scan => Engine::new(&engine_config(&config, false)).map_err(engine_err)?,
             Err(e) => return Err(engine_err(e)),
         };
         let mut linker: Linker<CallState> = Linker::new(&engine);
@@ -183,7 +240,48 @@ impl EngineCore {
             linker,
             cache,
             config,
+            reset,
             stop_ticker,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryReset;
+
+    /// An empty component whose producers section says `processed-by`
+    /// each of `tools`.
+    fn component_processed_by(tools: &[&str]) -> Vec<u8> {
+        fn string(out: &mut Vec<u8>, s: &str) {
+            out.push(u8::try_from(s.len()).unwrap());
+            out.extend_from_slice(s.as_bytes());
+        }
+        let mut payload = Vec::new();
+        string(&mut payload, "producers");
+        payload.push(1);
+        string(&mut payload, "processed-by");
+        payload.push(u8::try_from(tools.len()).unwrap());
+        for tool in tools {
+            string(&mut payload, tool);
+            string(&mut payload, "0.1.0");
+        }
+        let mut bytes = b"\0asm\x0d\x00\x01\x00".to_vec();
+        bytes.push(0);
+        bytes.push(u8::try_from(payload.len()).unwrap());
+        bytes.extend(payload);
+        bytes
+    }
+
+    #[test]
+    fn interpreter_snapshots_are_reset_by_prefix_the_rest_by_dirty_pages() {
+        let python = component_processed_by(&["wit-component", "component-init-transform"]);
+        assert_eq!(MemoryReset::for_component(&python), MemoryReset::Prefix);
+        let rust = component_processed_by(&["wit-component"]);
+        assert_eq!(MemoryReset::for_component(&rust), MemoryReset::DirtyPages);
+        assert_eq!(
+            MemoryReset::for_component(b"not wasm"),
+            MemoryReset::DirtyPages
+        );
     }
 }

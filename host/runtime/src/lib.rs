@@ -78,7 +78,7 @@ mod types;
 
 pub use adapter::{Adapter, Watcher};
 pub use cache::{default_cache_dir, digest_of};
-pub use config::RuntimeConfig;
+pub use config::{MemoryReset, RuntimeConfig};
 pub use error::{HookError, HookErrorKind, LoadError};
 pub use limits::{LIMIT_NAMES, Limits, cut, human, nesting_depth, parse_json};
 pub use policy::{CallPolicy, SecretResolver, authority_of};

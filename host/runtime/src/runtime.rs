@@ -11,16 +11,19 @@ use wasmtime::component::Component;
 use crate::adapter::{Adapter, AdapterInner};
 use crate::bindings::AdapterCorePre;
 use crate::cache::digest_of;
-use crate::config::{EngineCore, RuntimeConfig};
+use crate::config::{EngineCore, MemoryReset, RuntimeConfig};
 use crate::error::LoadError;
 use crate::imports::check_imports;
 use crate::types::AdapterInfo;
 
-/// Loads adapters; shares one wasmtime engine, linker and cache among them.
-/// Cheap to clone.
+/// Loads adapters; shares the wasmtime engines, linkers and cache among
+/// them: one engine per [`MemoryReset`] in use, started when a component
+/// first needs it. Cheap to clone.
 #[derive(Clone)]
 pub struct Runtime {
     inner: Arc<EngineCore>,
+    /// The engine of the other memory reset, once a component needed it.
+    other: Arc<Mutex<Option<Arc<EngineCore>>>>,
     /// Adapters loaded by digest. Kept out of `Inner` (which adapters hold)
     /// so there is no reference cycle: dropping the last runtime and
     /// adapter frees the engine and stops the ticker.
@@ -38,8 +41,10 @@ impl std::fmt::Debug for Runtime {
 impl Runtime {
     /// Starts a runtime (and its epoch ticker thread).
     pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
+        let reset = config.memory_reset.unwrap_or_default();
         Ok(Runtime {
-            inner: Arc::new(EngineCore::new(config)?),
+            inner: Arc::new(EngineCore::new(config, reset)?),
+            other: Arc::new(Mutex::new(None)),
             loaded: Arc::new(Mutex::new(HashMap::new())),
         })
     }
@@ -91,16 +96,16 @@ impl Runtime {
         {
             return Ok(a);
         }
-        let component = self.component(bytes, &digest, name).await?;
-        check_imports(&self.inner.engine, &component, name)?;
-        let pre =
-            self.inner
-                .linker
-                .instantiate_pre(&component)
-                .map_err(|e| LoadError::NotAnAdapter {
-                    name: name.to_string(),
-                    message: format!("{e:#}"),
-                })?;
+        let core = self.engine_for(bytes)?;
+        let component = component(&core, bytes, &digest, name).await?;
+        check_imports(&core.engine, &component, name)?;
+        let pre = core
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::NotAnAdapter {
+                name: name.to_string(),
+                message: format!("{e:#}"),
+            })?;
         let pre = AdapterCorePre::new(pre).map_err(|e| LoadError::NotAnAdapter {
             name: name.to_string(),
             message: format!("{e:#}"),
@@ -116,7 +121,7 @@ impl Runtime {
                     hooks: Vec::new(),
                 }),
                 pre,
-                runtime: self.inner.clone(),
+                runtime: core.clone(),
             }),
         };
         if cached.is_none() {
@@ -141,49 +146,71 @@ impl Runtime {
         Ok(adapter)
     }
 
-    /// The compiled component: cache hit, or compile (off the async
-    /// threads) and store.
-    async fn component(
-        &self,
-        bytes: &[u8],
-        digest: &str,
-        name: &str,
-    ) -> Result<Component, LoadError> {
-        let engine = &self.inner.engine;
-        if let Some(path) = self
+    /// The engine that runs `bytes` ([`MemoryReset::for_component`], unless
+    /// the configuration fixes it), started on first use.
+    fn engine_for(&self, bytes: &[u8]) -> Result<Arc<EngineCore>, LoadError> {
+        let reset = self
             .inner
-            .cache
-            .as_ref()
-            .and_then(|c| c.compiled_if_trusted(digest))
-        {
-            // SAFETY: the file is native code this host compiled and wrote
-            // itself, in a folder only this user can write (checked above);
-            // wasmtime also checks the engine compatibility header.
-            #[allow(unsafe_code)]
-            let loaded = unsafe { Component::deserialize_file(engine, &path) };
-            match loaded {
-                Ok(c) => return Ok(c),
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "compiled cache unusable: recompiling")
-                }
-            }
+            .config
+            .memory_reset
+            .unwrap_or_else(|| MemoryReset::for_component(bytes));
+        if reset == self.inner.reset {
+            return Ok(self.inner.clone());
         }
-        let (engine2, owned) = (engine.clone(), bytes.to_vec());
-        let compiled = tokio::task::spawn_blocking(move || Component::new(&engine2, &owned))
-            .await
-            .map_err(|e| LoadError::Engine(format!("compiler thread failed: {e}")))?
-            .map_err(|e| LoadError::Compile {
-                name: name.to_string(),
-                message: format!("{e:#}"),
-            })?;
-        if let Some(c) = &self.inner.cache {
-            match compiled.serialize() {
-                Ok(code) => c.store_compiled(digest, &code),
-                Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), "cannot serialize a compiled component")
-                }
-            }
+        let mut other = self
+            .other
+            .lock()
+            .map_err(|_| LoadError::Engine("engine lock poisoned".into()))?;
+        if let Some(core) = other.as_ref() {
+            return Ok(core.clone());
         }
-        Ok(compiled)
+        let core = Arc::new(EngineCore::new(self.inner.config.clone(), reset)?);
+        *other = Some(core.clone());
+        Ok(core)
     }
+}
+
+/// The compiled component: cache hit, or compile (off the async threads)
+/// and store.
+async fn component(
+    core: &EngineCore,
+    bytes: &[u8],
+    digest: &str,
+    name: &str,
+) -> Result<Component, LoadError> {
+    let engine = &core.engine;
+    if let Some(path) = core
+        .cache
+        .as_ref()
+        .and_then(|c| c.compiled_if_trusted(digest))
+    {
+        // SAFETY: the file is native code this host compiled and wrote
+        // itself, in a folder only this user can write (checked above);
+        // wasmtime also checks the engine compatibility header.
+        #[allow(unsafe_code)]
+        let loaded = unsafe { Component::deserialize_file(engine, &path) };
+        match loaded {
+            Ok(c) => return Ok(c),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "compiled cache unusable: recompiling")
+            }
+        }
+    }
+    let (engine2, owned) = (engine.clone(), bytes.to_vec());
+    let compiled = tokio::task::spawn_blocking(move || Component::new(&engine2, &owned))
+        .await
+        .map_err(|e| LoadError::Engine(format!("compiler thread failed: {e}")))?
+        .map_err(|e| LoadError::Compile {
+            name: name.to_string(),
+            message: format!("{e:#}"),
+        })?;
+    if let Some(c) = &core.cache {
+        match compiled.serialize() {
+            Ok(code) => c.store_compiled(digest, &code),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "cannot serialize a compiled component")
+            }
+        }
+    }
+    Ok(compiled)
 }
