@@ -16,6 +16,11 @@ impl Digest {
         Digest(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
     }
 
+    /// The digest a hasher fed with a whole content computes (streamed blobs).
+    pub(crate) fn from_hasher(hasher: Sha256) -> Self {
+        Digest(format!("sha256:{}", hex::encode(hasher.finalize())))
+    }
+
     /// Parses a digest string; only sha256 is accepted.
     pub fn parse(s: &str) -> Result<Self> {
         let invalid = |reason: &str| RegistryError::InvalidReference {

@@ -62,6 +62,37 @@ pub enum RegistryError {
         detail: String,
     },
 
+    /// A request safe to repeat (a GET or HEAD) kept failing, retries included:
+    /// answers 5xx or 429, or the connection was lost or timed out.
+    #[error(
+        "registry {registry} kept failing on {url}: {detail} (gave up after {attempts} attempts); the registry is down or overloaded: try again later"
+    )]
+    Failing {
+        /// The registry host.
+        registry: String,
+        /// The request that failed.
+        url: String,
+        /// The last failure.
+        detail: String,
+        /// Attempts made, the first included.
+        attempts: u32,
+    },
+
+    /// The registry sent more than meshroom reads for this kind of content.
+    #[error("{what} from {url} is over the {limit}-byte limit ({size}); {hint}")]
+    TooLarge {
+        /// Which content.
+        what: String,
+        /// Where it came from.
+        url: String,
+        /// Its size as announced or as read so far.
+        size: String,
+        /// The limit.
+        limit: u64,
+        /// What to do.
+        hint: String,
+    },
+
     /// The registry answered something the OCI distribution protocol does not allow here.
     #[error("registry error on `{reference}`: {detail}")]
     Protocol {

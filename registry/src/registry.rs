@@ -63,6 +63,8 @@ pub struct PulledArtifact {
     pub downloaded: usize,
     /// Blobs found in the cache.
     pub cached: usize,
+    /// Requests to the registry retried (after 5xx, 429 or a lost connection).
+    pub retries: u32,
     /// The signature that satisfied the requirement it was pulled with, if any.
     pub signature: Option<LockedSignature>,
 }
@@ -284,6 +286,10 @@ impl Registry {
     ) -> Result<PulledArtifact> {
         let shown = from.to_string();
         let mut remote: Option<Arc<Remote>> = None;
+        let retries_before = match from {
+            ArtifactRef::Remote(r) => self.connect(r)?.retries(),
+            ArtifactRef::Layout { .. } => 0,
+        };
         let endpoint = match from {
             ArtifactRef::Remote(r) => Endpoint::Remote(r.clone()),
             ArtifactRef::Layout { dir, .. } => {
@@ -343,28 +349,34 @@ impl Registry {
         };
         let parsed = artifact::parse_manifest(&manifest, &shown)?;
         let (mut downloaded, mut cached) = (0, 0);
-        let mut fetch = async |descriptor: &OciDescriptor, what: &str| -> Result<Vec<u8>> {
+        // Into the cache, verified; the component is not read into memory.
+        let mut fetch = async |descriptor: &OciDescriptor, what: &str| -> Result<Digest> {
             let digest = Digest::parse(&descriptor.digest)?;
             let size = u64::try_from(descriptor.size).unwrap_or(0);
-            if let Some(bytes) = self.cache.get(&digest)? {
+            if self.cache.verify_present(&digest)? {
                 cached += 1;
                 self.progress.event(ProgressEvent::Skipped {
                     digest: digest.to_string(),
                     what: what.to_string(),
                     size,
                 });
-                return Ok(bytes);
+                return Ok(digest);
             }
             self.progress.event(ProgressEvent::Started {
                 digest: digest.to_string(),
                 what: what.to_string(),
                 size,
             });
-            let bytes = match &endpoint {
+            match &endpoint {
                 Endpoint::Remote(r) => {
-                    if remote.is_none() {
-                        remote = Some(self.connect(r)?);
-                    }
+                    let client = match &remote {
+                        Some(client) => client.clone(),
+                        None => {
+                            let client = self.connect(r)?;
+                            remote = Some(client.clone());
+                            client
+                        }
+                    };
                     let progress = &self.progress;
                     let received = |bytes: u64| {
                         progress.event(ProgressEvent::Transferred {
@@ -372,41 +384,52 @@ impl Registry {
                             bytes,
                         })
                     };
-                    match &remote {
-                        Some(client) => client.pull_blob(r, descriptor, &received).await?,
-                        None => Vec::new(),
-                    }
+                    client
+                        .pull_blob(r, descriptor, &self.cache, what, &received)
+                        .await?;
                 }
-                Endpoint::Layout(l) => l.get_blob(&digest, &shown)?,
-            };
-            if bytes.len() as u64 != size {
-                return Err(RegistryError::DigestMismatch {
-                    what: format!(
-                        "{what} of `{shown}` (size {} instead of {size})",
-                        bytes.len()
-                    ),
-                    expected: digest.to_string(),
-                    actual: Digest::of(&bytes).to_string(),
-                });
+                Endpoint::Layout(l) => {
+                    let bytes = l.get_blob(&digest, &shown)?;
+                    if bytes.len() as u64 != size {
+                        return Err(RegistryError::DigestMismatch {
+                            what: format!(
+                                "{what} of `{shown}` (size {} instead of {size})",
+                                bytes.len()
+                            ),
+                            expected: digest.to_string(),
+                            actual: Digest::of(&bytes).to_string(),
+                        });
+                    }
+                    self.cache.put(&digest, &bytes)?;
+                }
             }
-            self.cache.put(&digest, &bytes)?;
             downloaded += 1;
             self.progress.event(ProgressEvent::Finished {
                 digest: digest.to_string(),
             });
-            Ok(bytes)
+            Ok(digest)
+        };
+        let read = |digest: &Digest| -> Result<Vec<u8>> {
+            self.cache.get(digest)?.ok_or_else(|| RegistryError::Io {
+                context: format!(
+                    "blob {digest} of `{shown}` vanished from the cache `{}`",
+                    self.cache.root().display()
+                ),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            })
         };
 
-        let config = fetch(&parsed.config, "config").await?;
+        let config = read(&fetch(&parsed.config, "config").await?)?;
         fetch(&parsed.component, "adapter component").await?;
-        let definition = fetch(&parsed.definition, "definition").await?;
+        let definition = read(&fetch(&parsed.definition, "definition").await?)?;
         let mut files = Vec::new();
         for (path, descriptor) in &parsed.files {
             files.push(PackageFile {
                 path: path.clone(),
-                bytes: fetch(descriptor, path).await?,
+                bytes: read(&fetch(descriptor, path).await?)?,
             });
         }
+        let retries = remote.as_ref().map_or(0, |r| r.retries() - retries_before);
 
         let component_digest = Digest::parse(&parsed.component.digest)?;
         let product = parsed
@@ -420,7 +443,7 @@ impl Registry {
                 reason: format!("no usable product name (`{TITLE}` annotation)"),
             })?
             .to_string();
-        tracing::info!(reference = %shown, digest = %manifest_digest, downloaded, cached, "pulled");
+        tracing::info!(reference = %shown, digest = %manifest_digest, downloaded, cached, retries, "pulled");
         Ok(PulledArtifact {
             product,
             reference: shown,
@@ -433,6 +456,7 @@ impl Registry {
             wit_version: artifact::wit_version(&config),
             downloaded,
             cached,
+            retries,
             signature,
         })
     }

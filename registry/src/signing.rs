@@ -428,7 +428,11 @@ impl Registry {
         let bytes = match sig_ref {
             ArtifactRef::Remote(r) => {
                 let descriptor: OciDescriptor = layer.payload_descriptor();
-                self.connect(r)?.pull_blob(r, &descriptor, &|_| {}).await?
+                let path = self
+                    .connect(r)?
+                    .pull_blob(r, &descriptor, self.cache(), "signature payload", &|_| {})
+                    .await?;
+                std::fs::read(&path).map_err(|e| RegistryError::io("read", &path, e))?
             }
             ArtifactRef::Layout { dir, .. } => {
                 Layout::open(&self.layout_dir(dir), &shown)?.get_blob(digest, &shown)?

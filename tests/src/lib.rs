@@ -9,6 +9,7 @@
 //! | service | module | product |
 //! |---|---|---|
 //! | [`DockerRegistry`] | [`registry`] | CNCF distribution (Debian `docker-registry`) |
+//! | [`FaultProxy`] | [`fault_proxy`] | in-process proxy breaking a service's answers on cue |
 //! | [`Rsyslog`] | [`rsyslog`] | rsyslog with one TCP input written to a file |
 //! | [`Caddy`] | [`caddy`] | Caddy, configured through its admin API |
 //! | [`CrowdSec`] | [`crowdsec`] | CrowdSec local API, with a watcher and a bouncer |
@@ -69,6 +70,7 @@ macro_rules! lifecycle_methods {
 pub mod caddy;
 pub mod collector;
 pub mod crowdsec;
+pub mod fault_proxy;
 pub mod http;
 mod inproc;
 pub mod line_receiver;
@@ -81,6 +83,7 @@ pub mod taxii;
 pub use caddy::Caddy;
 pub use collector::{HttpCollector, RecordedRequest, Reply};
 pub use crowdsec::CrowdSec;
+pub use fault_proxy::{Fault, FaultProxy, ProxiedRequest};
 pub use line_receiver::TcpLineReceiver;
 pub use port::{free_port, port_is_free};
 pub use process::process_alive;

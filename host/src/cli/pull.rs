@@ -81,6 +81,7 @@ pub fn exec(args: PullArgs, ctx: &Context) -> anyhow::Result<()> {
                 "wit_version": pulled.wit_version,
                 "downloaded": pulled.downloaded,
                 "cached": pulled.cached,
+                "retries": pulled.retries,
                 "lock": format!("{change:?}").to_lowercase(),
                 "signed_by": pulled.signature.as_ref().map(|s| serde_json::json!({
                     "key": s.key,

@@ -15,7 +15,7 @@ fn write(path: PathBuf, text: &str) {
 
 /// A project with the example product (its adapter copied in), an `edr`
 /// product without adapter, `edr1`, and one example instance per URL.
-fn project(instances: &[(&str, &str)]) -> tempfile::TempDir {
+pub(crate) fn project(instances: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let products = root.join("products");
@@ -63,7 +63,7 @@ fn project(instances: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-fn plug_file(root: &Path, dst: &str) -> String {
+pub(crate) fn plug_file(root: &Path, dst: &str) -> String {
     std::fs::read_to_string(root.join(format!("instances/edr/edr1/plugs/{dst}/events.yaml")))
         .unwrap()
 }
@@ -209,7 +209,7 @@ fn up_repair_sets_up_again_only_the_plugs_that_drifted() {
 }
 
 /// The line of a report about the plug towards `dst` (empty when none).
-fn line_of<'t>(text: &'t str, dst: &str) -> &'t str {
+pub(crate) fn line_of<'t>(text: &'t str, dst: &str) -> &'t str {
     text.lines()
         .find(|l| l.contains(&format!("-> {dst}")))
         .unwrap_or("")

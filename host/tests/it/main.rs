@@ -9,6 +9,7 @@ mod support;
 mod cli;
 mod conformance;
 mod exercise;
+mod faults;
 mod lifecycle;
 mod listing_parity;
 mod lock;

@@ -216,7 +216,20 @@ pub struct ApiState {
     /// Resources of the generic collections, by path (`/api/threats/sources/r-1`).
     pub resources: BTreeMap<String, Value>,
     pub events: Vec<String>,
+    /// What the product does wrong, to every request from now on.
+    pub fault: Option<ProductFault>,
     next_id: u64,
+}
+
+/// A product misbehaving (see [`ApiState::fault`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProductFault {
+    /// Answers `500 Internal Server Error`.
+    ServerError,
+    /// Reads the request, then resets the connection (RST, no answer).
+    Reset,
+    /// Reads the request and never answers (until the server is dropped).
+    Hang,
 }
 
 /// A tiny REST API on 127.0.0.1 (a free port), served by a thread until
@@ -243,9 +256,9 @@ impl Api {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                let st = st.clone();
+                let (st, sp) = (st.clone(), sp.clone());
                 thread::spawn(move || {
-                    let _ = serve(conn, &st);
+                    let _ = serve(conn, &st, &sp);
                 });
             }
         });
@@ -269,7 +282,11 @@ impl Drop for Api {
     }
 }
 
-fn serve(conn: TcpStream, state: &Mutex<ApiState>) -> std::io::Result<()> {
+fn serve(
+    conn: TcpStream,
+    state: &Mutex<ApiState>,
+    stop: &std::sync::atomic::AtomicBool,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut conn = conn;
     loop {
@@ -322,6 +339,34 @@ fn serve(conn: TcpStream, state: &Mutex<ApiState>) -> std::io::Result<()> {
             headers,
             body,
         };
+        let fault = state.lock().unwrap().fault;
+        match fault {
+            Some(ProductFault::Reset) => {
+                state.lock().unwrap().requests.push(seen);
+                // SO_LINGER 0: close() sends RST instead of FIN.
+                socket2::SockRef::from(&conn).set_linger(Some(Duration::ZERO))?;
+                return Ok(());
+            }
+            Some(ProductFault::Hang) => {
+                state.lock().unwrap().requests.push(seen);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    thread::sleep(Duration::from_millis(50));
+                }
+                return Ok(());
+            }
+            Some(ProductFault::ServerError) => {
+                state.lock().unwrap().requests.push(seen);
+                let body = r#"{"error":"internal error (injected)"}"#;
+                write!(
+                    conn,
+                    "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                )?;
+                conn.flush()?;
+                continue;
+            }
+            None => {}
+        }
         let (status, answer) = route(&seen, state);
         state.lock().unwrap().requests.push(seen);
         let body = answer.map(|v| v.to_string()).unwrap_or_default();
