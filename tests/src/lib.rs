@@ -99,6 +99,32 @@ pub fn workspace_root() -> PathBuf {
     tests_crate.parent().unwrap_or(tests_crate).to_path_buf()
 }
 
+/// `component` grown to `size` bytes or more by a custom section (custom
+/// sections are ignored by validation and by the runtime): a large adapter
+/// that still runs.
+pub fn padded_component(mut component: Vec<u8>, size: usize) -> Vec<u8> {
+    fn leb128(mut n: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return out;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"meshroom-padding";
+    let mut section = leb128(name.len());
+    section.extend_from_slice(name);
+    section.resize(section.len() + size.saturating_sub(component.len()), 0x5a);
+    component.push(0);
+    component.extend(leb128(section.len()));
+    component.extend(section);
+    component
+}
+
 /// `n` random bytes as lowercase hex, for passwords, keys and ids of throwaway services.
 pub fn random_hex(n: usize) -> String {
     use std::collections::hash_map::RandomState;

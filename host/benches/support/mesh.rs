@@ -105,7 +105,7 @@ pub struct Example<'a> {
 
 /// Writes the mesh below `root`; returns a secrets store holding each
 /// example instance's `api_key`, and the store's (x25519) identity.
-fn write_mesh(
+pub fn write_mesh(
     root: &Path,
     url: &str,
     example: &Example<'_>,

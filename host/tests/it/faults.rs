@@ -14,32 +14,9 @@ use crate::lifecycle::{line_of, plug_file, project};
 use crate::registry_cli::{Machine, json, write_product};
 use crate::support::{Api, ProductFault, adapter_wasm, fails};
 
-/// The real example adapter with a custom section making it `size` bytes or more
-/// (custom sections are ignored by validation and by the runtime).
+/// The real example adapter, `size` bytes or more.
 pub(crate) fn padded_adapter(size: usize) -> Vec<u8> {
-    let mut bytes = std::fs::read(adapter_wasm("example_http")).unwrap();
-    let name = b"meshroom-padding";
-    let padding = size.saturating_sub(bytes.len());
-    let mut section = leb128(name.len());
-    section.extend_from_slice(name);
-    section.resize(section.len() + padding, 0x5a);
-    bytes.push(0);
-    bytes.extend(leb128(section.len()));
-    bytes.extend(section);
-    bytes
-}
-
-fn leb128(mut n: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return out;
-        }
-        out.push(byte | 0x80);
-    }
+    meshroom_tests::padded_component(std::fs::read(adapter_wasm("example_http")).unwrap(), size)
 }
 
 /// A registry, a proxy in front of it, and the product `acme_ips` (a 1 MiB
