@@ -96,12 +96,18 @@ def listing_mesh(root):
 # ----- timing ------------------------------------------------------------------
 
 
+PEAK_RSS = {}  # the last peak RSS (MiB) of each command, by its first arguments
+
+
 def wall(cmd, env=None, cwd=None):
     start = time.perf_counter()
-    out = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
+    stderr = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
     took = time.perf_counter() - start
-    if out.returncode != 0:
-        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{out.stderr.decode(errors='replace')}")
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{stderr.decode(errors='replace')}")
+    PEAK_RSS[tuple(map(str, cmd[:5]))] = usage.ru_maxrss / 1024
     return took
 
 
@@ -236,8 +242,10 @@ def main():
         wall([OURS, "-p", ours_dir, "build", "acme_api"], benv)
         wall([OURS, "-p", ours_dir, "plan"], benv)  # compiles the component into the cache
         ups, downs = [], []
+        up_rss, native_rss = [], []
         for _ in range(max(3, RUNS // 2)):
             ups.append(wall([OURS, "-p", ours_dir, "up"], benv) * 1000)
+            up_rss.append(PEAK_RSS[tuple(map(str, [OURS, "-p", ours_dir, "up"]))])
             assert len(Api.webhooks) == 500, len(Api.webhooks)
             downs.append(wall([OURS, "-p", ours_dir, "down"], benv) * 1000)
             assert not Api.webhooks, len(Api.webhooks)
@@ -245,6 +253,7 @@ def main():
         native = []
         for _ in range(ORIGINAL_RUNS):
             native.append(wall([ORIGINAL_PYTHON, "-c", NATIVE_UP, native_dir, str(siems), "up"], env) * 1000)
+            native_rss.append(PEAK_RSS[tuple(map(str, [ORIGINAL_PYTHON, "-c", NATIVE_UP, native_dir, str(siems)]))])
             assert len(Api.webhooks) == 500, len(Api.webhooks)
             wall([ORIGINAL_PYTHON, "-c", NATIVE_UP, native_dir, str(siems), "down"], env)
             assert not Api.webhooks, len(Api.webhooks)
@@ -258,6 +267,7 @@ def main():
         target = "≤ 20 ms, ≥ 100×" if "plugs" in what else "≤ 20 ms"
         print(f"| {what} (3,000 plugs; `--json`: {ms(ours_json)}) | {ms(original)} | {ms(ours)} | {original / ours:,.0f}× | {target} |")
     print(f"| `up` of 500 plugs, the same Python hooks, 20 ms API (floor {ms(floor)}) | {ms(native_up)} | {ms(ours_up)} ({ours_up / floor:.1f}× the floor; `down` {ms(statistics.median(downs))}) | {native_up / ours_up:,.0f}× | ≤ 2× floor, ≥ 20× |")
+    print(f"| peak RSS of that `up` | {statistics.median(native_rss):,.0f} MiB | {statistics.median(up_rss):,.0f} MiB | | |")
 
 
 if __name__ == "__main__":

@@ -174,9 +174,11 @@ impl BlobWriter {
             .as_file()
             .sync_all()
             .map_err(|e| RegistryError::io("write", self.file.path(), e))?;
+        meshroom_fsutil::fault::point("staged");
         self.file
             .persist(&self.path)
             .map_err(|e| RegistryError::io("write", &self.path, e.error))?;
+        meshroom_fsutil::fault::point("renamed");
         Ok(self.path)
     }
 }

@@ -5,7 +5,8 @@
 //!
 //! The points, where a crash is hardest to survive:
 //! - `staged`: a file about to replace another is written and flushed,
-//!   not yet renamed (every write of [`crate::write_atomic`] and its kin);
+//!   not yet renamed (every write of [`crate::write_atomic`] and its kin,
+//!   and each blob a pull streams into the registry's cache);
 //! - `renamed`: it has just replaced the other;
 //! - `hook-returned`: a setup or teardown hook changed a product, its
 //!   outputs not yet saved (meshroom's engine);
