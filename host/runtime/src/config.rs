@@ -38,7 +38,7 @@ pub enum MemoryReset {
     /// calls dirty a few regions, as a Rust adapter's do.
     #[default]
     DirtyPages,
-    /// Reset the first [`KEEP_RESIDENT`] bytes in place with `memset`. Best
+    /// Reset the first 16 MiB in place with `memset`. Best
     /// for Python adapters: wasmtime 48 asks PAGEMAP_SCAN for at most 32
     /// dirty regions and decommits everything past the last one found, and a
     /// CPython call dirties its heap in far more, so with `DirtyPages` every
