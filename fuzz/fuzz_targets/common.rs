@@ -38,11 +38,18 @@ pub fn scratch() -> tempfile::TempDir {
 /// A file name from fuzzed text, or `None` when it cannot name a file inside
 /// its folder (meshroom reads folders: it never sees such names).
 pub fn file_name(text: &str) -> Option<String> {
-    let name: String = text
+    // At most 200 bytes, not chars: a file name is at most 255 bytes
+    // (found by fuzzing: 200 four-byte chars made ENAMETOOLONG).
+    let mut name = String::new();
+    for c in text
         .chars()
         .map(|c| if c == '/' || c == '\0' { '_' } else { c })
-        .take(200)
-        .collect();
+    {
+        if name.len() + c.len_utf8() > 200 {
+            break;
+        }
+        name.push(c);
+    }
     (!name.is_empty() && name != "." && name != "..").then_some(name)
 }
 
