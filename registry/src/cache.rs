@@ -110,7 +110,7 @@ impl BlobCache {
         let folder = path.parent().unwrap_or(&self.root).to_path_buf();
         std::fs::create_dir_all(&folder).map_err(|e| RegistryError::io("create", &folder, e))?;
         let file = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
+            .prefix(meshroom_fsutil::TEMP_PREFIX)
             .tempfile_in(&folder)
             .map_err(|e| RegistryError::io("create a temporary file in", &folder, e))?;
         Ok(BlobWriter {
@@ -130,10 +130,6 @@ impl BlobCache {
         Ok(path)
     }
 }
-
-/// How the temporary files of blobs being written begin (those of
-/// [`meshroom_fsutil::write_atomic`] too).
-pub(crate) const TEMP_PREFIX: &str = ".meshroom-tmp-";
 
 /// A blob being downloaded: a temporary file in the cache, deleted when dropped
 /// unfinished (a failed or retried transfer).

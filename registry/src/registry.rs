@@ -285,11 +285,9 @@ impl Registry {
         requirement: Option<&Requirement>,
     ) -> Result<PulledArtifact> {
         let shown = from.to_string();
-        let mut remote: Option<Arc<Remote>> = None;
-        let retries_before = match from {
-            ArtifactRef::Remote(r) => self.connect(r)?.retries(),
-            ArtifactRef::Layout { .. } => 0,
-        };
+        // Connected on first need (a pull the cache answers makes none), with
+        // the client's retry count then (clients are shared across pulls).
+        let mut remote: Option<(Arc<Remote>, u32)> = None;
         let endpoint = match from {
             ArtifactRef::Remote(r) => Endpoint::Remote(r.clone()),
             ArtifactRef::Layout { dir, .. } => {
@@ -307,9 +305,8 @@ impl Registry {
                 let (bytes, digest) = match &endpoint {
                     Endpoint::Remote(r) => {
                         let client = self.connect(r)?;
-                        let found = client.pull_manifest(r).await?;
-                        remote = Some(client);
-                        found
+                        remote = Some((client.clone(), client.retries()));
+                        client.pull_manifest(r).await?
                     }
                     Endpoint::Layout(l) => {
                         let digest = match (from.digest(), from.layout_ref_name()) {
@@ -370,10 +367,10 @@ impl Registry {
             match &endpoint {
                 Endpoint::Remote(r) => {
                     let client = match &remote {
-                        Some(client) => client.clone(),
+                        Some((client, _)) => client.clone(),
                         None => {
                             let client = self.connect(r)?;
-                            remote = Some(client.clone());
+                            remote = Some((client.clone(), client.retries()));
                             client
                         }
                     };
@@ -429,7 +426,7 @@ impl Registry {
                 bytes: read(&fetch(descriptor, path).await?)?,
             });
         }
-        let retries = remote.as_ref().map_or(0, |r| r.retries() - retries_before);
+        let retries = remote.map_or(0, |(r, before)| r.retries() - before);
 
         let component_digest = Digest::parse(&parsed.component.digest)?;
         let product = parsed

@@ -13,6 +13,10 @@ pub mod fault;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// How the temporary files of atomic writes begin: what
+/// [`remove_stale_temps`] sweeps.
+pub const TEMP_PREFIX: &str = ".meshroom-tmp-";
+
 /// Writes `contents` to `path` atomically: a temporary file in the same folder,
 /// flushed to disk, then renamed over `path`. Creates missing parent folders.
 /// A replaced file keeps its permissions; a new one is readable by all (0644).
@@ -51,10 +55,7 @@ pub fn remove_stale_temps(dir: &Path) {
         return;
     };
     for entry in entries.flatten() {
-        let stale = entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(".meshroom-tmp-")
+        let stale = entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
             && entry
                 .metadata()
                 .and_then(|m| m.modified())
@@ -131,7 +132,7 @@ fn stage(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<tempfile::N
     std::fs::create_dir_all(dir)?;
     // The temporary file is created 0600; widen it only when asked.
     let mut tmp = tempfile::Builder::new()
-        .prefix(".meshroom-tmp-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)?;
     set_mode(tmp.as_file(), mode)?;
     tmp.write_all(contents)?;
