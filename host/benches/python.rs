@@ -45,7 +45,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn config(dir: &Path, reset: MemoryReset) -> RuntimeConfig {
     RuntimeConfig {
         cache_dir: Some(dir.to_path_buf()),
-        memory_reset: Some(reset),
+        memory_reset: reset,
         ..RuntimeConfig::default()
     }
 }
@@ -211,9 +211,9 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    // Each adapter under each memory reset (a runtime picks per component:
-    // `Prefix` for the Python one, `DirtyPages` for the Rust one).
-    for reset in [MemoryReset::Prefix, MemoryReset::DirtyPages] {
+    // Each adapter under each memory reset (`DirtyPages`, the default, and
+    // the `memset` fallback for kernels without PAGEMAP_SCAN).
+    for reset in [MemoryReset::DirtyPages, MemoryReset::Prefix] {
         figures(
             &tokio,
             "example_http_py (Python)",

@@ -17,8 +17,11 @@
 //! - `recurse`: recurses without end (stack overflow).
 //! - `exit`: calls `std::process::exit`.
 //!
-//! Plus `ok`, a well-behaved execute hook, and a `setup` that spins (to
-//! show a setup hook is bounded the same way).
+//! Plus `ok`, a well-behaved execute hook, a `setup` that spins (to
+//! show a setup hook is bounded the same way), and `remember`, which
+//! counts what earlier calls left in its memory, then scribbles over 128
+//! separate pages of it: every call gets a fresh instance, so it must
+//! always find nothing.
 //!
 //! Vendor-workflow hooks whose answers the host must refuse or bound:
 //! - scaffold, one per topic: `escape` (a `../` path next to a fine file),
@@ -72,6 +75,9 @@ impl Adapter for Hostile {
     fn hooks() -> Vec<Hook> {
         vec![
             Hook::execute("ok", ok).executor().topic("ok"),
+            Hook::execute("remember", remember)
+                .executor()
+                .topic("remember"),
             Hook::execute("spin", spin).executor().topic("spin"),
             Hook::execute("sleep", sleep).executor().topic("sleep"),
             Hook::execute("hog", hog).executor().topic("hog"),
@@ -156,6 +162,21 @@ impl Adapter for Hostile {
 
 fn ok(ctx: &Context, params: Value) -> Result<Value> {
     Ok(json!({"ok": true, "instance": ctx.instance()?.name, "params": params}))
+}
+
+/// A MiB of static memory (zero in the component's memory image).
+static MARKS: [std::sync::atomic::AtomicU8; 1 << 20] =
+    [const { std::sync::atomic::AtomicU8::new(0) }; 1 << 20];
+
+fn remember(_ctx: &Context, _params: Value) -> Result<Value> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let left = MARKS.iter().filter(|m| m.load(Relaxed) != 0).count();
+    // One byte every other page: 128 dirty regions, more than one
+    // PAGEMAP_SCAN reports at once (vendor/README.md).
+    for mark in MARKS.iter().step_by(8192) {
+        mark.store(1, Relaxed);
+    }
+    Ok(json!({"left": left}))
 }
 
 fn spin(_ctx: &Context, _params: Value) -> Result<Value> {

@@ -17,63 +17,31 @@ use crate::error::LoadError;
 use crate::limits::Limits;
 use crate::state::{CallState, HostData};
 
-/// Bytes at the start of each pooled linear memory kept resident between
-/// calls (reset in place, never returned to the kernel); of those, only the
-/// part a call could reach (its memory's size) is reset. A Rust adapter
-/// reaches 1-2 MiB; a Python adapter's call dirties several MiB of CPython
-/// heap, all under 16 MiB.
+/// Bytes at the start of each pooled linear memory reset in place with
+/// [`MemoryReset::Prefix`] (never returned to the kernel); of those, only
+/// the part a call could reach (its memory's size) is reset.
 const KEEP_RESIDENT: usize = 16 << 20;
 
-/// Bytes kept resident when PAGEMAP_SCAN finds the dirtied pages.
+/// The most bytes of dirtied pages kept resident (restored in place) with
+/// [`MemoryReset::DirtyPages`]: a Rust adapter's call dirties under 1 MiB,
+/// a Python adapter's a few MiB of CPython heap.
 const KEEP_RESIDENT_SCANNED: usize = 32 << 20;
 
 /// How a pooled linear memory is made fresh for the next hook call (every
-/// call gets a fresh instance in a recycled slot). A runtime keeps one
-/// engine per reset in use, and runs each component in the one that suits it
-/// ([`MemoryReset::for_component`]).
+/// call gets a fresh instance in a recycled slot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum MemoryReset {
     /// Restore only the pages the call dirtied, found with Linux's
-    /// PAGEMAP_SCAN (6.7+; `Prefix` where the kernel lacks it). Best when
-    /// calls dirty a few regions, as a Rust adapter's do.
+    /// PAGEMAP_SCAN ioctl (6.7+; `Prefix` where the kernel lacks it), and
+    /// keep them resident: no page fault on the next call. Best for every
+    /// adapter, Rust or Python, with the wasmtime patch in
+    /// `vendor/README.md` (upstream decommits everything past the 32nd
+    /// dirty region, which a CPython call far exceeds).
     #[default]
     DirtyPages,
-    /// Reset the first 16 MiB in place with `memset`. Best
-    /// for Python adapters: wasmtime 48 asks PAGEMAP_SCAN for at most 32
-    /// dirty regions and decommits everything past the last one found, and a
-    /// CPython call dirties its heap in far more, so with `DirtyPages` every
-    /// call refaults ~800 pages and each fault costs a TLB shootdown.
+    /// Reset the first 16 MiB in place with `memset`, whatever the call
+    /// touched; decommit the rest.
     Prefix,
-}
-
-impl MemoryReset {
-    /// `Prefix` for a component whose memory is the snapshot of an
-    /// initialised interpreter (its producers name
-    /// `component-init-transform`, as componentize-py's do), else
-    /// `DirtyPages`. Reads section headers only; bytes that do not parse
-    /// get the default (compiling them reports the error).
-    pub fn for_component(bytes: &[u8]) -> MemoryReset {
-        let snapshot = wasmparser::Parser::new(0)
-            .parse_all(bytes)
-            .map_while(Result::ok)
-            .any(|payload| match payload {
-                wasmparser::Payload::CustomSection(section) => match section.as_known() {
-                    wasmparser::KnownCustom::Producers(producers) => producers
-                        .into_iter()
-                        .flatten()
-                        .filter(|field| field.name == "processed-by")
-                        .flat_map(|field| field.values.into_iter().flatten())
-                        .any(|value| value.name == "component-init-transform"),
-                    _ => false,
-                },
-                _ => false,
-            });
-        if snapshot {
-            MemoryReset::Prefix
-        } else {
-            MemoryReset::DirtyPages
-        }
-    }
 }
 
 /// Core instances the pool holds per component instance (the largest
@@ -100,9 +68,8 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// Use the pooling instance allocator (faster instantiation).
     pub pooling: bool,
-    /// How the pooling allocator resets a memory between calls; `None`: the
-    /// one that suits each component ([`MemoryReset::for_component`]).
-    pub memory_reset: Option<MemoryReset>,
+    /// How the pooling allocator resets a memory between calls.
+    pub memory_reset: MemoryReset,
     /// Bounds on what a call returns and makes the host hold (a call's
     /// [`crate::CallPolicy::limits`] overrides them).
     pub limits: Limits,
@@ -119,7 +86,7 @@ impl Default for RuntimeConfig {
             tick: Duration::from_millis(10),
             max_instances: 256,
             pooling: true,
-            memory_reset: None,
+            memory_reset: MemoryReset::default(),
             limits: Limits::default(),
         }
     }
@@ -132,8 +99,6 @@ pub(crate) struct EngineCore {
     pub linker: Linker<CallState>,
     pub cache: Option<Cache>,
     pub config: RuntimeConfig,
-    /// How this engine's pool resets memories.
-    pub reset: MemoryReset,
     stop_ticker: Arc<AtomicBool>,
 }
 
@@ -188,15 +153,13 @@ fn engine_config(config: &RuntimeConfig, pagemap: bool) -> wasmtime::Config {
 }
 
 impl EngineCore {
-    /// The engine, linker and cache for `config` with memories reset the
-    /// `reset` way, and a started epoch ticker.
-    pub fn new(config: RuntimeConfig, reset: MemoryReset) -> Result<Self, LoadError> {
+    /// The engine, linker and cache for `config`, and a started epoch
+    /// ticker.
+    pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
         let engine_err = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
-        // With Linux's PAGEMAP_SCAN (6.7+), a slot is reset by restoring
-        // only the pages the call dirtied, kept resident (no `madvise`, no
-        // page faults on the next call): what a Python adapter, whose calls
-        // dirty megabytes of CPython heap, needs. Elsewhere, the older reset.
-        let scan = config.pooling && reset == MemoryReset::DirtyPages;
+        // Without PAGEMAP_SCAN (Linux before 6.7), engine creation fails
+        // with it asked for: then the `Prefix` reset.
+        let scan = config.pooling && config.memory_reset == MemoryReset::DirtyPages;
         let engine = match Engine::new(&engine_config(&config, scan)) {
             Ok(engine) => engine,
             Err(_) if scan => Engine::new(&engine_config(&config, false)).map_err(engine_err)?,
@@ -240,48 +203,7 @@ impl EngineCore {
             linker,
             cache,
             config,
-            reset,
             stop_ticker,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::MemoryReset;
-
-    /// An empty component whose producers section says `processed-by`
-    /// each of `tools`.
-    fn component_processed_by(tools: &[&str]) -> Vec<u8> {
-        fn string(out: &mut Vec<u8>, s: &str) {
-            out.push(u8::try_from(s.len()).unwrap());
-            out.extend_from_slice(s.as_bytes());
-        }
-        let mut payload = Vec::new();
-        string(&mut payload, "producers");
-        payload.push(1);
-        string(&mut payload, "processed-by");
-        payload.push(u8::try_from(tools.len()).unwrap());
-        for tool in tools {
-            string(&mut payload, tool);
-            string(&mut payload, "0.1.0");
-        }
-        let mut bytes = b"\0asm\x0d\x00\x01\x00".to_vec();
-        bytes.push(0);
-        bytes.push(u8::try_from(payload.len()).unwrap());
-        bytes.extend(payload);
-        bytes
-    }
-
-    #[test]
-    fn interpreter_snapshots_are_reset_by_prefix_the_rest_by_dirty_pages() {
-        let python = component_processed_by(&["wit-component", "component-init-transform"]);
-        assert_eq!(MemoryReset::for_component(&python), MemoryReset::Prefix);
-        let rust = component_processed_by(&["wit-component"]);
-        assert_eq!(MemoryReset::for_component(&rust), MemoryReset::DirtyPages);
-        assert_eq!(
-            MemoryReset::for_component(b"not wasm"),
-            MemoryReset::DirtyPages
-        );
     }
 }

@@ -11,19 +11,16 @@ use wasmtime::component::Component;
 use crate::adapter::{Adapter, AdapterInner};
 use crate::bindings::AdapterCorePre;
 use crate::cache::digest_of;
-use crate::config::{EngineCore, MemoryReset, RuntimeConfig};
+use crate::config::{EngineCore, RuntimeConfig};
 use crate::error::LoadError;
 use crate::imports::check_imports;
 use crate::types::AdapterInfo;
 
-/// Loads adapters; shares the wasmtime engines, linkers and cache among
-/// them: one engine per [`MemoryReset`] in use, started when a component
-/// first needs it. Cheap to clone.
+/// Loads adapters; shares the wasmtime engine, linker and cache among
+/// them. Cheap to clone.
 #[derive(Clone)]
 pub struct Runtime {
     inner: Arc<EngineCore>,
-    /// The engine of the other memory reset, once a component needed it.
-    other: Arc<Mutex<Option<Arc<EngineCore>>>>,
     /// Adapters loaded by digest. Kept out of `Inner` (which adapters hold)
     /// so there is no reference cycle: dropping the last runtime and
     /// adapter frees the engine and stops the ticker.
@@ -41,10 +38,8 @@ impl std::fmt::Debug for Runtime {
 impl Runtime {
     /// Starts a runtime (and its epoch ticker thread).
     pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
-        let reset = config.memory_reset.unwrap_or_default();
         Ok(Runtime {
-            inner: Arc::new(EngineCore::new(config, reset)?),
-            other: Arc::new(Mutex::new(None)),
+            inner: Arc::new(EngineCore::new(config)?),
             loaded: Arc::new(Mutex::new(HashMap::new())),
         })
     }
@@ -96,8 +91,8 @@ impl Runtime {
         {
             return Ok(a);
         }
-        let core = self.engine_for(bytes)?;
-        let component = component(&core, bytes, &digest, name).await?;
+        let core = &self.inner;
+        let component = component(core, bytes, &digest, name).await?;
         check_imports(&core.engine, &component, name)?;
         let pre = core
             .linker
@@ -144,29 +139,6 @@ impl Runtime {
             l.insert(digest, adapter.clone());
         }
         Ok(adapter)
-    }
-
-    /// The engine that runs `bytes` ([`MemoryReset::for_component`], unless
-    /// the configuration fixes it), started on first use.
-    fn engine_for(&self, bytes: &[u8]) -> Result<Arc<EngineCore>, LoadError> {
-        let reset = self
-            .inner
-            .config
-            .memory_reset
-            .unwrap_or_else(|| MemoryReset::for_component(bytes));
-        if reset == self.inner.reset {
-            return Ok(self.inner.clone());
-        }
-        let mut other = self
-            .other
-            .lock()
-            .map_err(|_| LoadError::Engine("engine lock poisoned".into()))?;
-        if let Some(core) = other.as_ref() {
-            return Ok(core.clone());
-        }
-        let core = Arc::new(EngineCore::new(self.inner.config.clone(), reset)?);
-        *other = Some(core.clone());
-        Ok(core)
     }
 }
 

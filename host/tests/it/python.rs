@@ -169,11 +169,11 @@ async fn python_twin_describes_its_hooks() {
     // Titles fall back to the docstring, as in the original.
     let check = info.hooks_of(HookKind::Check).next().unwrap();
     assert_eq!(check.title, "Check the webhook exists");
-    // Its memory is a CPython snapshot: reset in place, not by dirty pages
-    // (the Rust example's is).
-    assert_eq!(MemoryReset::for_component(twin()), MemoryReset::Prefix);
-    let rust = std::fs::read(crate::support::adapter_wasm("example_http")).unwrap();
-    assert_eq!(MemoryReset::for_component(&rust), MemoryReset::DirtyPages);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_of_a_python_adapter_gets_fresh_memory() {
+    support::assert_every_call_is_fresh(hostile(), "hostile_py.wasm").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

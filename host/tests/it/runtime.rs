@@ -865,6 +865,12 @@ async fn tcp_lines_reach_allowed_peers_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_of_a_rust_adapter_gets_fresh_memory() {
+    let bytes = std::fs::read(adapter_wasm("hostile")).unwrap();
+    crate::support::assert_every_call_is_fresh(&bytes, "hostile.wasm").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_runtimes_free_their_engine() {
     // Each runtime reserves its instance pool; a runtime and its adapters
     // dropped must give it back (no reference cycle), or a long-lived

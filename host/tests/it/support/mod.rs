@@ -582,3 +582,58 @@ impl Cli {
         ran
     }
 }
+
+/// Calls the `remember` execute hook of a hostile adapter (`bytes`),
+/// which reports what earlier calls left in its memory and then dirties
+/// hundreds of separate pages of it, many times in a row and many at once
+/// under each memory reset: every call must find a fresh instance. The
+/// pool is small (8 calls), so its slots are reused many times over:
+/// freed slots wait in a queue until the pool runs short, then are reset
+/// and reused. (Breaking the reset of only the regions past the first
+/// 32 a scan reports makes it fail: checked once by hand.)
+pub async fn assert_every_call_is_fresh(bytes: &[u8], name: &str) {
+    use meshroom::runtime::{
+        CallPolicy, HookContext, HookKind, MemoryReset, Runtime, RuntimeConfig,
+    };
+    for reset in [MemoryReset::DirtyPages, MemoryReset::Prefix] {
+        let rt = Runtime::new(RuntimeConfig {
+            cache_dir: Some(shared_cache()),
+            max_instances: 8,
+            memory_reset: reset,
+            ..RuntimeConfig::default()
+        })
+        .unwrap();
+        let adapter = rt.load(bytes, name).await.unwrap();
+        let hook = adapter
+            .info()
+            .hooks_of(HookKind::Execute)
+            .find(|h| h.topic.as_deref() == Some("remember"))
+            .unwrap()
+            .id
+            .clone();
+        let call = || {
+            let (adapter, hook) = (adapter.clone(), hook.clone());
+            async move {
+                adapter
+                    .execute(
+                        &hook,
+                        &HookContext::default(),
+                        &json!({}),
+                        &CallPolicy::deny_all(),
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        for i in 0..40 {
+            assert_eq!(call().await, json!({"left": 0}), "{reset:?}, call {i}");
+        }
+        for round in 0..20 {
+            let at_once: Vec<_> = (0..2).map(|_| tokio::spawn(call())).collect();
+            for joined in at_once {
+                let left = joined.await.unwrap();
+                assert_eq!(left, json!({"left": 0}), "{reset:?}, round {round}");
+            }
+        }
+    }
+}
