@@ -8,6 +8,7 @@ use crate::{code_memory::CodeMemory, type_registry::TypeCollection};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::ops::{Add, Range, Sub};
+use core::ptr::NonNull;
 use wasmtime_core::error::OutOfMemory;
 #[cfg(feature = "component-model")]
 use wasmtime_environ::component::ComponentTypes;
@@ -434,5 +435,19 @@ impl<'a> ModuleWithCode<'a> {
     pub fn function(&self, key: FuncKey) -> &[u8] {
         let range = self.module.compiled_module().function_range(key);
         &self.store_code.text()[range]
+    }
+
+    /// The code of the array-to-wasm trampoline and of the body of the
+    /// defined function `index`, which must escape: what
+    /// `FuncKey::ArrayToWasmTrampoline` and `FuncKey::DefinedWasmFunction`
+    /// give with [`Self::function`], without two lookups by key.
+    #[inline]
+    pub fn funcref_code(
+        &self,
+        index: wasmtime_environ::DefinedFuncIndex,
+    ) -> (NonNull<u8>, NonNull<u8>) {
+        let (array, wasm) = self.module.compiled_module().funcref_offsets(index);
+        let text = self.store_code.text();
+        (NonNull::from(&text[array]), NonNull::from(&text[wasm]))
     }
 }

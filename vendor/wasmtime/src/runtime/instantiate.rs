@@ -25,6 +25,11 @@ pub struct CompiledModule {
     index: Arc<CompiledFunctionsTable>,
     /// Sorted list, by function index, of names we have for this module.
     func_names: Vec<FunctionName>,
+    /// Per defined function, the text offsets of its array-to-wasm
+    /// trampoline and of its body (`None`: it has no trampoline), looked
+    /// up once: every funcref of a fresh instance needs both. (Patched for
+    /// meshroom, see its vendor/README.md.)
+    funcref_offsets: crate::sync::OnceLock<Box<[Option<(u32, u32)>]>>,
 }
 
 impl CompiledModule {
@@ -58,6 +63,7 @@ impl CompiledModule {
             meta: info.meta,
             index,
             func_names: info.func_names,
+            funcref_offsets: crate::sync::OnceLock::new(),
         };
         ret.register_profiling(profiler)?;
 
@@ -163,6 +169,25 @@ impl CompiledModule {
             }
             _ => None,
         }
+    }
+
+    /// The text offsets of the array-to-wasm trampoline and of the body of
+    /// the defined function `index`, which must escape (have a trampoline).
+    pub fn funcref_offsets(&self, index: DefinedFuncIndex) -> (usize, usize) {
+        let table = self.funcref_offsets.get_or_init(|| {
+            let m = self.module_index();
+            self.module
+                .defined_func_indices()
+                .map(|i| {
+                    let array = self.index.func_loc(FuncKey::ArrayToWasmTrampoline(m, i))?;
+                    let wasm = self.index.func_loc(FuncKey::DefinedWasmFunction(m, i))?;
+                    Some((array.start, wasm.start))
+                })
+                .collect()
+        });
+        let (array, wasm) = table[index.as_u32() as usize]
+            .expect("escaping function should have a trampoline");
+        (array as usize, wasm as usize)
     }
 
     /// Gets the function location information for a given function index.

@@ -880,19 +880,21 @@ impl Instance {
         let func = &module.functions[index];
         let type_index = func.signature.unwrap_engine_type_index();
         let vmctx_offset = self.offsets().vmctx_func_ref(func.func_ref);
-        let array_to_wasm_key = FuncKey::ArrayToWasmTrampoline(module.module_index, def_index);
-        let wasm_key = FuncKey::DefinedWasmFunction(module.module_index, def_index);
-        // SAFETY: the type/offset/keys here are all valid for the defined
+        // The code of `FuncKey::ArrayToWasmTrampoline` and
+        // `FuncKey::DefinedWasmFunction` for `def_index`, from the module's
+        // table of both rather than two lookups by key: an interpreter's
+        // instance makes thousands of funcrefs when it starts. (Patched for
+        // meshroom, see its vendor/README.md.)
+        let module_with_code = ModuleWithCode::in_store(
+            registry,
+            self.runtime_module()
+                .expect("funcref impossible in fake module"),
+        )
+        .expect("module not in store");
+        let (array_call, wasm_call) = module_with_code.funcref_code(def_index);
+        // SAFETY: the type/offset/code here are all valid for the defined
         // function at `def_index`.
-        unsafe {
-            self.initialize_and_return_funcref(
-                registry,
-                type_index,
-                vmctx_offset,
-                array_to_wasm_key,
-                wasm_key,
-            )
-        }
+        unsafe { self.write_funcref(type_index, vmctx_offset, array_call, wasm_call) }
     }
 
     fn get_start_func_ref(
@@ -967,19 +969,28 @@ impl Instance {
         )
         .expect("module not in store");
 
-        let array_call =
-            VmPtr::from(NonNull::from(module_with_code.function(array_to_wasm_key)).cast());
+        let array_call = NonNull::from(module_with_code.function(array_to_wasm_key)).cast();
+        let wasm_call = NonNull::from(module_with_code.function(wasm_key)).cast();
+        // SAFETY: the caller's contract.
+        unsafe { self.write_funcref(type_index, vmctx_offset, array_call, wasm_call) }
+    }
 
-        let wasm_call = Some(VmPtr::from(
-            NonNull::new(
-                module_with_code
-                    .function(wasm_key)
-                    .as_ptr()
-                    .cast::<VMWasmCallFunction>()
-                    .cast_mut(),
-            )
-            .unwrap(),
-        ));
+    /// Writes the `VMFuncRef` at `vmctx_offset` of this instance's
+    /// `VMContext` and returns a pointer to it.
+    ///
+    /// # Safety
+    ///
+    /// As [`Self::initialize_and_return_funcref`]; `array_call` and
+    /// `wasm_call` must be the function's array-to-wasm trampoline and body.
+    unsafe fn write_funcref(
+        self: Pin<&mut Self>,
+        type_index: VMSharedTypeIndex,
+        vmctx_offset: u32,
+        array_call: NonNull<u8>,
+        wasm_call: NonNull<u8>,
+    ) -> Option<NonNull<VMFuncRef>> {
+        let array_call = VmPtr::from(array_call.cast());
+        let wasm_call = Some(VmPtr::from(wasm_call.cast::<VMWasmCallFunction>()));
 
         let vmctx = VMOpaqueContext::from_vmcontext(self.vmctx()).into();
 
