@@ -189,6 +189,23 @@ impl Registry {
         Ok(remote)
     }
 
+    /// The client for `reference`: the one in `pulling` once a pull has
+    /// connected, else [`Self::connect`]'s, kept there with its retry count
+    /// at that moment (clients are shared across pulls, so a pull's retries
+    /// are the count's growth since).
+    fn connect_once(
+        &self,
+        reference: &Reference,
+        pulling: &mut Option<(Arc<Remote>, u32)>,
+    ) -> Result<Arc<Remote>> {
+        if let Some((client, _)) = pulling {
+            return Ok(client.clone());
+        }
+        let client = self.connect(reference)?;
+        *pulling = Some((client.clone(), client.retries()));
+        Ok(client)
+    }
+
     /// Publishes `package` to `to` (which must name a tag); blobs the destination already
     /// has are not uploaded again.
     pub async fn publish(&self, package: &ProductPackage, to: &ArtifactRef) -> Result<Published> {
@@ -285,8 +302,7 @@ impl Registry {
         requirement: Option<&Requirement>,
     ) -> Result<PulledArtifact> {
         let shown = from.to_string();
-        // Connected on first need (a pull the cache answers makes none), with
-        // the client's retry count then (clients are shared across pulls).
+        // Connected on first need: a pull the cache answers makes none.
         let mut remote: Option<(Arc<Remote>, u32)> = None;
         let endpoint = match from {
             ArtifactRef::Remote(r) => Endpoint::Remote(r.clone()),
@@ -304,8 +320,7 @@ impl Registry {
             None => {
                 let (bytes, digest) = match &endpoint {
                     Endpoint::Remote(r) => {
-                        let client = self.connect(r)?;
-                        remote = Some((client.clone(), client.retries()));
+                        let client = self.connect_once(r, &mut remote)?;
                         client.pull_manifest(r).await?
                     }
                     Endpoint::Layout(l) => {
@@ -366,14 +381,7 @@ impl Registry {
             });
             match &endpoint {
                 Endpoint::Remote(r) => {
-                    let client = match &remote {
-                        Some((client, _)) => client.clone(),
-                        None => {
-                            let client = self.connect(r)?;
-                            remote = Some((client.clone(), client.retries()));
-                            client
-                        }
-                    };
+                    let client = self.connect_once(r, &mut remote)?;
                     let progress = &self.progress;
                     let received = |bytes: u64| {
                         progress.event(ProgressEvent::Transferred {
